@@ -1,0 +1,156 @@
+//! The shared tier: the [`Backend`] trait and the process-wide backend slot.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::{coherence, Error, MemoryBackend};
+
+/// An opaque generation token. Every entry is stored with the generation of
+/// its function at the time it was computed, and read back only while that
+/// generation is current; `invalidate()` replaces the generation with a fresh
+/// random one. Random rather than counted, so a generation that is lost
+/// (evicted, expired, server restarted) and created anew never matches the
+/// entries of an earlier one.
+pub type Generation = u64;
+
+/// A new random generation token.
+///
+/// # Examples
+///
+/// ```
+/// assert_ne!(memo_core::backend::new_generation(), memo_core::backend::new_generation());
+/// ```
+pub fn new_generation() -> Generation {
+    getrandom::u64().unwrap_or_else(|_| {
+        // No OS randomness: fall back to a time- and address-seeded hash,
+        // still unique enough to never repeat an earlier token.
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.finish()
+    })
+}
+
+/// What one [`Backend::get`] found: the function's current generation and the
+/// stored bytes, fetched together (one round trip on a networked backend).
+///
+/// # Examples
+///
+/// ```
+/// let found = memo_core::backend::Fetched { generation: Some(7), value: None };
+/// assert!(found.value.is_none());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    /// The generation stored under the generation key, if there is one.
+    pub generation: Option<Generation>,
+    /// The bytes stored under the entry key, if there are any.
+    pub value: Option<Vec<u8>>,
+}
+
+/// Storage for the shared tier: a key-value store with TTLs and generation
+/// tokens. Keys are built by memo; values are opaque bytes (memo adds an
+/// envelope with the generation and a type fingerprint).
+///
+/// The trait is object-safe; memo holds the installed backend as
+/// `Arc<dyn Backend>`. Implementations must be cheap to call concurrently and
+/// must not panic: report failures as [`Error`], and memo computes the value
+/// instead.
+///
+/// # Examples
+///
+/// Any backend goes in through [`set_backend`](crate::set_backend):
+///
+/// ```
+/// use memo_core::{Backend, MemoryBackend};
+///
+/// let backend = MemoryBackend::builder().max_entries(10_000).build();
+/// backend.set("memo:v:demo:00", b"bytes", std::time::Duration::from_secs(60)).unwrap();
+/// let found = backend.get("memo:g:demo", "memo:v:demo:00").unwrap();
+/// assert_eq!(found.value.as_deref(), Some(&b"bytes"[..]));
+/// memo_core::set_backend(backend);
+/// ```
+pub trait Backend: Send + Sync + fmt::Debug + 'static {
+    /// A short name for logs and errors (`"memory"`, `"redis"`).
+    fn name(&self) -> &'static str;
+
+    /// Reads the generation under `generation_key` and the value under `key`,
+    /// in one round trip where the backend can.
+    ///
+    /// # Errors
+    ///
+    /// When the backend cannot answer.
+    fn get(&self, generation_key: &str, key: &str) -> Result<Fetched, Error>;
+
+    /// Stores `value` under `key`, expiring after `ttl`, in one command.
+    ///
+    /// # Errors
+    ///
+    /// When the backend cannot store it.
+    fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error>;
+
+    /// Deletes `key`; deleting a missing key is not an error.
+    ///
+    /// # Errors
+    ///
+    /// When the backend cannot answer.
+    fn delete(&self, key: &str) -> Result<(), Error>;
+
+    /// The generation under `generation_key`, creating a random one (with
+    /// [`new_generation`]) if there is none. Two racing creators must end up
+    /// with the same token (create-if-absent).
+    ///
+    /// # Errors
+    ///
+    /// When the backend cannot answer.
+    fn generation(&self, generation_key: &str) -> Result<Generation, Error>;
+
+    /// Replaces the generation under `generation_key` with a fresh random one
+    /// and returns it: every entry stored under an older generation becomes
+    /// invisible at once, whatever the number of entries.
+    ///
+    /// # Errors
+    ///
+    /// When the backend cannot store it.
+    fn new_generation(&self, generation_key: &str) -> Result<Generation, Error>;
+}
+
+static INSTALLED: RwLock<Option<Arc<dyn Backend>>> = RwLock::new(None);
+
+/// Installs `backend` as the shared tier of every `#[quickcache]` function in
+/// this process, replacing the embedded [`MemoryBackend`]. Call it once at
+/// start-up, before the first cached call; calling it again switches backends
+/// and drops every local (L1) entry, so nothing read from the old backend is
+/// served afterwards.
+///
+/// # Examples
+///
+/// ```
+/// memo_core::set_backend(memo_core::MemoryBackend::new());
+/// ```
+pub fn set_backend<B: Backend>(backend: B) {
+    let backend: Arc<dyn Backend> = Arc::new(backend);
+    *INSTALLED.write().unwrap_or_else(|e| e.into_inner()) = Some(backend);
+    coherence::flush_all_local();
+}
+
+/// The installed backend; the embedded [`MemoryBackend`] until
+/// [`set_backend`] is called.
+///
+/// # Examples
+///
+/// ```
+/// assert!(!memo_core::backend::current().name().is_empty());
+/// ```
+pub fn current() -> Arc<dyn Backend> {
+    if let Some(backend) = INSTALLED.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return Arc::clone(backend);
+    }
+    let mut slot = INSTALLED.write().unwrap_or_else(|e| e.into_inner());
+    Arc::clone(slot.get_or_insert_with(|| Arc::new(MemoryBackend::new())))
+}

@@ -1,0 +1,117 @@
+//! How values become bytes for the shared tier, in one swappable place.
+//!
+//! The default is bincode 2.0.x in serde mode (compact, fast, no schema).
+//! bincode is no longer maintained upstream, so nothing else in the crate
+//! names it: implement [`Codec`] to swap it (per function, with
+//! `#[quickcache(codec = MyCodec)]`).
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Turns values into bytes and back for the shared tier.
+///
+/// Decoding failures are never fatal: the cache treats a value it cannot
+/// decode as a miss, recomputes it and overwrites it.
+///
+/// # Examples
+///
+/// A JSON codec (any self-describing format works the same way):
+///
+/// ```
+/// use memo_core::codec::{Codec, CodecError};
+///
+/// #[derive(Default)]
+/// struct Debuggable;
+///
+/// impl Codec for Debuggable {
+///     fn encode<T: serde::Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+///         // Stand-in for serde_json::to_writer(out, value).
+///         memo_core::codec::Bincode.encode(value, out)
+///     }
+///     fn decode<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError> {
+///         memo_core::codec::Bincode.decode(bytes)
+///     }
+/// }
+///
+/// let mut out = Vec::new();
+/// Debuggable.encode(&(1u8, "x"), &mut out).unwrap();
+/// let back: (u8, String) = Debuggable.decode(&out).unwrap();
+/// assert_eq!(back, (1, "x".to_string()));
+/// ```
+pub trait Codec: Send + Sync + 'static {
+    /// Appends the encoding of `value` to `out`.
+    ///
+    /// # Errors
+    ///
+    /// When the value's `Serialize` implementation fails or the format cannot
+    /// represent it.
+    fn encode<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>)
+        -> Result<(), CodecError>;
+
+    /// Decodes a whole value from `bytes`; trailing bytes are an error.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not a valid encoding of a `T`.
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError>;
+}
+
+/// Why a value could not be encoded or decoded.
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::codec::{Bincode, Codec};
+///
+/// let err = Bincode.decode::<String>(&[0xff, 0xff]).unwrap_err();
+/// assert!(!err.to_string().is_empty());
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CodecError(pub String);
+
+/// The default codec: bincode 2.0.x in serde mode, standard configuration
+/// (variable-length integers, little endian, no size limit on encode, 16 MiB
+/// limit on decode so a corrupt length cannot allocate without bound).
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::codec::{Bincode, Codec};
+///
+/// let mut out = Vec::new();
+/// Bincode.encode(&vec![1u32, 2, 3], &mut out).unwrap();
+/// assert_eq!(Bincode.decode::<Vec<u32>>(&out).unwrap(), vec![1, 2, 3]);
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Bincode;
+
+/// The codec used where none is named.
+pub type DefaultCodec = Bincode;
+
+const DECODE_LIMIT: usize = 16 << 20;
+
+impl Codec for Bincode {
+    fn encode<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        bincode::serde::encode_into_std_write(value, out, bincode::config::standard())
+            .map(drop)
+            .map_err(|e| CodecError(e.to_string()))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
+        let (value, read) = bincode::serde::decode_from_slice(bytes, config)
+            .map_err(|e| CodecError(e.to_string()))?;
+        if read != bytes.len() {
+            return Err(CodecError(format!(
+                "{} trailing bytes after the value",
+                bytes.len() - read
+            )));
+        }
+        Ok(value)
+    }
+}

@@ -1,0 +1,133 @@
+//! Cache keys: the one place that turns arguments into keys.
+//!
+//! - **Arguments** (the `vary_on` values) are encoded with bincode's standard
+//!   configuration: typed and length-prefixed, so `f("a,b", "c")` and
+//!   `f("a", "b,c")` never share a key. Key encoding does not follow the value
+//!   codec, so swapping codecs never moves keys. The bytes are the L1 key.
+//! - **Shared-tier keys** read `memo:v:{namespace}:{hex(args)}`, where the
+//!   namespace is `crate::module::function` (or the `name = "..."` option).
+//!   Arguments are hex so the last `:` always ends the namespace, whatever the
+//!   namespace holds. A key that would be longer than [`MAX_KEY_LEN`] bytes
+//!   ends in `#{hex(sha256(args))}` instead, which collides with no other key
+//!   in practice (2^-128).
+//! - **Generation keys** read `memo:g:{namespace}`: the opaque token that
+//!   [`invalidate`](crate::__private::QuickCache::invalidate) replaces.
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::codec::{Bincode, Codec, CodecError};
+
+/// Prefix of every key memo writes to a shared tier.
+pub const PREFIX: &str = "memo";
+
+/// Longest shared-tier key written as is (memcached's classic limit).
+pub const MAX_KEY_LEN: usize = 250;
+
+thread_local! {
+    static ARGS: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Encodes `args` into a reused per-thread buffer and hands the bytes to `f`,
+/// so a cache hit allocates nothing for its key.
+#[inline]
+pub(crate) fn with_encoded<A, R>(args: &A, f: impl FnOnce(Result<&[u8], CodecError>) -> R) -> R
+where
+    A: Serialize + ?Sized,
+{
+    ARGS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let encoded = Bincode.encode(args, &mut buf);
+            f(encoded.map(|()| &buf[..]))
+        }
+        // Re-entered from inside `f` or a Serialize impl: use a fresh buffer.
+        Err(_) => {
+            let mut buf = Vec::new();
+            let encoded = Bincode.encode(args, &mut buf);
+            f(encoded.map(|()| &buf[..]))
+        }
+    })
+}
+
+/// The shared-tier key of one entry of `namespace`.
+pub(crate) fn entry_key(namespace: &str, args: &[u8]) -> String {
+    let head = PREFIX.len() + 3 + namespace.len() + 1;
+    let mut key = String::with_capacity(head + 2 * args.len().min(MAX_KEY_LEN));
+    key.push_str(PREFIX);
+    key.push_str(":v:");
+    key.push_str(namespace);
+    key.push(':');
+    if head + 2 * args.len() <= MAX_KEY_LEN {
+        push_hex(&mut key, args);
+    } else {
+        key.push('#');
+        push_hex(&mut key, &Sha256::digest(args));
+    }
+    key
+}
+
+/// The shared-tier key under which a function with this namespace stores its
+/// value for `args` (the tuple of its `vary_on` values, each by reference:
+/// `&(&a, &b.id)`). For tools and tests that inspect the shared tier.
+///
+/// # Errors
+///
+/// When the arguments cannot be encoded.
+///
+/// # Examples
+///
+/// ```
+/// let key = memo_core::key::entry_key_for("my_crate::price", &(&"abc", &2u32)).unwrap();
+/// assert!(key.starts_with("memo:v:my_crate::price:"));
+/// ```
+pub fn entry_key_for<A: Serialize + ?Sized>(
+    namespace: &str,
+    args: &A,
+) -> Result<String, CodecError> {
+    with_encoded(args, |bytes| bytes.map(|bytes| entry_key(namespace, bytes)))
+}
+
+/// The shared-tier key of `namespace`'s generation token.
+pub(crate) fn generation_key(namespace: &str) -> String {
+    format!("{PREFIX}:g:{namespace}")
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded<A: Serialize + ?Sized>(args: &A) -> Vec<u8> {
+        with_encoded(args, |bytes| bytes.unwrap().to_vec())
+    }
+
+    #[test]
+    fn string_boundaries_are_part_of_the_key() {
+        assert_ne!(encoded(&("a,b", "c")), encoded(&("a", "b,c")));
+        assert_ne!(encoded(&("ab", "")), encoded(&("a", "b")));
+    }
+
+    #[test]
+    fn long_keys_are_hashed_and_stay_distinct() {
+        let a = entry_key("c::f", &[1; 400]);
+        let b = entry_key("c::f", &[2; 400]);
+        assert!(a.len() <= MAX_KEY_LEN, "{}", a.len());
+        assert_ne!(a, b);
+        assert!(a.contains('#'));
+        assert_eq!(entry_key("c::f", &[0xab]), "memo:v:c::f:ab");
+    }
+
+    #[test]
+    fn namespaces_cannot_alias_arguments() {
+        assert_ne!(entry_key("a", b"\xff"), entry_key("a:ff", b""));
+    }
+}

@@ -1,0 +1,203 @@
+//! Memoize functions with one attribute, in two tiers: a fast in-process map
+//! and a shared tier that every process and machine sees (embedded by
+//! default, Redis with `memo-redis`).
+//!
+//! ```
+//! use memo_core::{memoized, quickcache};
+//!
+//! #[memoized]
+//! fn fib(n: u64) -> u64 {
+//!     if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
+//! }
+//!
+//! #[quickcache(vary_on = [domain], timeout = 300, memoize_timeout = 10)]
+//! fn user_count(domain: &str, verbose: bool) -> u64 {
+//!     domain.len() as u64 // a database query in real life
+//! }
+//!
+//! assert_eq!(fib(80), 23_416_728_348_467_685);
+//! assert_eq!(user_count("example.org", true), 11);
+//! user_count::clear("example.org", true).unwrap();
+//! ```
+//!
+//! # Attributes
+//!
+//! - [`#[memoized]`](macro@memoized): in-process only, keyed by all arguments
+//!   (`Hash + Eq + Clone`); per function, or per instance on `&self` methods
+//!   (see [`Memos`]).
+//! - [`#[quickcache]`](macro@quickcache): an L1 map in front of the shared
+//!   tier, keyed by the `vary_on` values (`Serialize`); values must be
+//!   `Serialize + DeserializeOwned + Clone`.
+//!
+//! Beside each function `f` the attribute generates companions, reached as
+//! `f::clear(..)`, `f::invalidate()`, `f::set_cached_value(..).to(v)`,
+//! `f::refresh(..)` and `f::uncached(..)` (on methods: `self.f_clear(..)`,
+//! `Self::f_invalidate()`, and so on).
+//!
+//! # Guarantees
+//!
+//! - Never a value computed for other arguments: keys are typed and
+//!   length-prefixed encodings of the arguments, namespaced per function.
+//! - A failing backend never fails the call: the function computes and
+//!   returns; the failure is counted ([`stats`]) and logged (rate-limited).
+//! - A stored value that does not decode (garbage, truncated, another type
+//!   after a deploy) is a miss: recomputed and overwritten.
+//! - `invalidate()` is O(1) on the shared tier, whatever the number of entries.
+#![forbid(unsafe_code)]
+
+pub mod backend;
+mod clock;
+pub mod codec;
+mod coherence;
+mod error;
+pub mod key;
+mod memoized;
+mod memory;
+mod quickcache;
+pub mod stats;
+mod store;
+
+pub use backend::{set_backend, Backend};
+pub use error::Error;
+pub use memoized::{HasMemos, Memos};
+pub use memory::{MemoryBackend, MemoryBackendBuilder};
+
+/// What `f::set_cached_value(args)` returns: call [`to`](Self::to) with the
+/// value to store for those arguments. It owns the (encoded or cloned)
+/// arguments, so it borrows nothing from the call.
+///
+/// On `#[quickcache]` functions `to` returns `Result<(), Error>`; on
+/// `#[memoized]` ones, `()`.
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::quickcache;
+///
+/// #[quickcache]
+/// fn price(sku: &str) -> u32 { 100 }
+///
+/// price::set_cached_value("A-1").to(42).unwrap();
+/// assert_eq!(price("A-1"), 42);
+/// ```
+#[must_use = "call `.to(value)` to store the value"]
+pub struct SetCachedValue<V, R = ()> {
+    store: Box<dyn FnOnce(V) -> R>,
+}
+
+impl<V, R> SetCachedValue<V, R> {
+    #[doc(hidden)]
+    pub fn new(store: impl FnOnce(V) -> R + 'static) -> Self {
+        SetCachedValue {
+            store: Box::new(store),
+        }
+    }
+
+    /// Stores `value` for the arguments given to `set_cached_value`.
+    ///
+    /// # Errors
+    ///
+    /// On `#[quickcache]` functions: when the arguments cannot be encoded or
+    /// the shared tier fails (this process's L1 entry is dropped then).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[memo_core::memoized]
+    /// fn answer() -> u32 { 41 }
+    ///
+    /// answer::set_cached_value().to(42);
+    /// assert_eq!(answer(), 42);
+    /// ```
+    pub fn to(self, value: V) -> R {
+        (self.store)(value)
+    }
+}
+
+impl<V, R> std::fmt::Debug for SetCachedValue<V, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetCachedValue").finish_non_exhaustive()
+    }
+}
+
+/// Memoizes a function in this process. See the [crate docs](crate) and the
+/// README's attribute reference.
+///
+/// Options: `timeout = <seconds>` (entries expire; default never),
+/// `max_entries = N` (bounded, least-recently-used eviction; default
+/// unbounded).
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::memoized;
+///
+/// #[memoized(max_entries = 1000)]
+/// fn slow_square(x: u32) -> u32 { x * x }
+///
+/// assert_eq!(slow_square(4), 16);
+/// slow_square::clear(4);
+/// slow_square::set_cached_value(5).to(26);
+/// assert_eq!(slow_square(5), 26);
+/// assert_eq!(slow_square::uncached(5), 25);
+/// ```
+pub use memo_macros::memoized;
+
+/// Caches a function in two tiers: L1 in this process, then the shared tier.
+/// See the [crate docs](crate) and the README's attribute reference.
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::quickcache;
+///
+/// #[derive(serde::Serialize)]
+/// struct User { id: u64, name: String }
+///
+/// #[quickcache(vary_on = [domain, user.id], timeout = 60)]
+/// fn greeting(domain: &str, user: &User) -> String {
+///     format!("{}@{}", user.name, domain)
+/// }
+///
+/// let ada = User { id: 1, name: "ada".into() };
+/// assert_eq!(greeting("example.org", &ada), "ada@example.org");
+/// greeting::invalidate().unwrap();
+/// ```
+pub use memo_macros::quickcache;
+
+/// Runtime items the attribute macros call. Not public API: no stability
+/// promise, do not use directly.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::codec::DefaultCodec;
+    pub use crate::memoized::{instance_cache, MemoSpec, Memoized};
+    pub use crate::quickcache::{Cache, Lookup, Prepared, QuickCache, Spec};
+    pub use core::time::Duration;
+
+    use crate::Error;
+
+    /// Asserts at compile time that a `#[memoized]` argument can be a key.
+    #[inline(always)]
+    pub fn require_key<T: core::hash::Hash + Eq + Clone + Send + Sync + 'static>() {}
+
+    /// Asserts at compile time that a `vary_on` value can be encoded.
+    #[inline(always)]
+    pub fn require_vary_on<T: serde::Serialize + ?Sized>(_: &T) {}
+
+    /// Result of the shared-tier companions.
+    pub type Outcome = Result<(), Error>;
+
+    /// Asserts at compile time that a `#[quickcache]` return type can be
+    /// stored in the shared tier.
+    #[inline(always)]
+    pub fn require_value<T>()
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+    }
+
+    /// The type name of `T`, for namespacing methods by their `Self` type.
+    pub fn type_name<T: ?Sized>() -> &'static str {
+        core::any::type_name::<T>()
+    }
+}

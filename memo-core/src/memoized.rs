@@ -1,0 +1,229 @@
+//! The in-process cache of `#[memoized]`: per function, or per instance for
+//! `&self` methods.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::hash::Hash;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+use crate::clock::{self, Tick};
+use crate::store::Store;
+
+/// What the macro knows about one `#[memoized]` function.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoSpec {
+    /// `timeout`: how long an entry lives; `None`: for the life of the cache.
+    pub timeout: Option<Duration>,
+    /// `max_entries`: the bound; `None`: unbounded.
+    pub max_entries: Option<usize>,
+}
+
+/// One `#[memoized]` cache, keyed by owned copies of the arguments.
+pub struct Memoized<K, V> {
+    spec: MemoSpec,
+    store: OnceLock<(Store<K, V>, Option<Tick>)>,
+}
+
+impl<K: Hash + Eq, V: Clone> Memoized<K, V> {
+    /// An empty cache; nothing is allocated until the first call.
+    pub const fn new(spec: MemoSpec) -> Self {
+        Memoized {
+            spec,
+            store: OnceLock::new(),
+        }
+    }
+
+    #[inline]
+    fn store(&self) -> &(Store<K, V>, Option<Tick>) {
+        self.store.get_or_init(|| {
+            (
+                Store::new(self.spec.max_entries),
+                self.spec.timeout.map(clock::ticks),
+            )
+        })
+    }
+
+    /// The cached value for `key`, computing and storing it on a miss.
+    #[inline]
+    pub fn call(&self, key: K, compute: impl FnOnce() -> V) -> V {
+        let (store, ttl) = self.store();
+        if let Some(value) = store.get(&key) {
+            return value;
+        }
+        let epoch = store.epoch();
+        let value = compute();
+        store.insert(key, value.clone(), *ttl, epoch);
+        value
+    }
+
+    /// Computes the value for `key` afresh, stores it and returns it.
+    pub fn refresh(&self, key: K, compute: impl FnOnce() -> V) -> V {
+        let (store, ttl) = self.store();
+        let epoch = store.epoch();
+        let value = compute();
+        store.insert(key, value.clone(), *ttl, epoch);
+        value
+    }
+
+    /// Stores `value` for `key`.
+    pub fn set(&self, key: K, value: V) {
+        let (store, ttl) = self.store();
+        store.insert(key, value, *ttl, store.epoch());
+    }
+
+    /// Drops the entry for `key`.
+    pub fn clear(&self, key: &K) {
+        self.store().0.remove(key);
+    }
+
+    /// Drops every entry.
+    pub fn invalidate(&self) {
+        self.store().0.clear();
+    }
+
+    /// How many entries the cache holds (expired ones not yet swept
+    /// included).
+    pub fn len(&self) -> usize {
+        self.store().0.len()
+    }
+
+    /// Whether the cache holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The caches of one instance's `#[memoized]` methods. Put one in a field of
+/// your type and implement [`HasMemos`] to return it: each `&self` method
+/// marked `#[memoized]` then caches per instance, and the cache is freed with
+/// the instance.
+///
+/// Cloning gives an empty `Memos`: a clone computes its own values (it may be
+/// changed after the clone, and values cached for the original would be
+/// wrong for it).
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::{memoized, HasMemos, Memos};
+///
+/// #[derive(Default)]
+/// struct Report { rows: Vec<u64>, memos: Memos }
+///
+/// impl HasMemos for Report {
+///     fn memos(&self) -> &Memos { &self.memos }
+/// }
+///
+/// impl Report {
+///     #[memoized]
+///     fn total(&self) -> u64 { self.rows.iter().sum() }
+/// }
+///
+/// let report = Report { rows: vec![1, 2, 3], ..Default::default() };
+/// assert_eq!(report.total(), 6);
+/// report.total_clear();
+/// ```
+#[derive(Default)]
+pub struct Memos {
+    caches: RwLock<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
+}
+
+impl Memos {
+    /// An empty set of caches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let memos = memo_core::Memos::new();
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Drops every cached value of every method of this instance.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// memo_core::Memos::new().clear();
+    /// ```
+    pub fn clear(&self) {
+        self.caches
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// The cache of the method marked by `M`, created on first use.
+    pub(crate) fn cache<M, K, V>(&self, spec: MemoSpec) -> Arc<Memoized<K, V>>
+    where
+        M: 'static,
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let slot = TypeId::of::<M>();
+        let found = |caches: &[(TypeId, Arc<dyn Any + Send + Sync>)]| {
+            caches
+                .iter()
+                .find(|(id, _)| *id == slot)
+                .and_then(|(_, cache)| Arc::clone(cache).downcast::<Memoized<K, V>>().ok())
+        };
+        if let Some(cache) = found(&self.caches.read().unwrap_or_else(|e| e.into_inner())) {
+            return cache;
+        }
+        let mut caches = self.caches.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(cache) = found(&caches) {
+            return cache;
+        }
+        let cache = Arc::new(Memoized::new(spec));
+        caches.push((slot, cache.clone()));
+        cache
+    }
+}
+
+impl Clone for Memos {
+    fn clone(&self) -> Self {
+        Memos::new()
+    }
+}
+
+impl fmt::Debug for Memos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let caches = self.caches.read().unwrap_or_else(|e| e.into_inner()).len();
+        f.debug_struct("Memos").field("caches", &caches).finish()
+    }
+}
+
+/// Types whose `&self` methods can be `#[memoized]`: they hold a [`Memos`].
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::{HasMemos, Memos};
+///
+/// struct Client { memos: Memos }
+/// impl HasMemos for Client {
+///     fn memos(&self) -> &Memos { &self.memos }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`#[memoized]` on a `&self` method needs `{Self}` to hold its caches",
+    label = "`{Self}` does not implement `memo_core::HasMemos`",
+    note = "add a field `memos: memo_core::Memos` to `{Self}` and `impl memo_core::HasMemos for {Self} {{ fn memos(&self) -> &memo_core::Memos {{ &self.memos }} }}`"
+)]
+pub trait HasMemos {
+    /// The instance's caches.
+    fn memos(&self) -> &Memos;
+}
+
+/// The per-instance cache of the method marked by `M` on `owner`.
+pub fn instance_cache<M, K, V, T>(owner: &T, spec: MemoSpec) -> Arc<Memoized<K, V>>
+where
+    M: 'static,
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    T: HasMemos + ?Sized,
+{
+    owner.memos().cache::<M, K, V>(spec)
+}

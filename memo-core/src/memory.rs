@@ -1,0 +1,202 @@
+//! The embedded backend: the shared tier inside this process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::{new_generation, Backend, Fetched, Generation};
+use crate::clock;
+use crate::store::Store;
+use crate::Error;
+
+/// The shared tier kept in this process: what `#[quickcache]` uses until
+/// [`set_backend`](crate::set_backend) installs another backend. Every feature
+/// works on it, so tests and single-process programs need no server.
+///
+/// Bounded: at most [`max_entries`](MemoryBackendBuilder::max_entries)
+/// entries (default 100 000), evicting expired entries first and then the
+/// least recently used, as Redis does under `allkeys-lru`. Generation tokens
+/// live in the same map and can be evicted like any key, which memo survives
+/// as it does on Redis: an evicted generation is replaced by a fresh random
+/// one and older entries stay invisible.
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::{Backend, MemoryBackend};
+/// use std::time::Duration;
+///
+/// let backend = MemoryBackend::new();
+/// let generation = backend.generation("memo:g:ns").unwrap();
+/// assert_eq!(backend.generation("memo:g:ns").unwrap(), generation);
+/// assert_ne!(backend.new_generation("memo:g:ns").unwrap(), generation);
+/// ```
+#[derive(Clone)]
+pub struct MemoryBackend {
+    store: Arc<Store<Box<str>, Arc<[u8]>>>,
+    max_entries: usize,
+}
+
+/// Configures a [`MemoryBackend`].
+///
+/// # Examples
+///
+/// ```
+/// let backend = memo_core::MemoryBackend::builder().max_entries(1_000).build();
+/// memo_core::set_backend(backend);
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryBackendBuilder {
+    max_entries: usize,
+}
+
+impl MemoryBackend {
+    /// Default bound on entries.
+    pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+
+    /// A backend with the default settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let backend = memo_core::MemoryBackend::new();
+    /// ```
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder to configure the backend.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let backend = memo_core::MemoryBackend::builder().max_entries(500).build();
+    /// ```
+    pub fn builder() -> MemoryBackendBuilder {
+        MemoryBackendBuilder {
+            max_entries: Self::DEFAULT_MAX_ENTRIES,
+        }
+    }
+
+    /// How many entries it holds, including generation tokens and expired
+    /// entries not yet swept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(memo_core::MemoryBackend::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Whether it holds no entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(memo_core::MemoryBackend::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read_generation(&self, generation_key: &str) -> Option<Generation> {
+        let bytes = self.store.get(generation_key)?;
+        Some(Generation::from_le_bytes(bytes[..].try_into().ok()?))
+    }
+
+    fn write_generation(&self, generation_key: &str, generation: Generation) {
+        let bytes: Arc<[u8]> = Arc::from(&generation.to_le_bytes()[..]);
+        self.store
+            .insert(generation_key.into(), bytes, None, self.store.epoch());
+    }
+}
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MemoryBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryBackend")
+            .field("len", &self.len())
+            .field("max_entries", &self.max_entries)
+            .finish()
+    }
+}
+
+impl MemoryBackendBuilder {
+    /// The most entries the backend holds (default 100 000; at least 1).
+    /// Costs about 100 bytes per entry plus the key and value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let backend = memo_core::MemoryBackend::builder().max_entries(10).build();
+    /// ```
+    pub fn max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries.max(1);
+        self
+    }
+
+    /// Builds the backend.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let backend = memo_core::MemoryBackend::builder().build();
+    /// ```
+    pub fn build(self) -> MemoryBackend {
+        MemoryBackend {
+            store: Arc::new(Store::new(Some(self.max_entries))),
+            max_entries: self.max_entries,
+        }
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn get(&self, generation_key: &str, key: &str) -> Result<Fetched, Error> {
+        Ok(Fetched {
+            generation: self.read_generation(generation_key),
+            value: self.store.get(key).map(|bytes| bytes.to_vec()),
+        })
+    }
+
+    fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
+        let ttl = clock::ticks(ttl);
+        self.store
+            .insert(key.into(), Arc::from(value), Some(ttl), self.store.epoch());
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.store.remove(key);
+        Ok(())
+    }
+
+    fn generation(&self, generation_key: &str) -> Result<Generation, Error> {
+        if let Some(generation) = self.read_generation(generation_key) {
+            return Ok(generation);
+        }
+        // Create-if-absent: the first writer wins, later racers read its token.
+        let created = new_generation();
+        let winner = self
+            .store
+            .get_or_insert(generation_key.into(), Arc::from(&created.to_le_bytes()[..]));
+        Ok(Generation::from_le_bytes(
+            winner[..].try_into().unwrap_or(created.to_le_bytes()),
+        ))
+    }
+
+    fn new_generation(&self, generation_key: &str) -> Result<Generation, Error> {
+        let generation = new_generation();
+        self.write_generation(generation_key, generation);
+        Ok(generation)
+    }
+}

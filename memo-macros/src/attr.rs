@@ -1,0 +1,236 @@
+//! Parsing the attribute's options into a typed struct, spans kept.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{bracketed, Ident, Lit, LitStr, Member, Path, Token};
+
+/// Which attribute is being expanded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Memoized,
+    Quickcache,
+}
+
+impl Kind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Memoized => "memoized",
+            Kind::Quickcache => "quickcache",
+        }
+    }
+
+    fn options(self) -> &'static [&'static str] {
+        match self {
+            Kind::Memoized => &["timeout", "max_entries"],
+            Kind::Quickcache => &[
+                "vary_on",
+                "key",
+                "timeout",
+                "memoize_timeout",
+                "max_entries",
+                "name",
+                "codec",
+            ],
+        }
+    }
+}
+
+/// A duration given in seconds, as an integer or float literal.
+#[derive(Clone, Copy)]
+pub(crate) struct Seconds {
+    pub(crate) secs: u64,
+    pub(crate) nanos: u32,
+    pub(crate) span: Span,
+}
+
+impl Seconds {
+    pub(crate) fn is_zero(&self) -> bool {
+        self.secs == 0 && self.nanos == 0
+    }
+}
+
+/// One `vary_on` entry: a parameter, or a field path below one.
+pub(crate) struct VaryPath {
+    pub(crate) root: Ident,
+    pub(crate) fields: Vec<Member>,
+}
+
+impl VaryPath {
+    pub(crate) fn span(&self) -> Span {
+        let mut span = self.root.span();
+        for field in &self.fields {
+            span = span.join(field.span()).unwrap_or(span);
+        }
+        span
+    }
+}
+
+/// An option's value with the span of its name, set at most once.
+pub(crate) struct Set<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
+
+#[derive(Default)]
+pub(crate) struct Options {
+    pub(crate) vary_on: Option<Set<Vec<VaryPath>>>,
+    pub(crate) key: Option<Set<Path>>,
+    pub(crate) timeout: Option<Set<Seconds>>,
+    pub(crate) memoize_timeout: Option<Set<Seconds>>,
+    pub(crate) max_entries: Option<Set<usize>>,
+    pub(crate) name: Option<Set<LitStr>>,
+    pub(crate) codec: Option<Set<Path>>,
+}
+
+/// Parses `args`, reporting every unknown, duplicate or malformed option.
+pub(crate) fn parse(kind: Kind, args: TokenStream) -> syn::Result<Options> {
+    let parser = |input: ParseStream<'_>| {
+        let mut options = Options::default();
+        let mut errors: Option<syn::Error> = None;
+        while !input.is_empty() {
+            let name = input.call(Ident::parse_any)?;
+            if let Err(error) = parse_option(kind, &name, input, &mut options) {
+                combine(&mut errors, error);
+                // Skip to the next option so later mistakes are reported too.
+                while !input.is_empty() && !input.peek(Token![,]) {
+                    input.parse::<proc_macro2::TokenTree>()?;
+                }
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        match errors {
+            Some(errors) => Err(errors),
+            None => Ok(options),
+        }
+    };
+    parser.parse2(args)
+}
+
+pub(crate) fn combine(errors: &mut Option<syn::Error>, error: syn::Error) {
+    match errors {
+        Some(errors) => errors.combine(error),
+        None => *errors = Some(error),
+    }
+}
+
+fn parse_option(
+    kind: Kind,
+    name: &Ident,
+    input: ParseStream<'_>,
+    options: &mut Options,
+) -> syn::Result<()> {
+    let key = name.unraw().to_string();
+    if !kind.options().contains(&key.as_str()) {
+        return Err(syn::Error::new(
+            name.span(),
+            format!(
+                "unknown argument `{key}` for #[{}]; expected one of: {}",
+                kind.name(),
+                kind.options().join(", ")
+            ),
+        ));
+    }
+    input.parse::<Token![=]>()?;
+    let span = name.span();
+    match key.as_str() {
+        "vary_on" => set(&mut options.vary_on, name, parse_vary_on(input)?),
+        "key" => set(&mut options.key, name, input.parse()?),
+        "timeout" => set(&mut options.timeout, name, parse_seconds(input)?),
+        "memoize_timeout" => set(&mut options.memoize_timeout, name, parse_seconds(input)?),
+        "max_entries" => {
+            let lit: syn::LitInt = input.parse()?;
+            let value: usize = lit.base10_parse()?;
+            if value == 0 {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "`max_entries` must be at least 1",
+                ));
+            }
+            set(&mut options.max_entries, name, value)
+        }
+        "name" => {
+            let lit: LitStr = input.parse()?;
+            if lit.value().is_empty() {
+                return Err(syn::Error::new(lit.span(), "`name` must not be empty"));
+            }
+            set(&mut options.name, name, lit)
+        }
+        "codec" => set(&mut options.codec, name, input.parse()?),
+        _ => Err(syn::Error::new(span, format!("unknown argument `{key}`"))),
+    }
+}
+
+fn set<T>(slot: &mut Option<Set<T>>, name: &Ident, value: T) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new(
+            name.span(),
+            format!("duplicate argument `{name}`"),
+        ));
+    }
+    *slot = Some(Set {
+        value,
+        span: name.span(),
+    });
+    Ok(())
+}
+
+fn parse_seconds(input: ParseStream<'_>) -> syn::Result<Seconds> {
+    let lit: Lit = input.parse()?;
+    let (value, span) = match &lit {
+        Lit::Int(int) => (int.base10_parse::<u64>()? as f64, int.span()),
+        Lit::Float(float) => (float.base10_parse::<f64>()?, float.span()),
+        _ => {
+            return Err(syn::Error::new(
+                lit.span(),
+                "expected a number of seconds, such as `300` or `0.5`",
+            ))
+        }
+    };
+    if !value.is_finite() || value < 0.0 || value > u32::MAX as f64 {
+        return Err(syn::Error::new(
+            span,
+            "expected a number of seconds between 0 and 4294967295",
+        ));
+    }
+    let secs = value.trunc() as u64;
+    let nanos = ((value - value.trunc()) * 1e9).round().min(999_999_999.0) as u32;
+    Ok(Seconds { secs, nanos, span })
+}
+
+fn parse_vary_on(input: ParseStream<'_>) -> syn::Result<Vec<VaryPath>> {
+    let content;
+    bracketed!(content in input);
+    let paths =
+        Punctuated::<VaryPath, Token![,]>::parse_terminated_with(&content, parse_vary_path)?;
+    Ok(paths.into_iter().collect())
+}
+
+fn parse_vary_path(input: ParseStream<'_>) -> syn::Result<VaryPath> {
+    let root = input.call(Ident::parse_any)?;
+    let mut fields = Vec::new();
+    while input.peek(Token![.]) {
+        input.parse::<Token![.]>()?;
+        if input.peek(syn::LitFloat) {
+            // `pair.0.1` lexes its tail as the float `0.1`.
+            let float: syn::LitFloat = input.parse()?;
+            for part in float.to_string().split('.') {
+                let index: u32 = part
+                    .parse()
+                    .map_err(|_| syn::Error::new(float.span(), "expected a tuple index"))?;
+                fields.push(Member::Unnamed(syn::Index {
+                    index,
+                    span: float.span(),
+                }));
+            }
+        } else {
+            fields.push(input.parse()?);
+        }
+    }
+    Ok(VaryPath { root, fields })
+}

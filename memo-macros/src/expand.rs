@@ -1,0 +1,496 @@
+//! Code generation, from the checked model only. The generated code holds no
+//! cache logic: it builds the key's parts and calls `::memo_core::__private`.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident};
+
+use crate::attr::{self, combine, Kind, Options, Seconds};
+use crate::model::Function;
+
+/// Expands either attribute; on error, emits the function untouched beside
+/// the errors, so the user sees the attribute's diagnostics and no cascade.
+pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_expand(kind, args, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let error = error.into_compile_error();
+            quote!(#item #error)
+        }
+    }
+}
+
+fn try_expand(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let options = attr::parse(kind, args);
+    let function = Function::parse(kind, item);
+    let (options, function) = match (options, function) {
+        (Ok(options), Ok(function)) => (options, function),
+        (Err(mut a), Err(b)) => {
+            a.combine(b);
+            return Err(a);
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    check_options(kind, &function, &options)?;
+    let form = Form::of(&function);
+    let parts = match kind {
+        Kind::Memoized => memoized(&function, &options, &form),
+        Kind::Quickcache => quickcache(&function, &options, &form),
+    };
+    Ok(emit(&function, &form, parts))
+}
+
+fn check_options(kind: Kind, function: &Function, options: &Options) -> syn::Result<()> {
+    let mut errors = None;
+    if kind == Kind::Quickcache {
+        if let Err(error) = function.check_vary_on(options) {
+            combine(&mut errors, error);
+        }
+    }
+    if let Some(timeout) = &options.timeout {
+        if timeout.value.is_zero() {
+            combine(
+                &mut errors,
+                syn::Error::new(timeout.value.span, "`timeout` must be more than 0 seconds"),
+            );
+        }
+    }
+    match errors {
+        Some(errors) => Err(errors),
+        None => Ok(()),
+    }
+}
+
+/// Where the companions go: beside a free function, a zero-field struct of
+/// the same name (`f::clear(..)`); beside a method, prefixed associated
+/// functions (`self.f_clear(..)`), since an impl block cannot hold a type.
+struct Form {
+    methods: bool,
+    /// The expression that yields the cache, valid in the function and in
+    /// every companion.
+    cache: TokenStream,
+    /// The call of the original body with the function's arguments.
+    body_call: TokenStream,
+    body_ident: Ident,
+    accessor: Ident,
+}
+
+impl Form {
+    fn of(function: &Function) -> Form {
+        let name = function.name();
+        let body_ident = format_ident!("__memo_body_{}", name);
+        let args = function.params.iter().map(|p| &p.ident);
+        if function.receiver {
+            let accessor = format_ident!("__memo_cache_{}", name);
+            Form {
+                methods: true,
+                cache: quote!(Self::#accessor()),
+                body_call: quote!(self.#body_ident(#(#args),*)),
+                body_ident,
+                accessor,
+            }
+        } else {
+            let accessor = format_ident!("__memo_cache");
+            Form {
+                methods: false,
+                cache: quote!(#name::#accessor()),
+                body_call: quote!(#body_ident(#(#args),*)),
+                body_ident,
+                accessor,
+            }
+        }
+    }
+
+    fn companion(&self, function: &Function, op: &str) -> Ident {
+        if self.methods {
+            format_ident!("{}_{}", function.name(), op)
+        } else {
+            format_ident!("{}", op)
+        }
+    }
+}
+
+/// What one attribute contributes: compile-time checks, the new body, the
+/// cache accessor and the companions' bodies and return types.
+struct Parts {
+    checks: TokenStream,
+    body: TokenStream,
+    accessor: TokenStream,
+    /// The accessor and `invalidate` take `&self` (per-instance caches).
+    per_instance: bool,
+    clear: (TokenStream, TokenStream),
+    invalidate: (TokenStream, TokenStream),
+    set_cached_value: (TokenStream, TokenStream),
+    refresh: TokenStream,
+}
+
+fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
+    let output = &function.output;
+    let per_instance = function.receiver;
+    let key_tys: Vec<TokenStream> = function
+        .params
+        .iter()
+        .map(|p| match &p.borrowed {
+            Some(elem) => quote!(<#elem as ::std::borrow::ToOwned>::Owned),
+            None => {
+                let ty = &p.ty;
+                quote!(#ty)
+            }
+        })
+        .collect();
+    let key_exprs = function.params.iter().map(|p| {
+        let ident = &p.ident;
+        match &p.borrowed {
+            Some(_) => quote!(::std::borrow::ToOwned::to_owned(#ident)),
+            None => quote!(::core::clone::Clone::clone(&#ident)),
+        }
+    });
+    let key = quote!((#(#key_exprs,)*));
+    let checks = function.params.iter().zip(&key_tys).map(|(p, key_ty)| {
+        let span = p
+            .borrowed
+            .as_ref()
+            .map_or_else(|| p.ty.span(), |t| t.span());
+        quote_spanned!(span=> ::memo_core::__private::require_key::<#key_ty>();)
+    });
+    let timeout = match &options.timeout {
+        Some(t) => {
+            let d = duration(&t.value);
+            quote!(::core::option::Option::Some(#d))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let max_entries = match &options.max_entries {
+        Some(n) => {
+            let n = n.value;
+            quote!(::core::option::Option::Some(#n))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let spec = quote! {
+        ::memo_core::__private::MemoSpec { timeout: #timeout, max_entries: #max_entries }
+    };
+    let cache_ty = quote!(::memo_core::__private::Memoized<(#(#key_tys,)*), #output>);
+    let accessor_ident = &form.accessor;
+    let accessor = if per_instance {
+        quote! {
+            fn #accessor_ident(&self) -> ::std::sync::Arc<#cache_ty> {
+                enum __MemoSlot {}
+                ::memo_core::__private::instance_cache::<__MemoSlot, _, _, Self>(self, #spec)
+            }
+        }
+    } else {
+        quote! {
+            fn #accessor_ident() -> &'static #cache_ty {
+                static __MEMO_CACHE: #cache_ty = ::memo_core::__private::Memoized::new(#spec);
+                &__MEMO_CACHE
+            }
+        }
+    };
+    let cache = if per_instance {
+        quote!(self.#accessor_ident())
+    } else {
+        form.cache.clone()
+    };
+    let body_call = &form.body_call;
+    Parts {
+        checks: quote!(#(#checks)*),
+        body: quote!(#cache.call(#key, move || #body_call)),
+        accessor,
+        per_instance,
+        clear: (quote!(()), quote!(#cache.clear(&#key))),
+        invalidate: (quote!(()), quote!(#cache.invalidate())),
+        set_cached_value: (
+            quote!(::memo_core::SetCachedValue<#output>),
+            quote! {
+                let __memo_cache = #cache;
+                let __memo_key = #key;
+                ::memo_core::SetCachedValue::new(move |value| __memo_cache.set(__memo_key, value))
+            },
+        ),
+        refresh: quote!(#cache.refresh(#key, move || #body_call)),
+    }
+}
+
+fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
+    let output = &function.output;
+    let (key, checks) = match &options.key {
+        Some(path) => {
+            let path = &path.value;
+            let args = function.receiver.then(|| quote!(self)).into_iter().chain(
+                function.params.iter().map(|p| {
+                    let ident = &p.ident;
+                    match p.borrowed {
+                        Some(_) => quote!(#ident),
+                        None => quote!(&#ident),
+                    }
+                }),
+            );
+            let key = quote!(&#path(#(#args),*));
+            let check =
+                quote_spanned!(path.span()=> ::memo_core::__private::require_vary_on(#key););
+            (key, check)
+        }
+        None => {
+            let mut exprs = Vec::new();
+            let mut checks = Vec::new();
+            for path in function.vary_on(options) {
+                let root = &path.root;
+                let fields = &path.fields;
+                let expr = if root == "self" && fields.is_empty() {
+                    quote!(#root)
+                } else {
+                    quote!(&#root #(.#fields)*)
+                };
+                checks.push(
+                    quote_spanned!(path.span()=> ::memo_core::__private::require_vary_on(#expr);),
+                );
+                exprs.push(expr);
+            }
+            (quote!(&(#(#exprs,)*)), quote!(#(#checks)*))
+        }
+    };
+    let output_check =
+        quote_spanned!(output.span()=> ::memo_core::__private::require_value::<#output>(););
+    let codec = match &options.codec {
+        Some(codec) => {
+            let codec = &codec.value;
+            quote!(#codec)
+        }
+        None => quote!(::memo_core::__private::DefaultCodec),
+    };
+    let seconds = |given: &Option<attr::Set<Seconds>>, default: TokenStream| match given {
+        Some(s) => duration(&s.value),
+        None => quote!(::memo_core::__private::Spec::#default),
+    };
+    let timeout = seconds(&options.timeout, quote!(DEFAULT_TIMEOUT));
+    let memoize_timeout = seconds(&options.memoize_timeout, quote!(DEFAULT_MEMOIZE_TIMEOUT));
+    let max_entries = match &options.max_entries {
+        Some(n) => {
+            let n = n.value;
+            quote!(#n)
+        }
+        None => quote!(::memo_core::__private::Spec::DEFAULT_MAX_ENTRIES),
+    };
+    let name = match &options.name {
+        Some(name) => {
+            let name = &name.value;
+            quote!(::core::option::Option::Some(#name))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let function_name = function.name().to_string();
+    let owner = if function.receiver {
+        quote!(::core::option::Option::Some(
+            ::memo_core::__private::type_name::<Self>
+        ))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let accessor_ident = &form.accessor;
+    let cache_ty = quote!(::memo_core::__private::QuickCache<#output, #codec>);
+    let accessor = quote! {
+        fn #accessor_ident() -> &'static ::memo_core::__private::Cache<#output, #codec> {
+            static __MEMO_CACHE: #cache_ty = ::memo_core::__private::QuickCache::new(
+                ::memo_core::__private::Spec {
+                    module: ::core::module_path!(),
+                    function: #function_name,
+                    name: #name,
+                    timeout: #timeout,
+                    memoize_timeout: #memoize_timeout,
+                    max_entries: #max_entries,
+                },
+            );
+            __MEMO_CACHE.get(#owner)
+        }
+    };
+    let cache = &form.cache;
+    let body_call = &form.body_call;
+    let outcome = quote!(::core::result::Result<(), ::memo_core::Error>);
+    Parts {
+        checks: quote!(#checks #output_check),
+        body: quote! {
+            let __memo_lookup = #cache.lookup(#key);
+            __memo_lookup.or_compute(move || #body_call)
+        },
+        accessor,
+        per_instance: false,
+        clear: (outcome.clone(), quote!(#cache.clear(#key))),
+        invalidate: (outcome.clone(), quote!(#cache.invalidate())),
+        set_cached_value: (
+            quote!(::memo_core::SetCachedValue<#output, #outcome>),
+            quote! {
+                let __memo_prepared = #cache.prepare(#key);
+                ::memo_core::SetCachedValue::new(move |value| __memo_prepared.set(value))
+            },
+        ),
+        refresh: quote! {
+            let __memo_prepared = #cache.prepare(#key);
+            __memo_prepared.refresh(move || #body_call)
+        },
+    }
+}
+
+fn duration(seconds: &Seconds) -> TokenStream {
+    let (secs, nanos) = (seconds.secs, seconds.nanos);
+    quote!(::memo_core::__private::Duration::new(#secs, #nanos))
+}
+
+fn is_cfg(attr: &Attribute) -> bool {
+    attr.path().is_ident("cfg")
+}
+
+fn is_lint(attr: &Attribute) -> bool {
+    ["allow", "warn", "deny", "forbid", "expect"]
+        .iter()
+        .any(|lint| attr.path().is_ident(lint))
+}
+
+/// The function with its new body, its original body as a hidden function,
+/// the cache accessor and the companions.
+fn emit(function: &Function, form: &Form, parts: Parts) -> TokenStream {
+    let Function {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = function;
+    let name = function.name();
+    let cfgs: Vec<&Attribute> = attrs.iter().filter(|a| is_cfg(a)).collect();
+    let lints: Vec<&Attribute> = attrs.iter().filter(|a| is_lint(a)).collect();
+
+    // The outer signature names each parameter plainly (no `mut`): the
+    // parameters are only moved into the body.
+    let mut outer_sig = sig.clone();
+    for (input, param) in outer_sig
+        .inputs
+        .iter_mut()
+        .filter(|i| matches!(i, syn::FnArg::Typed(_)))
+        .zip(&function.params)
+    {
+        if let syn::FnArg::Typed(typed) = input {
+            let ident = &param.ident;
+            *typed.pat = syn::parse_quote!(#ident);
+        }
+    }
+    let mut body_sig = sig.clone();
+    body_sig.ident = form.body_ident.clone();
+    let generics = &sig.generics;
+    let where_clause = &sig.generics.where_clause;
+    let receiver = function.receiver.then(|| quote!(&self,));
+    let params = function.params.iter().map(|p| {
+        let (ident, ty) = (&p.ident, &p.ty);
+        quote!(#ident: #ty)
+    });
+    let params = quote!(#receiver #(#params),*);
+    let output = &function.output;
+
+    let Parts {
+        checks,
+        body,
+        accessor,
+        per_instance,
+        clear,
+        invalidate,
+        set_cached_value,
+        refresh,
+    } = parts;
+    let body_call = &form.body_call;
+    let (clear_ty, clear_body) = clear;
+    let (invalidate_ty, invalidate_body) = invalidate;
+    let (set_ty, set_body) = set_cached_value;
+    let [clear_fn, invalidate_fn, set_fn, refresh_fn, uncached_fn] = [
+        "clear",
+        "invalidate",
+        "set_cached_value",
+        "refresh",
+        "uncached",
+    ]
+    .map(|op| form.companion(function, op));
+    let invalidate_receiver = per_instance.then(|| quote!(&self));
+    let accessor = if per_instance || form.methods {
+        quote!(#[doc(hidden)] #[allow(dead_code)] #accessor)
+    } else {
+        quote!(#[doc(hidden)] #accessor)
+    };
+
+    let doc = |text: String| quote!(#[doc = #text]);
+    let target = if form.methods {
+        format!("`Self::{name}`")
+    } else {
+        format!("`{name}`")
+    };
+    let clear_doc = doc(format!(
+        "Drops the cached value of {target} for these arguments, in every tier."
+    ));
+    let invalidate_doc = doc(if per_instance {
+        format!("Drops every cached value of {target} on this instance.")
+    } else {
+        format!("Drops every cached value of {target}.")
+    });
+    let set_doc = doc(format!("Stores a value for these arguments: `{set_fn}(args).to(value)`; {target} returns it until it expires or is cleared."));
+    let refresh_doc = doc(format!(
+        "Runs {target}'s body, stores and returns its value."
+    ));
+    let uncached_doc = doc(format!("Runs {target}'s body without any caching."));
+
+    let companions = quote! {
+        #accessor
+        #clear_doc
+        #[allow(unused_variables, clippy::needless_pass_by_value, clippy::unused_unit)]
+        #vis fn #clear_fn #generics (#params) -> #clear_ty #where_clause { #clear_body }
+        #invalidate_doc
+        #[allow(clippy::unused_unit)]
+        #vis fn #invalidate_fn(#invalidate_receiver) -> #invalidate_ty { #invalidate_body }
+        #set_doc
+        #[allow(unused_variables, clippy::needless_pass_by_value)]
+        #vis fn #set_fn #generics (#params) -> #set_ty #where_clause { #set_body }
+        #refresh_doc
+        #vis fn #refresh_fn #generics (#params) -> #output #where_clause { #refresh }
+        #uncached_doc
+        #vis fn #uncached_fn #generics (#params) -> #output #where_clause { #body_call }
+    };
+
+    let function = quote! {
+        #(#attrs)*
+        #vis #outer_sig {
+            #checks
+            #body
+        }
+
+        #(#cfgs)*
+        #(#lints)*
+        #[doc(hidden)]
+        #[inline]
+        #[allow(clippy::needless_pass_by_value)]
+        #body_sig #block
+    };
+
+    if form.methods {
+        quote! {
+            #function
+            #(#cfgs)*
+            #companions
+        }
+    } else {
+        let struct_doc = doc(format!(
+            "Cache companions of the function `{name}`: `{name}::clear(..)`, `{name}::invalidate()`, `{name}::set_cached_value(..).to(value)`, `{name}::refresh(..)`, `{name}::uncached(..)`."
+        ));
+        quote! {
+            #function
+
+            #(#cfgs)*
+            #struct_doc
+            #[allow(non_camel_case_types, dead_code)]
+            #vis struct #name {}
+
+            #(#cfgs)*
+            #[allow(dead_code)]
+            impl #name {
+                #companions
+            }
+        }
+    }
+}

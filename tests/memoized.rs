@@ -1,0 +1,255 @@
+//! `#[memoized]`: how often the body runs, what comes back.
+#![allow(missing_docs)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use memo_core::{memoized, HasMemos, Memos};
+
+static SQUARES: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized]
+fn square(x: u64) -> u64 {
+    SQUARES.fetch_add(1, Ordering::SeqCst);
+    x * x
+}
+
+#[test]
+fn hits_do_not_run_the_body() {
+    let before = SQUARES.load(Ordering::SeqCst);
+    assert_eq!(square(3), 9);
+    assert_eq!(square(3), 9);
+    assert_eq!(square(4), 16);
+    assert_eq!(SQUARES.load(Ordering::SeqCst) - before, 2);
+}
+
+static GREETS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized]
+#[allow(clippy::ptr_arg)] // a `&T` parameter keyed by `T::to_owned()`
+fn greet(name: &str, punctuation: &String, times: usize) -> String {
+    GREETS.fetch_add(1, Ordering::SeqCst);
+    format!("hello {name}{}", punctuation.repeat(times))
+}
+
+#[test]
+fn borrowed_and_owned_parameters_key_by_value() {
+    let bang = "!".to_string();
+    assert_eq!(greet("ada", &bang, 2), "hello ada!!");
+    let runs = GREETS.load(Ordering::SeqCst);
+    let owned_name = String::from("ada");
+    assert_eq!(greet(&owned_name, &"!".to_string(), 2), "hello ada!!");
+    assert_eq!(
+        GREETS.load(Ordering::SeqCst),
+        runs,
+        "same values, other allocations: a hit"
+    );
+    assert_eq!(greet("ada", &bang, 3), "hello ada!!!");
+    assert_eq!(GREETS.load(Ordering::SeqCst), runs + 1);
+}
+
+static LISTS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized]
+fn joined(a: &str, b: &str) -> String {
+    LISTS.fetch_add(1, Ordering::SeqCst);
+    format!("{a}|{b}")
+}
+
+#[test]
+fn argument_boundaries_never_collide() {
+    assert_eq!(joined("a,b", "c"), "a,b|c");
+    assert_eq!(joined("a", "b,c"), "a|b,c");
+    assert_eq!(joined("ab", ""), "ab|");
+    assert_eq!(joined("a", "b"), "a|b");
+}
+
+static COMPANIONS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized]
+fn companion_target(x: u32) -> u32 {
+    COMPANIONS.fetch_add(1, Ordering::SeqCst);
+    x + 1
+}
+
+#[test]
+fn companions_clear_invalidate_set_refresh_uncached() {
+    let runs = || COMPANIONS.load(Ordering::SeqCst);
+    assert_eq!(companion_target(1), 2);
+    assert_eq!(companion_target(1), 2);
+    assert_eq!(runs(), 1);
+
+    companion_target::clear(1);
+    assert_eq!(companion_target(1), 2);
+    assert_eq!(runs(), 2);
+
+    companion_target::set_cached_value(1).to(100);
+    assert_eq!(companion_target(1), 100);
+    assert_eq!(runs(), 2);
+
+    assert_eq!(companion_target::refresh(1), 2);
+    assert_eq!(runs(), 3);
+    assert_eq!(companion_target(1), 2);
+    assert_eq!(runs(), 3);
+
+    assert_eq!(companion_target::uncached(1), 2);
+    assert_eq!(runs(), 4);
+
+    assert_eq!(companion_target(2), 3);
+    companion_target::invalidate();
+    assert_eq!(companion_target(1), 2);
+    assert_eq!(companion_target(2), 3);
+    assert_eq!(runs(), 7);
+}
+
+static SINGLETONS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized]
+fn config() -> Arc<Vec<String>> {
+    SINGLETONS.fetch_add(1, Ordering::SeqCst);
+    Arc::new(vec!["loaded".to_string()])
+}
+
+#[test]
+fn zero_argument_functions_are_lazy_singletons_and_arc_gives_the_same_object() {
+    let a = config();
+    let b = config();
+    assert!(Arc::ptr_eq(&a, &b));
+    assert_eq!(SINGLETONS.load(Ordering::SeqCst), 1);
+}
+
+static EXPIRING: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized(timeout = 0.05)]
+fn expiring(x: u8) -> u8 {
+    EXPIRING.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn timeout_expires_entries() {
+    expiring(1);
+    expiring(1);
+    assert_eq!(EXPIRING.load(Ordering::SeqCst), 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while EXPIRING.load(Ordering::SeqCst) == 1 {
+        assert!(std::time::Instant::now() < deadline, "entry never expired");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        expiring(1);
+    }
+}
+
+static BOUNDED: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized(max_entries = 8)]
+fn bounded(x: u32) -> u32 {
+    BOUNDED.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn max_entries_bounds_memory() {
+    for x in 0..100 {
+        bounded(x);
+    }
+    assert_eq!(BOUNDED.load(Ordering::SeqCst), 100);
+    // Only a bounded number of them can still be cached.
+    for x in 0..100 {
+        bounded(x);
+    }
+    assert!(BOUNDED.load(Ordering::SeqCst) >= 100 + 92);
+}
+
+#[derive(Default)]
+struct Account {
+    balance: u64,
+    memos: Memos,
+    computed: AtomicUsize,
+}
+
+impl HasMemos for Account {
+    fn memos(&self) -> &Memos {
+        &self.memos
+    }
+}
+
+impl Account {
+    #[memoized]
+    fn interest(&self, rate: u64) -> u64 {
+        self.computed.fetch_add(1, Ordering::SeqCst);
+        self.balance * rate / 100
+    }
+}
+
+#[test]
+fn methods_cache_per_instance_and_free_with_it() {
+    let a = Account {
+        balance: 1000,
+        ..Default::default()
+    };
+    let b = Account {
+        balance: 2000,
+        ..Default::default()
+    };
+    assert_eq!(a.interest(5), 50);
+    assert_eq!(a.interest(5), 50);
+    assert_eq!(b.interest(5), 100);
+    assert_eq!(a.computed.load(Ordering::SeqCst), 1);
+    assert_eq!(b.computed.load(Ordering::SeqCst), 1);
+
+    a.interest_clear(5);
+    assert_eq!(a.interest(5), 50);
+    assert_eq!(a.computed.load(Ordering::SeqCst), 2);
+
+    a.interest_set_cached_value(7).to(1);
+    assert_eq!(a.interest(7), 1);
+    assert_eq!(a.interest_uncached(7), 70);
+    assert_eq!(a.interest_refresh(7), 70);
+    assert_eq!(a.interest(7), 70);
+    a.interest_invalidate();
+    let before = a.computed.load(Ordering::SeqCst);
+    a.interest(7);
+    assert_eq!(a.computed.load(Ordering::SeqCst), before + 1);
+
+    // The cache lives in the instance: dropping it frees the values.
+    let value = Arc::new(5u64);
+    let weak = Arc::downgrade(&value);
+    struct Holder {
+        memos: Memos,
+        value: Arc<u64>,
+    }
+    impl HasMemos for Holder {
+        fn memos(&self) -> &Memos {
+            &self.memos
+        }
+    }
+    impl Holder {
+        #[memoized]
+        fn get(&self) -> Arc<u64> {
+            Arc::clone(&self.value)
+        }
+    }
+    let holder = Holder {
+        memos: Memos::new(),
+        value,
+    };
+    let _ = holder.get();
+    drop(holder);
+    assert!(
+        weak.upgrade().is_none(),
+        "cached value outlived its instance"
+    );
+}
+
+#[test]
+fn functions_declared_in_blocks_work_with_local_types() {
+    #[derive(Clone, Hash, PartialEq, Eq)]
+    struct Local(u8);
+
+    #[memoized]
+    fn local(x: Local) -> u8 {
+        x.0 * 2
+    }
+    assert_eq!(local(Local(2)), 4);
+    local::clear(Local(2));
+}

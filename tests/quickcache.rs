@@ -1,0 +1,239 @@
+//! `#[quickcache]` on the embedded backend: how often the body runs, what
+//! comes back, what the companions do.
+#![allow(missing_docs)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use memo_core::quickcache;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+struct User {
+    id: u64,
+    name: String,
+    profile: Profile,
+}
+
+#[derive(Serialize)]
+struct Profile {
+    team: String,
+}
+
+static SUMMARIES: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(vary_on = [domain, user.id, user.profile.team], timeout = 60, memoize_timeout = 5)]
+fn summary(domain: &str, user: &User, verbose: bool) -> String {
+    SUMMARIES.fetch_add(1, Ordering::SeqCst);
+    format!(
+        "{}@{domain}/{}{}",
+        user.name,
+        user.profile.team,
+        if verbose { "!" } else { "" }
+    )
+}
+
+fn user(id: u64, name: &str, team: &str) -> User {
+    User {
+        id,
+        name: name.into(),
+        profile: Profile { team: team.into() },
+    }
+}
+
+#[test]
+fn vary_on_field_paths_pick_the_key() {
+    let runs = || SUMMARIES.load(Ordering::SeqCst);
+    let before = runs();
+    let ada = user(1, "ada", "core");
+    assert_eq!(summary("a.org", &ada, false), "ada@a.org/core");
+    // `verbose` and `user.name` are not in vary_on: same entry.
+    assert_eq!(
+        summary("a.org", &user(1, "other", "core"), true),
+        "ada@a.org/core"
+    );
+    assert_eq!(runs() - before, 1);
+    // A different nested field is a different entry.
+    assert_eq!(
+        summary("a.org", &user(1, "ada", "web"), false),
+        "ada@a.org/web"
+    );
+    assert_eq!(summary("b.org", &ada, false), "ada@b.org/core");
+    assert_eq!(runs() - before, 3);
+}
+
+static PRICES: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(timeout = 30)]
+fn price(sku: &str, quantity: u32) -> u64 {
+    PRICES.fetch_add(1, Ordering::SeqCst);
+    sku.len() as u64 * u64::from(quantity)
+}
+
+#[test]
+fn companions() {
+    let runs = || PRICES.load(Ordering::SeqCst);
+    let start = runs();
+    assert_eq!(price("abc", 2), 6);
+    assert_eq!(price("abc", 2), 6);
+    assert_eq!(runs() - start, 1);
+
+    price::clear("abc", 2).unwrap();
+    assert_eq!(price("abc", 2), 6);
+    assert_eq!(runs() - start, 2);
+
+    price::set_cached_value("abc", 2).to(99).unwrap();
+    assert_eq!(price("abc", 2), 99);
+    assert_eq!(runs() - start, 2);
+
+    assert_eq!(price::refresh("abc", 2), 6);
+    assert_eq!(price("abc", 2), 6);
+    assert_eq!(runs() - start, 3);
+
+    assert_eq!(price::uncached("abc", 2), 6);
+    assert_eq!(runs() - start, 4);
+
+    assert_eq!(price("xy", 1), 2);
+    price::invalidate().unwrap();
+    assert_eq!(price("abc", 2), 6);
+    assert_eq!(price("xy", 1), 2);
+    assert_eq!(runs() - start, 7);
+}
+
+static SHARED_ONLY: AtomicUsize = AtomicUsize::new(0);
+
+// L1 off: every hit comes from the shared tier.
+#[quickcache(memoize_timeout = 0)]
+fn shared_only(a: &str, b: &str) -> String {
+    SHARED_ONLY.fetch_add(1, Ordering::SeqCst);
+    format!("{a}|{b}")
+}
+
+#[test]
+fn keys_are_unambiguous_in_the_shared_tier() {
+    assert_eq!(shared_only("a,b", "c"), "a,b|c");
+    assert_eq!(shared_only("a", "b,c"), "a|b,c");
+    assert_eq!(shared_only("a,b", "c"), "a,b|c");
+    assert_eq!(SHARED_ONLY.load(Ordering::SeqCst), 2);
+    shared_only::invalidate().unwrap();
+    assert_eq!(shared_only("a", "b,c"), "a|b,c");
+    assert_eq!(SHARED_ONLY.load(Ordering::SeqCst), 3);
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Row {
+    id: u64,
+    tags: Vec<String>,
+}
+
+static ROWS: AtomicUsize = AtomicUsize::new(0);
+
+fn row_key(id: &u64, _label: &str) -> (u64, &'static str) {
+    (*id, "rows-v1")
+}
+
+#[quickcache(key = row_key, memoize_timeout = 0)]
+fn row(id: u64, label: &str) -> Row {
+    ROWS.fetch_add(1, Ordering::SeqCst);
+    Row {
+        id,
+        tags: vec![label.to_string()],
+    }
+}
+
+#[test]
+fn key_function_and_struct_values() {
+    let first = row(7, "x");
+    assert_eq!(
+        first,
+        Row {
+            id: 7,
+            tags: vec!["x".into()]
+        }
+    );
+    assert_eq!(row(7, "ignored"), first);
+    assert_eq!(ROWS.load(Ordering::SeqCst), 1);
+}
+
+static CORRUPT: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "tests::corrupt", memoize_timeout = 0)]
+fn corrupt(x: u32) -> Vec<u32> {
+    CORRUPT.fetch_add(1, Ordering::SeqCst);
+    vec![x; 3]
+}
+
+#[test]
+fn undecodable_values_are_misses_and_get_overwritten() {
+    assert_eq!(corrupt(1), vec![1, 1, 1]);
+    let backend = memo_core::backend::current();
+    let key = memo_core::key::entry_key_for("tests::corrupt", &(&1u32,)).unwrap();
+    let stored = backend.get("memo:g:tests::corrupt", &key).unwrap();
+    let mut bytes = stored.value.expect("value stored under the documented key");
+    // Garbage after a valid header, then a truncated value.
+    let len = bytes.len();
+    bytes[len - 1] = 0xff;
+    bytes.extend_from_slice(&[0xff; 4]);
+    backend
+        .set(&key, &bytes, std::time::Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(corrupt(1), vec![1, 1, 1]);
+    assert_eq!(CORRUPT.load(Ordering::SeqCst), 2);
+    backend
+        .set(&key, &bytes[..5], std::time::Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(corrupt(1), vec![1, 1, 1]);
+    assert_eq!(CORRUPT.load(Ordering::SeqCst), 3);
+    // Overwritten with a good value: a hit again.
+    assert_eq!(corrupt(1), vec![1, 1, 1]);
+    assert_eq!(CORRUPT.load(Ordering::SeqCst), 3);
+}
+
+struct Tenant {
+    domain: String,
+}
+
+static TENANT_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+impl Tenant {
+    #[quickcache(vary_on = [self.domain, user_id])]
+    fn quota(&self, user_id: u64) -> u64 {
+        TENANT_CALLS.fetch_add(1, Ordering::SeqCst);
+        self.domain.len() as u64 + user_id
+    }
+}
+
+#[test]
+fn methods_key_on_self_fields() {
+    let a = Tenant {
+        domain: "a.org".into(),
+    };
+    let a2 = Tenant {
+        domain: "a.org".into(),
+    };
+    let b = Tenant {
+        domain: "bb.org".into(),
+    };
+    assert_eq!(a.quota(1), 6);
+    assert_eq!(a2.quota(1), 6);
+    assert_eq!(b.quota(1), 7);
+    assert_eq!(TENANT_CALLS.load(Ordering::SeqCst), 2);
+    a.quota_clear(1).unwrap();
+    a.quota_set_cached_value(2).to(0).unwrap();
+    assert_eq!(a.quota(2), 0);
+    assert_eq!(a.quota_uncached(2), 7);
+    assert_eq!(a.quota_refresh(2), 7);
+    Tenant::quota_invalidate().unwrap();
+}
+
+#[test]
+fn local_types_in_blocks() {
+    #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+    struct Local(u8);
+
+    #[quickcache]
+    fn double(x: u8) -> Local {
+        Local(x * 2)
+    }
+    assert_eq!(double(2), Local(4));
+    double::clear(2).unwrap();
+}

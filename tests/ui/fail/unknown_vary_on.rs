@@ -1,0 +1,8 @@
+use memo_core::quickcache;
+
+#[quickcache(vary_on = [domain, usr.id])]
+fn f(domain: &str, user: &str) -> u32 {
+    0
+}
+
+fn main() {}
