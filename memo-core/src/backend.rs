@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::{coherence, Error, MemoryBackend};
+use crate::coherence::{self, Link};
+use crate::{Error, MemoryBackend};
 
 /// An opaque generation token. Every entry is stored with the generation of
 /// its function at the time it was computed, and read back only while that
@@ -118,6 +119,33 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ///
     /// When the backend cannot store it.
     fn new_generation(&self, generation_key: &str) -> Result<Generation, Error>;
+
+    /// Tells every other process sharing this backend that the entry for
+    /// `args` (encoded arguments; `None`: every entry) of `namespace`
+    /// changed, so they drop their L1 copies. Called after `clear`,
+    /// `invalidate` and `set_cached_value`.
+    ///
+    /// The default does nothing: right for a backend only this process sees.
+    ///
+    /// # Errors
+    ///
+    /// When the message could not be sent.
+    fn broadcast(&self, namespace: &str, args: Option<&[u8]>) -> Result<(), Error> {
+        let _ = (namespace, args);
+        Ok(())
+    }
+
+    /// Called once when the backend is installed with
+    /// [`set_backend`](crate::set_backend). A backend shared between
+    /// processes keeps `link` and reports through it: whether its broadcast
+    /// channel works ([`Link::up`], [`Link::down`]; L1 is bypassed while it
+    /// is down) and what other processes invalidated ([`Link::invalidated`]).
+    ///
+    /// The default reports the channel up: right for a backend only this
+    /// process sees.
+    fn attach(&self, link: Link) {
+        link.up();
+    }
 }
 
 static INSTALLED: RwLock<Option<Arc<dyn Backend>>> = RwLock::new(None);
@@ -135,8 +163,8 @@ static INSTALLED: RwLock<Option<Arc<dyn Backend>>> = RwLock::new(None);
 /// ```
 pub fn set_backend<B: Backend>(backend: B) {
     let backend: Arc<dyn Backend> = Arc::new(backend);
-    *INSTALLED.write().unwrap_or_else(|e| e.into_inner()) = Some(backend);
-    coherence::flush_all_local();
+    *INSTALLED.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&backend));
+    backend.attach(coherence::install());
 }
 
 /// The installed backend; the embedded [`MemoryBackend`] until

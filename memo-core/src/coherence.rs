@@ -2,9 +2,17 @@
 //!
 //! Every `#[quickcache]` function registers its cache here on first use, by
 //! namespace. Whatever learns that the shared tier changed underneath this
-//! process (a new backend installed, or an invalidation message from another
-//! process) drops the affected L1 entries through this registry.
+//! process drops the affected L1 entries through this registry: installing a
+//! backend flushes every L1, and a backend shared between processes relays
+//! other processes' `clear`, `invalidate` and `set_cached_value` through a
+//! [`Link`] (Redis pub/sub in `memo-redis`).
+//!
+//! While a backend reports its broadcast channel down ([`Link::down`]), L1 is
+//! bypassed: nothing is served from it or stored in it, since an invalidation
+//! could be missed. When the channel is back ([`Link::up`]), L1 is flushed
+//! (messages sent meanwhile were lost) and used again.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// A cache with a local tier that the registry can flush.
@@ -18,6 +26,13 @@ pub(crate) trait LocalTier: Send + Sync {
 }
 
 static REGISTRY: OnceLock<Mutex<Vec<&'static dyn LocalTier>>> = OnceLock::new();
+/// Whether L1 may be used: the installed backend vouches for it.
+static L1_ON: AtomicBool = AtomicBool::new(true);
+/// Which installation of a backend the current links belong to.
+static INSTALLATION: AtomicU64 = AtomicU64::new(0);
+/// Serialises state changes (up, down, install) so a flush and the flag
+/// never interleave wrongly.
+static STATE: Mutex<()> = Mutex::new(());
 
 fn registry() -> std::sync::MutexGuard<'static, Vec<&'static dyn LocalTier>> {
     REGISTRY
@@ -31,22 +46,90 @@ pub(crate) fn register(cache: &'static dyn LocalTier) {
     registry().push(cache);
 }
 
-/// Drops every registered cache's local entries.
-pub(crate) fn flush_all_local() {
+/// Whether L1 may be read and written now. One relaxed load on the hit path.
+#[inline]
+pub(crate) fn l1_on() -> bool {
+    L1_ON.load(Ordering::Acquire)
+}
+
+fn flush_all_local() {
     let caches = registry().clone();
     for cache in caches {
         cache.flush_local();
     }
 }
 
-/// Drops the local entries of every cache registered under `namespace`.
-#[allow(dead_code)] // used by the cross-process channel
-pub(crate) fn flush_namespace(namespace: &str, args: Option<&[u8]>) {
-    let caches = registry().clone();
-    for cache in caches.into_iter().filter(|c| c.namespace() == namespace) {
-        match args {
-            Some(args) => cache.forget_local(args),
-            None => cache.flush_local(),
+/// Starts a new installation: flushes every L1 and hands out the link the new
+/// backend reports through. Links of earlier installations stop counting.
+pub(crate) fn install() -> Link {
+    let _state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    let installation = INSTALLATION.fetch_add(1, Ordering::AcqRel) + 1;
+    L1_ON.store(true, Ordering::Release);
+    flush_all_local();
+    Link { installation }
+}
+
+/// How a backend tells this process about its broadcast channel and about
+/// other processes' invalidations. Handed to [`Backend::attach`] when the
+/// backend is installed; a link of a backend that has since been replaced
+/// does nothing.
+///
+/// [`Backend::attach`]: crate::Backend::attach
+///
+/// # Examples
+///
+/// A backend shared between processes keeps the link and reports through it:
+///
+/// ```
+/// use memo_core::coherence::Link;
+///
+/// fn on_subscribed(link: &Link) { link.up() }
+/// fn on_connection_lost(link: &Link) { link.down() }
+/// fn on_message(link: &Link, namespace: &str, args: Option<&[u8]>) {
+///     link.invalidated(namespace, args)
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Link {
+    installation: u64,
+}
+
+impl Link {
+    fn current(&self) -> bool {
+        INSTALLATION.load(Ordering::Acquire) == self.installation
+    }
+
+    /// The broadcast channel works: flush every L1 (invalidations may have
+    /// been missed) and use L1 again.
+    pub fn up(&self) {
+        let _state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+        if self.current() && !L1_ON.load(Ordering::Acquire) {
+            flush_all_local();
+            L1_ON.store(true, Ordering::Release);
+        }
+    }
+
+    /// The broadcast channel is down: stop using L1 and flush it.
+    pub fn down(&self) {
+        let _state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+        if self.current() && L1_ON.swap(false, Ordering::AcqRel) {
+            flush_all_local();
+        }
+    }
+
+    /// Another process cleared the entry for `args` (encoded arguments) of
+    /// `namespace`, or every entry when `args` is `None`: drop this
+    /// process's L1 copies.
+    pub fn invalidated(&self, namespace: &str, args: Option<&[u8]>) {
+        if !self.current() {
+            return;
+        }
+        let caches = registry().clone();
+        for cache in caches.into_iter().filter(|c| c.namespace() == namespace) {
+            match args {
+                Some(args) => cache.forget_local(args),
+                None => cache.flush_local(),
+            }
         }
     }
 }

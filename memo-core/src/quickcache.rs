@@ -144,7 +144,7 @@ where
         let epoch = self.l1.as_ref().map_or(0, Store::epoch);
         let l1_hit = key::with_encoded(args, |encoded| {
             let bytes = encoded.map_err(|e| Error::Encode(e.0))?;
-            match self.l1.as_ref().and_then(|l1| l1.get(bytes)) {
+            match self.l1().and_then(|l1| l1.get(bytes)) {
                 Some(value) => Ok(Err(value)),
                 None => Ok(Ok(Box::<[u8]>::from(bytes))),
             }
@@ -219,7 +219,8 @@ where
         }
     }
 
-    /// Drops the entry for `args` from the shared tier, then from L1.
+    /// Drops the entry for `args` from the shared tier, then from L1, then
+    /// tells the other processes to drop theirs.
     ///
     /// # Errors
     ///
@@ -230,25 +231,36 @@ where
         A: Serialize + ?Sized,
     {
         let args = encode(args)?;
-        let deleted = backend::current().delete(&key::entry_key(&self.namespace, &args));
+        let backend = backend::current();
+        let deleted = backend.delete(&key::entry_key(&self.namespace, &args));
         self.forget_local(&args);
-        deleted
+        deleted?;
+        backend.broadcast(&self.namespace, Some(&args))
     }
 
     /// Drops every entry of the function: a new generation in the shared tier
-    /// (O(1), whatever the number of entries), then this process's L1.
+    /// (O(1), whatever the number of entries), then this process's L1, then
+    /// the other processes' L1.
     ///
     /// # Errors
     ///
     /// When the backend fails; L1 is flushed all the same.
     pub fn invalidate(&self) -> Result<(), Error> {
-        let renewed = backend::current().new_generation(&self.generation_key);
+        let backend = backend::current();
+        let renewed = backend.new_generation(&self.generation_key);
         self.flush_local();
-        renewed.map(drop)
+        renewed?;
+        backend.broadcast(&self.namespace, None)
+    }
+
+    /// L1, while it may be used (see [`coherence`]).
+    #[inline]
+    fn l1(&self) -> Option<&Store<Box<[u8]>, V>> {
+        self.l1.as_ref().filter(|_| coherence::l1_on())
     }
 
     fn keep_local(&self, args: Box<[u8]>, value: V, epoch: u64) {
-        if let Some(l1) = &self.l1 {
+        if let Some(l1) = self.l1() {
             l1.insert(args, value, Some(self.l1_ttl), epoch);
         }
     }
@@ -367,7 +379,8 @@ where
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     C: Codec + Default,
 {
-    /// Stores `value` for the arguments in the shared tier and in L1.
+    /// Stores `value` for the arguments in the shared tier and in L1, and
+    /// tells the other processes to drop their L1 copies.
     ///
     /// # Errors
     ///
@@ -380,12 +393,17 @@ where
         let args = self.args?;
         let backend = backend::current();
         let key = key::entry_key(&cache.namespace, &args);
-        let stored = cache.store(&*backend, &key, None, &value);
-        match stored {
-            Ok(()) => cache.keep_local(args, value, epoch),
-            Err(_) => cache.forget_local(&args),
+        match cache.store(&*backend, &key, None, &value) {
+            Ok(()) => {
+                let broadcast = backend.broadcast(&cache.namespace, Some(&args));
+                cache.keep_local(args, value, epoch);
+                broadcast
+            }
+            Err(error) => {
+                cache.forget_local(&args);
+                Err(error)
+            }
         }
-        stored
     }
 
     /// Computes the value afresh, stores it in every tier and returns it.

@@ -1,1 +1,528 @@
-//! The Redis tier of memo (in progress).
+//! The Redis tier of memo: `#[quickcache]` results shared by every process
+//! and machine, with a coherent L1, on standalone Redis, Sentinel or Cluster.
+//!
+//! ```no_run
+//! let backend = memo_redis::RedisBackend::connect("redis://127.0.0.1:6379/0")?;
+//! memo_core::set_backend(backend);
+//! # Ok::<(), memo_core::Error>(())
+//! ```
+//!
+//! # What it does per call
+//!
+//! - **Hit** (L1 miss, Redis hit): one round trip, a pipeline of `GET` of
+//!   the function's generation token and `GET` of the entry.
+//! - **Miss**: that round trip, the computation, then `SET key value PX ttl`
+//!   (one command, TTL included).
+//! - `clear`: `DEL`, then `PUBLISH` to the invalidation channel.
+//!   `invalidate()`: `SET` of a new random generation (O(1)), then `PUBLISH`.
+//!   `set_cached_value`: `SET`, then `PUBLISH`.
+//!
+//! Connections come from a small pool (no new connection per call, no
+//! health-check round trip per checkout); sync calls use blocking
+//! connections, never an async runtime, so they work inside tokio too.
+//!
+//! # Failures
+//!
+//! Command and connect timeouts (200 ms and 500 ms by default) bound every
+//! command. After 3 consecutive failures a circuit breaker opens: calls skip
+//! Redis (costing an atomic load) for 250 ms, doubling up to 4 s, then one
+//! probe tries again; a success closes it, so caching resumes within about
+//! 4 s of Redis coming back. The decorated functions compute and return
+//! meanwhile; failures are counted and logged at most once per 10 s.
+#![forbid(unsafe_code)]
+
+mod breaker;
+mod channel;
+mod target;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use memo_core::backend::{new_generation, Fetched, Generation};
+use memo_core::coherence::Link;
+use memo_core::{Backend, Error};
+
+use breaker::{Breaker, Permit};
+use channel::{Message, Shared};
+use target::{Conn, Target, Timeouts};
+
+const NAME: &str = "redis";
+
+/// The shared tier on Redis. Cheap to clone (clones share the pool).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// let backend = memo_redis::RedisBackend::builder("redis://:secret@cache.internal:6379/2")
+///     .command_timeout(Duration::from_millis(100))
+///     .build()?;
+/// memo_core::set_backend(backend);
+/// # Ok::<(), memo_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct RedisBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    target: Arc<Target>,
+    timeouts: Timeouts,
+    pool: Mutex<Vec<Conn>>,
+    pool_size: usize,
+    breaker: Breaker,
+    shared: Arc<Shared>,
+}
+
+/// Configures a [`RedisBackend`]; every setting has a default.
+///
+/// # Examples
+///
+/// ```no_run
+/// let backend = memo_redis::RedisBackend::cluster(&["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])
+///     .pool_size(32)
+///     .build()?;
+/// # Ok::<(), memo_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisBackendBuilder {
+    kind: Kind,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+    pool_size: usize,
+    channel: String,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Single(String),
+    Sentinel {
+        service: String,
+        sentinels: Vec<String>,
+    },
+    Cluster(Vec<String>),
+}
+
+impl RedisBackend {
+    /// Default command timeout: 200 ms.
+    pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(200);
+    /// Default connect timeout: 500 ms.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+    /// Default number of idle connections kept: 16.
+    pub const DEFAULT_POOL_SIZE: usize = 16;
+    /// Default invalidation channel.
+    pub const DEFAULT_CHANNEL: &'static str = "memo:invalidate";
+
+    /// A backend for one Redis server, with the default settings.
+    ///
+    /// URLs as users write them: `redis://host:port/db`,
+    /// `redis://:password@host/db`, `redis://user:password@host/db`,
+    /// `rediss://host/db` (TLS, with the `tls` feature),
+    /// `unix:///path/to/redis.sock?db=N`.
+    ///
+    /// Connections are made on first use, so a Redis that is down at start-up
+    /// does not stop the program (calls compute until it is up); use
+    /// [`RedisBackend::ping`] to check it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the URL is not a valid Redis URL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(memo_redis::RedisBackend::connect("not a url").is_err());
+    /// ```
+    pub fn connect(url: &str) -> Result<RedisBackend, Error> {
+        Self::builder(url).build()
+    }
+
+    /// A builder for one Redis server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = memo_redis::RedisBackend::builder("redis://127.0.0.1:6379/0");
+    /// ```
+    pub fn builder(url: &str) -> RedisBackendBuilder {
+        RedisBackendBuilder::new(Kind::Single(url.to_owned()))
+    }
+
+    /// A builder for the master of `service`, found through Redis Sentinel
+    /// at `sentinels` (`redis://host:26379` URLs). After a failover,
+    /// broken connections are dropped and the next ones go to the new
+    /// master.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = memo_redis::RedisBackend::sentinel("mymaster", &["redis://10.0.0.1:26379"]);
+    /// ```
+    pub fn sentinel(service: &str, sentinels: &[&str]) -> RedisBackendBuilder {
+        RedisBackendBuilder::new(Kind::Sentinel {
+            service: service.to_owned(),
+            sentinels: sentinels.iter().map(|s| (*s).to_owned()).collect(),
+        })
+    }
+
+    /// A builder for a Redis Cluster, given some of its nodes.
+    ///
+    /// Entry keys carry no hash tag, so one function's entries spread over
+    /// every node; the generation token of a function is one key, on one
+    /// node, read in the same pipeline as the entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = memo_redis::RedisBackend::cluster(&["redis://10.0.0.1:7000"]);
+    /// ```
+    pub fn cluster(nodes: &[&str]) -> RedisBackendBuilder {
+        RedisBackendBuilder::new(Kind::Cluster(
+            nodes.iter().map(|n| (*n).to_owned()).collect(),
+        ))
+    }
+
+    /// Sends `PING`, bypassing the circuit breaker.
+    ///
+    /// # Errors
+    ///
+    /// When Redis cannot be reached or does not answer in time.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let backend = memo_redis::RedisBackend::connect("redis://127.0.0.1/")?;
+    /// backend.ping()?;
+    /// # Ok::<(), memo_core::Error>(())
+    /// ```
+    pub fn ping(&self) -> Result<(), Error> {
+        let mut conn = self
+            .inner
+            .target
+            .connect(self.inner.timeouts)
+            .map_err(redis_error)?;
+        conn.command::<String>(&redis::cmd("PING"))
+            .map_err(redis_error)?;
+        self.inner.give_back(conn);
+        Ok(())
+    }
+
+    /// Whether the invalidation channel is subscribed (L1 is in use).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let backend = memo_redis::RedisBackend::connect("redis://127.0.0.1/")?;
+    /// let _ = backend.is_subscribed();
+    /// # Ok::<(), memo_core::Error>(())
+    /// ```
+    pub fn is_subscribed(&self) -> bool {
+        self.inner.shared.is_subscribed()
+    }
+
+    /// Whether the circuit breaker is open (commands are skipped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let backend = memo_redis::RedisBackend::connect("redis://127.0.0.1:1/").unwrap();
+    /// assert!(!backend.is_circuit_open());
+    /// ```
+    pub fn is_circuit_open(&self) -> bool {
+        self.inner.breaker.is_open()
+    }
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("target", &self.inner.target.kind())
+            .field("timeouts", &self.inner.timeouts)
+            .field("pool_size", &self.inner.pool_size)
+            .field("channel", &self.inner.shared.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisBackendBuilder {
+    fn new(kind: Kind) -> Self {
+        RedisBackendBuilder {
+            kind,
+            connect_timeout: RedisBackend::DEFAULT_CONNECT_TIMEOUT,
+            command_timeout: RedisBackend::DEFAULT_COMMAND_TIMEOUT,
+            pool_size: RedisBackend::DEFAULT_POOL_SIZE,
+            channel: RedisBackend::DEFAULT_CHANNEL.to_owned(),
+        }
+    }
+
+    /// How long to wait for a connection (default 500 ms).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = memo_redis::RedisBackend::builder("redis://127.0.0.1/")
+    ///     .connect_timeout(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long to wait for a reply (default 200 ms). A slower reply counts
+    /// as a failure: the call computes instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = memo_redis::RedisBackend::builder("redis://127.0.0.1/")
+    ///     .command_timeout(std::time::Duration::from_millis(50));
+    /// ```
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many idle connections to keep (default 16). More concurrent
+    /// callers open more connections; those beyond this are closed after use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = memo_redis::RedisBackend::builder("redis://127.0.0.1/").pool_size(4);
+    /// ```
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// The pub/sub channel for invalidations (default `memo:invalidate`).
+    /// Processes must share it to share invalidations; give unrelated
+    /// applications on one Redis different channels.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = memo_redis::RedisBackend::builder("redis://127.0.0.1/").channel("billing:memo");
+    /// ```
+    pub fn channel(mut self, channel: &str) -> Self {
+        channel.clone_into(&mut self.channel);
+        self
+    }
+
+    /// Builds the backend and starts its invalidation subscriber thread.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when a URL is invalid (or `rediss://` without the
+    /// `tls` feature).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let backend = memo_redis::RedisBackend::builder("redis://127.0.0.1:6379/0").build().unwrap();
+    /// ```
+    pub fn build(self) -> Result<RedisBackend, Error> {
+        let timeouts = Timeouts {
+            connect: self.connect_timeout,
+            command: self.command_timeout,
+        };
+        let config = |e: redis::RedisError| Error::Config(e.to_string());
+        let target = match &self.kind {
+            Kind::Single(url) => Target::single(url).map_err(config)?,
+            Kind::Sentinel { service, sentinels } => {
+                let sentinels: Vec<&str> = sentinels.iter().map(String::as_str).collect();
+                Target::sentinel(service, &sentinels).map_err(config)?
+            }
+            Kind::Cluster(nodes) => {
+                if nodes.is_empty() {
+                    return Err(Error::Config("a cluster needs at least one node".into()));
+                }
+                let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
+                Target::cluster(&nodes, timeouts).map_err(config)?
+            }
+        };
+        let target = Arc::new(target);
+        let shared = Shared::new(self.channel);
+        channel::spawn(Arc::clone(&target), Arc::clone(&shared));
+        Ok(RedisBackend {
+            inner: Arc::new(Inner {
+                target,
+                timeouts,
+                pool: Mutex::new(Vec::new()),
+                pool_size: self.pool_size,
+                breaker: Breaker::default(),
+                shared,
+            }),
+        })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shared.stop();
+    }
+}
+
+impl Inner {
+    fn give_back(&self, conn: Conn) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < self.pool_size {
+            pool.push(conn);
+        }
+    }
+
+    /// Runs `op` on a pooled connection, through the circuit breaker. A
+    /// connection that failed is dropped with every idle one (they likely
+    /// share its fate, e.g. after a restart), and an op that failed on a
+    /// reused connection is retried once on a fresh one.
+    fn run<T>(&self, op: impl Fn(&mut Conn) -> redis::RedisResult<T>) -> Result<T, Error> {
+        let Some(permit) = self.breaker.permit() else {
+            return Err(Error::Unavailable { backend: NAME });
+        };
+        let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let reused = pooled.is_some();
+        let result = match pooled {
+            Some(mut conn) => match op(&mut conn) {
+                Err(error) if reused && broken(&error) && !error.is_timeout() => {
+                    self.pool.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                    self.run_fresh(&op)
+                }
+                result => result.map(|value| (value, conn)),
+            },
+            None => self.run_fresh(&op),
+        };
+        self.settle(&permit, result)
+    }
+
+    fn run_fresh<T>(
+        &self,
+        op: &impl Fn(&mut Conn) -> redis::RedisResult<T>,
+    ) -> redis::RedisResult<(T, Conn)> {
+        let mut conn = self.target.connect(self.timeouts)?;
+        op(&mut conn).map(|value| (value, conn))
+    }
+
+    fn settle<T>(
+        &self,
+        permit: &Permit,
+        result: redis::RedisResult<(T, Conn)>,
+    ) -> Result<T, Error> {
+        match result {
+            Ok((value, conn)) => {
+                self.breaker.success(permit);
+                self.give_back(conn);
+                Ok(value)
+            }
+            Err(error) => {
+                if broken(&error) {
+                    self.breaker.failure(permit);
+                    self.pool.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                } else {
+                    // Redis answered (with an error): the server is up.
+                    self.breaker.success(permit);
+                }
+                Err(redis_error(error))
+            }
+        }
+    }
+}
+
+/// Whether the error means the connection or server is unusable, as opposed
+/// to an error reply from a working server.
+fn broken(error: &redis::RedisError) -> bool {
+    error.is_io_error()
+        || error.is_timeout()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_unrecoverable_error()
+        || error.is_cluster_error()
+}
+
+fn redis_error(error: redis::RedisError) -> Error {
+    Error::backend_source(NAME, error)
+}
+
+fn parse_generation(value: Option<Vec<u8>>) -> Option<Generation> {
+    std::str::from_utf8(&value?).ok()?.parse().ok()
+}
+
+fn set_px(key: &str, value: &[u8], ttl: Duration) -> redis::Cmd {
+    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(key).arg(value).arg("PX").arg(ms);
+    cmd
+}
+
+impl Backend for RedisBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn get(&self, generation_key: &str, key: &str) -> Result<Fetched, Error> {
+        let (generation, value): (Option<Vec<u8>>, Option<Vec<u8>>) = self.inner.run(|conn| {
+            conn.pipeline(|pipe| {
+                pipe.add(redis::Cmd::get(generation_key))
+                    .add(redis::Cmd::get(key));
+            })
+        })?;
+        Ok(Fetched {
+            generation: parse_generation(generation),
+            value,
+        })
+    }
+
+    fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
+        self.inner
+            .run(|conn| conn.command::<()>(&set_px(key, value, ttl)))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.inner
+            .run(|conn| conn.command::<()>(&redis::Cmd::del(key)))
+    }
+
+    fn generation(&self, generation_key: &str) -> Result<Generation, Error> {
+        let candidate = new_generation().to_string();
+        let (_, current): (Option<String>, Option<Vec<u8>>) = self.inner.run(|conn| {
+            conn.pipeline(|pipe| {
+                let mut set_nx = redis::cmd("SET");
+                set_nx.arg(generation_key).arg(&candidate).arg("NX");
+                pipe.add(set_nx).add(redis::Cmd::get(generation_key));
+            })
+        })?;
+        match parse_generation(current) {
+            Some(generation) => Ok(generation),
+            // Not a token memo wrote (or gone again): replace it.
+            None => self.new_generation(generation_key),
+        }
+    }
+
+    fn new_generation(&self, generation_key: &str) -> Result<Generation, Error> {
+        let generation = new_generation();
+        self.inner.run(|conn| {
+            conn.command::<()>(
+                redis::cmd("SET")
+                    .arg(generation_key)
+                    .arg(generation.to_string()),
+            )
+        })?;
+        Ok(generation)
+    }
+
+    fn broadcast(&self, namespace: &str, args: Option<&[u8]>) -> Result<(), Error> {
+        let message = Message {
+            origin: self.inner.shared.origin,
+            namespace,
+            args,
+        }
+        .encode();
+        let channel = &self.inner.shared.channel;
+        self.inner
+            .run(|conn| conn.command::<()>(redis::cmd("PUBLISH").arg(channel).arg(&message)))
+    }
+
+    fn attach(&self, link: Link) {
+        self.inner.shared.attach(link);
+    }
+}

@@ -1,0 +1,165 @@
+//! What the backend connects to (one server, a Sentinel-managed master, or a
+//! Cluster) and the connections it holds.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::cluster::{ClusterClient, ClusterConnection};
+use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::{Client, Connection, ConnectionLike, RedisResult};
+
+pub(crate) enum Target {
+    Single(Client),
+    Sentinel(Mutex<SentinelClient>),
+    Cluster {
+        client: ClusterClient,
+        /// The seed nodes, for the subscriber's plain connection (pub/sub
+        /// messages reach every node of a cluster).
+        nodes: Vec<Client>,
+    },
+}
+
+/// A connection of any kind of target.
+pub(crate) enum Conn {
+    Single(Connection),
+    Cluster(Box<ClusterConnection>),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    pub(crate) connect: Duration,
+    pub(crate) command: Duration,
+}
+
+impl Target {
+    pub(crate) fn single(url: &str) -> RedisResult<Target> {
+        Ok(Target::Single(Client::open(url)?))
+    }
+
+    pub(crate) fn sentinel(service: &str, sentinels: &[&str]) -> RedisResult<Target> {
+        let client = SentinelClient::build(
+            sentinels.to_vec(),
+            service.to_owned(),
+            None,
+            SentinelServerType::Master,
+        )?;
+        Ok(Target::Sentinel(Mutex::new(client)))
+    }
+
+    pub(crate) fn cluster(nodes: &[&str], timeouts: Timeouts) -> RedisResult<Target> {
+        let client = ClusterClient::builder(nodes.to_vec())
+            .connection_timeout(timeouts.connect)
+            .response_timeout(timeouts.command)
+            .build()?;
+        let nodes = nodes
+            .iter()
+            .map(|n| Client::open(*n))
+            .collect::<RedisResult<_>>()?;
+        Ok(Target::Cluster { client, nodes })
+    }
+
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Target::Single(_) => "standalone",
+            Target::Sentinel(_) => "sentinel",
+            Target::Cluster { .. } => "cluster",
+        }
+    }
+
+    /// A new connection for commands, with the timeouts applied.
+    pub(crate) fn connect(&self, timeouts: Timeouts) -> RedisResult<Conn> {
+        match self {
+            Target::Single(client) => plain(client, timeouts).map(Conn::Single),
+            Target::Sentinel(sentinel) => {
+                let client = sentinel
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_client()?;
+                plain(&client, timeouts).map(Conn::Single)
+            }
+            Target::Cluster { client, .. } => {
+                client.get_connection().map(|c| Conn::Cluster(Box::new(c)))
+            }
+        }
+    }
+
+    /// A plain connection to subscribe on; `attempt` rotates through a
+    /// cluster's seed nodes.
+    pub(crate) fn subscriber_connection(&self, attempt: usize) -> RedisResult<Connection> {
+        let timeouts = Timeouts {
+            connect: crate::channel::PING_TIMEOUT,
+            command: crate::channel::PING_TIMEOUT,
+        };
+        match self {
+            Target::Single(client) => plain(client, timeouts),
+            Target::Sentinel(sentinel) => {
+                let client = sentinel
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_client()?;
+                plain(&client, timeouts)
+            }
+            Target::Cluster { nodes, .. } => plain(&nodes[attempt % nodes.len()], timeouts),
+        }
+    }
+}
+
+fn plain(client: &Client, timeouts: Timeouts) -> RedisResult<Connection> {
+    let connection = client.get_connection_with_timeout(timeouts.connect)?;
+    connection.set_read_timeout(Some(timeouts.command))?;
+    connection.set_write_timeout(Some(timeouts.command))?;
+    Ok(connection)
+}
+
+impl Conn {
+    /// Runs `pipeline` (a single connection) or the same commands as a
+    /// cluster pipeline, which routes each key to its node.
+    pub(crate) fn pipeline<T: redis::FromRedisValue>(
+        &mut self,
+        build: impl FnOnce(&mut PipelineBuilder<'_>),
+    ) -> RedisResult<T> {
+        match self {
+            Conn::Single(connection) => {
+                let mut pipe = redis::pipe();
+                build(&mut PipelineBuilder::Single(&mut pipe));
+                pipe.query(connection)
+            }
+            Conn::Cluster(connection) => {
+                let mut pipe = redis::cluster::cluster_pipe();
+                build(&mut PipelineBuilder::Cluster(&mut pipe));
+                pipe.query(connection)
+            }
+        }
+    }
+
+    pub(crate) fn command<T: redis::FromRedisValue>(&mut self, cmd: &redis::Cmd) -> RedisResult<T> {
+        cmd.query(self.as_connection_like())
+    }
+
+    fn as_connection_like(&mut self) -> &mut dyn ConnectionLike {
+        match self {
+            Conn::Single(connection) => connection,
+            Conn::Cluster(connection) => &mut **connection,
+        }
+    }
+}
+
+/// Adds commands to either kind of pipeline.
+pub(crate) enum PipelineBuilder<'a> {
+    Single(&'a mut redis::Pipeline),
+    Cluster(&'a mut redis::cluster::ClusterPipeline),
+}
+
+impl PipelineBuilder<'_> {
+    pub(crate) fn add(&mut self, cmd: redis::Cmd) -> &mut Self {
+        match self {
+            PipelineBuilder::Single(pipe) => {
+                pipe.add_command(cmd);
+            }
+            PipelineBuilder::Cluster(pipe) => {
+                pipe.add_command(cmd);
+            }
+        }
+        self
+    }
+}

@@ -1,0 +1,67 @@
+//! A process sharing a Redis backend, driven from stdin by the tests and by
+//! hand (`cargo run -p memo-tests --bin memo-worker -- redis://127.0.0.1:6379/`).
+//!
+//! Commands, one per line: `call ARG` (prints `VALUE RUNS`: the value and how
+//! many times this process ran the body), `clear ARG`, `invalidate`,
+//! `set ARG VALUE`.
+
+use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use memo_core::quickcache;
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "worker::compute", timeout = 300, memoize_timeout = 600)]
+fn compute(arg: &str) -> String {
+    RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("{arg}@{}", std::process::id())
+}
+
+fn main() {
+    let target = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "redis://127.0.0.1:6379/".into());
+    let backend = match target.strip_prefix("cluster:") {
+        Some(nodes) => {
+            let nodes: Vec<&str> = nodes.split(',').collect();
+            memo_redis::RedisBackend::cluster(&nodes).build()
+        }
+        None => memo_redis::RedisBackend::connect(&target),
+    }
+    .expect("a valid Redis URL");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !backend.is_subscribed() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    memo_core::set_backend(backend);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").ok();
+    out.flush().ok();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let mut words = line.split_whitespace();
+        let reply = match (words.next(), words.next(), words.next()) {
+            (Some("call"), Some(arg), None) => {
+                let value = compute(arg);
+                format!("{value} {}", RUNS.load(Ordering::SeqCst))
+            }
+            (Some("clear"), Some(arg), None) => outcome(compute::clear(arg)),
+            (Some("invalidate"), None, None) => outcome(compute::invalidate()),
+            (Some("set"), Some(arg), Some(value)) => {
+                outcome(compute::set_cached_value(arg).to(value.to_owned()))
+            }
+            _ => format!("error: unknown command {line:?}"),
+        };
+        writeln!(out, "{reply}").ok();
+        out.flush().ok();
+    }
+}
+
+fn outcome(result: Result<(), memo_core::Error>) -> String {
+    match result {
+        Ok(()) => "ok".into(),
+        Err(error) => format!("error: {error}"),
+    }
+}

@@ -1,0 +1,324 @@
+//! `#[quickcache]` on a real Redis: sharing between processes, coherent L1,
+//! Redis failing, corrupt values, generations under eviction, Cluster and
+//! Sentinel.
+#![allow(missing_docs)]
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use memo_core::quickcache;
+use memo_redis::RedisBackend;
+use support::{wait_until, RedisCluster, RedisSentinel, RedisServer, Worker};
+
+/// The installed backend is process-wide: tests that install one take turns.
+fn exclusive() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn install(backend: RedisBackend) {
+    wait_until(Duration::from_secs(10), "the invalidation channel", || {
+        backend.is_subscribed()
+    });
+    memo_core::set_backend(backend);
+}
+
+#[test]
+fn two_processes_share_results() {
+    let server = RedisServer::start();
+    let mut a = Worker::start(&server.url());
+    let mut b = Worker::start(&server.url());
+    let computed = a.send("call shared");
+    assert_eq!(computed, format!("shared@{} 1", a.pid()));
+    // B reads A's value and never runs the body.
+    assert_eq!(b.send("call shared"), format!("shared@{} 0", a.pid()));
+    assert_eq!(b.send("call shared"), format!("shared@{} 0", a.pid()));
+}
+
+/// Waits for `b` to answer `expected` for `call ARG`, within `bound` of now.
+fn served_within(b: &mut Worker, arg: &str, expected: &str, bound: Duration) {
+    let start = Instant::now();
+    loop {
+        let reply = b.send(&format!("call {arg}"));
+        let value = reply.split(' ').next().unwrap_or_default().to_owned();
+        if value == expected {
+            return;
+        }
+        assert!(
+            start.elapsed() < bound,
+            "process B still served {value:?} {:?} after the change (bound {bound:?})",
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn invalidations_reach_the_other_process_l1_within_100ms() {
+    let server = RedisServer::start();
+    let mut a = Worker::start(&server.url());
+    let mut b = Worker::start(&server.url());
+    let bound = Duration::from_millis(100);
+    let own = format!("x@{}", b.pid());
+
+    // B holds the value in L1 (memoize_timeout 600 s).
+    assert_eq!(b.send("call x"), format!("x@{} 1", b.pid()));
+    assert_eq!(b.send("call x"), format!("x@{} 1", b.pid()));
+
+    // set_cached_value in A: B serves the new value within the bound.
+    assert_eq!(a.send("set x primed"), "ok");
+    served_within(&mut b, "x", "primed", bound);
+
+    // clear in A: B recomputes within the bound.
+    assert_eq!(a.send("clear x"), "ok");
+    served_within(&mut b, "x", &own, bound);
+
+    // invalidate in A: every entry, B recomputes within the bound.
+    assert_eq!(a.send("set x again"), "ok");
+    served_within(&mut b, "x", "again", bound);
+    assert_eq!(a.send("invalidate"), "ok");
+    served_within(&mut b, "x", &own, bound);
+}
+
+static VERSION: AtomicU64 = AtomicU64::new(1);
+static FLAKY_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::versioned", memoize_timeout = 0)]
+fn versioned(x: u64) -> (u64, u64) {
+    FLAKY_RUNS.fetch_add(1, Ordering::SeqCst);
+    (x, VERSION.load(Ordering::SeqCst))
+}
+
+#[test]
+fn redis_killed_and_restarted() {
+    let _turn = exclusive();
+    let mut server = RedisServer::start();
+    install(RedisBackend::connect(&server.url()).unwrap());
+    assert_eq!(versioned(1).0, 1);
+    let runs = FLAKY_RUNS.load(Ordering::SeqCst);
+    assert_eq!(versioned(1).0, 1);
+    assert_eq!(FLAKY_RUNS.load(Ordering::SeqCst), runs, "a Redis hit");
+
+    server.kill();
+    let start = Instant::now();
+    for x in 0..20 {
+        assert_eq!(versioned(x).0, x, "computed while Redis is down");
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "20 calls took {:?}",
+        start.elapsed()
+    );
+    assert!(memo_core::stats::backend_errors() > 0);
+
+    server.restart();
+    let back = Instant::now();
+    wait_until(
+        Duration::from_secs(10),
+        "caching to resume after the restart",
+        || {
+            versioned(77);
+            let runs = FLAKY_RUNS.load(Ordering::SeqCst);
+            versioned(77);
+            FLAKY_RUNS.load(Ordering::SeqCst) == runs
+        },
+    );
+    assert!(back.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn frozen_redis_costs_little() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    install(RedisBackend::connect(&server.url()).unwrap());
+    assert_eq!(versioned(500).0, 500);
+
+    server.freeze();
+    let start = Instant::now();
+    for x in 0..20 {
+        assert_eq!(versioned(1000 + x).0, 1000 + x);
+    }
+    let frozen_for = start.elapsed();
+    server.thaw();
+    assert!(
+        frozen_for < Duration::from_secs(5),
+        "20 calls against a frozen Redis took {frozen_for:?}"
+    );
+
+    wait_until(
+        Duration::from_secs(10),
+        "caching to resume after the thaw",
+        || {
+            versioned(501);
+            let runs = FLAKY_RUNS.load(Ordering::SeqCst);
+            versioned(501);
+            FLAKY_RUNS.load(Ordering::SeqCst) == runs
+        },
+    );
+}
+
+#[test]
+fn corrupt_values_are_recomputed_and_overwritten() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    install(RedisBackend::connect(&server.url()).unwrap());
+    let key = memo_core::key::entry_key_for("redis_tests::versioned", &(&9u64,)).unwrap();
+    let mut redis = server.client();
+    for garbage in [
+        &b""[..],
+        b"\x01",
+        b"garbage that is no envelope at all",
+        &[0xff; 64],
+    ] {
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(garbage)
+            .query(&mut redis)
+            .unwrap();
+        let runs = FLAKY_RUNS.load(Ordering::SeqCst);
+        assert_eq!(versioned(9).0, 9);
+        assert_eq!(
+            FLAKY_RUNS.load(Ordering::SeqCst),
+            runs + 1,
+            "garbage {garbage:?} is a miss"
+        );
+        assert_eq!(versioned(9).0, 9);
+        assert_eq!(
+            FLAKY_RUNS.load(Ordering::SeqCst),
+            runs + 1,
+            "overwritten with a good value"
+        );
+    }
+}
+
+#[test]
+fn old_entries_never_return_when_the_generation_is_lost() {
+    let _turn = exclusive();
+    let server =
+        RedisServer::start_with(&["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"]);
+    install(RedisBackend::connect(&server.url()).unwrap());
+    let mut redis = server.client();
+
+    VERSION.store(1, Ordering::SeqCst);
+    for x in 0..50 {
+        assert_eq!(versioned(x), (x, 1));
+    }
+    // The generation key deleted (as eviction would): a fresh one, all misses.
+    let _: () = redis::cmd("DEL")
+        .arg("memo:g:redis_tests::versioned")
+        .query(&mut redis)
+        .unwrap();
+    VERSION.store(2, Ordering::SeqCst);
+    for x in 0..50 {
+        assert_eq!(
+            versioned(x),
+            (x, 2),
+            "an entry of a lost generation came back"
+        );
+    }
+
+    // Real eviction: fill memory until the generation key is evicted.
+    VERSION.store(3, Ordering::SeqCst);
+    versioned::invalidate().unwrap();
+    let filler = vec![b'x'; 64 * 1024];
+    let mut i = 0u64;
+    while redis::cmd("EXISTS")
+        .arg("memo:g:redis_tests::versioned")
+        .query::<bool>(&mut redis)
+        .unwrap()
+    {
+        let _: () = redis::cmd("SET")
+            .arg(format!("filler:{i}"))
+            .arg(&filler[..])
+            .query(&mut redis)
+            .unwrap();
+        i += 1;
+        assert!(i < 10_000, "the generation key was never evicted");
+    }
+    VERSION.store(4, Ordering::SeqCst);
+    for x in 0..50 {
+        assert_eq!(
+            versioned(x),
+            (x, 4),
+            "an entry of an evicted generation came back"
+        );
+    }
+}
+
+static CLUSTER_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::spread", memoize_timeout = 0)]
+fn spread(x: u64) -> u64 {
+    CLUSTER_RUNS.fetch_add(1, Ordering::SeqCst);
+    x * 2
+}
+
+#[test]
+fn cluster_round_trips_spread_entries_and_invalidate_across_processes() {
+    let _turn = exclusive();
+    let cluster = RedisCluster::start();
+    let urls = cluster.urls();
+    let nodes: Vec<&str> = urls.iter().map(String::as_str).collect();
+    install(RedisBackend::cluster(&nodes).build().unwrap());
+
+    for x in 0..60 {
+        assert_eq!(spread(x), x * 2);
+    }
+    let runs = CLUSTER_RUNS.load(Ordering::SeqCst);
+    for x in 0..60 {
+        assert_eq!(spread(x), x * 2);
+    }
+    assert_eq!(CLUSTER_RUNS.load(Ordering::SeqCst), runs, "cluster hits");
+    for node in &cluster.nodes {
+        let keys: u64 = redis::cmd("DBSIZE").query(&mut node.client()).unwrap();
+        assert!(
+            keys > 5,
+            "node {} holds {keys} keys: entries not spread",
+            node.port
+        );
+    }
+    spread::invalidate().unwrap();
+    spread(1);
+    assert_eq!(CLUSTER_RUNS.load(Ordering::SeqCst), runs + 1);
+
+    // Two worker processes on the cluster: sharing and coherent L1.
+    let target = format!("cluster:{}", urls.join(","));
+    let mut a = Worker::start(&target);
+    let mut b = Worker::start(&target);
+    assert_eq!(a.send("call c"), format!("c@{} 1", a.pid()));
+    assert_eq!(b.send("call c"), format!("c@{} 0", a.pid()));
+    assert_eq!(a.send("set c fresh"), "ok");
+    served_within(&mut b, "c", "fresh", Duration::from_millis(100));
+}
+
+static SENTINEL_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::through_sentinel", memoize_timeout = 0)]
+fn through_sentinel(x: u64) -> u64 {
+    SENTINEL_RUNS.fetch_add(1, Ordering::SeqCst);
+    x + 1
+}
+
+#[test]
+fn sentinel_round_trip() {
+    let _turn = exclusive();
+    let sentinel = RedisSentinel::start();
+    let url = sentinel.sentinel_url();
+    install(
+        RedisBackend::sentinel(RedisSentinel::SERVICE, &[url.as_str()])
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(through_sentinel(1), 2);
+    assert_eq!(through_sentinel(1), 2);
+    assert_eq!(SENTINEL_RUNS.load(Ordering::SeqCst), 1);
+    let stored: u64 = redis::cmd("DBSIZE")
+        .query(&mut sentinel.master.client())
+        .unwrap();
+    assert!(
+        stored >= 2,
+        "the entry and its generation live on the master"
+    );
+}

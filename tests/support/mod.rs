@@ -1,0 +1,355 @@
+//! Real `redis-server` processes for the tests: started on free loopback
+//! ports with persistence off, stopped by pid when dropped (as redis-rs's
+//! own test harness does).
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Polls `done` until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A free loopback port (and, for cluster nodes, its bus port + 10000).
+pub fn free_port(with_bus: bool) -> u16 {
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("local addr").port();
+        if port > 55_000 {
+            continue;
+        }
+        if with_bus && TcpListener::bind(("127.0.0.1", port + 10_000)).is_err() {
+            continue;
+        }
+        return port;
+    }
+}
+
+fn scratch_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "memo-test-{tag}-{}-{}",
+        std::process::id(),
+        free_port(false)
+    ));
+    std::fs::create_dir_all(&dir).expect("create a scratch dir");
+    dir
+}
+
+/// One `redis-server`.
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+    args: Vec<String>,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra `--name value` arguments.
+    pub fn start_with(extra: &[&str]) -> RedisServer {
+        let port = free_port(extra.contains(&"--cluster-enabled"));
+        let dir = scratch_dir("redis");
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "no",
+            "--dir",
+            dir.to_str().expect("utf-8 temp dir"),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let child = spawn_server(&args);
+        let server = RedisServer {
+            port,
+            child,
+            args,
+            dir,
+        };
+        server.wait_ready();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .expect("valid url")
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .expect("connect to the test server")
+    }
+
+    fn wait_ready(&self) {
+        wait_until(
+            Duration::from_secs(10),
+            "redis-server to answer PING",
+            || {
+                redis::Client::open(self.url())
+                    .ok()
+                    .and_then(|c| {
+                        c.get_connection_with_timeout(Duration::from_millis(200))
+                            .ok()
+                    })
+                    .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c).ok())
+                    .is_some()
+            },
+        );
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port (empty: no persistence).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn_server(&self.args);
+        self.wait_ready();
+    }
+
+    /// SIGSTOP: the server holds its connections and answers nothing.
+    pub fn freeze(&self) {
+        signal("-STOP", self.pid());
+    }
+
+    /// SIGCONT.
+    pub fn thaw(&self) {
+        signal("-CONT", self.pid());
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.thaw();
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn spawn_server(args: &[String]) -> Child {
+    Command::new("redis-server")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed (scripts/test.sh installs it)")
+}
+
+fn signal(signal: &str, pid: u32) {
+    let _ = Command::new("kill")
+        .arg(signal)
+        .arg(pid.to_string())
+        .status();
+}
+
+/// A 3-master Redis Cluster, created with `redis-cli --cluster create`.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn start() -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                RedisServer::start_with(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                ])
+            })
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let status = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli is installed");
+        assert!(status.success(), "redis-cli --cluster create failed");
+        for node in &nodes {
+            wait_until(Duration::from_secs(20), "cluster_state:ok", || {
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query(&mut node.client())
+                    .unwrap_or_default();
+                info.contains("cluster_state:ok")
+            });
+        }
+        RedisCluster { nodes }
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+}
+
+/// A master and one Sentinel monitoring it as `mymaster`.
+pub struct RedisSentinel {
+    pub master: RedisServer,
+    pub sentinel_port: u16,
+    sentinel: Child,
+    dir: PathBuf,
+}
+
+impl RedisSentinel {
+    pub const SERVICE: &'static str = "mymaster";
+
+    pub fn start() -> RedisSentinel {
+        let master = RedisServer::start();
+        let dir = scratch_dir("sentinel");
+        let port = free_port(false);
+        let config = dir.join("sentinel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\nsentinel monitor {} 127.0.0.1 {} 1\nsentinel down-after-milliseconds {} 2000\n",
+                dir.display(),
+                Self::SERVICE,
+                master.port,
+                Self::SERVICE
+            ),
+        )
+        .expect("write sentinel.conf");
+        let sentinel = Command::new("redis-server")
+            .arg(&config)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let url = format!("redis://127.0.0.1:{port}/");
+        wait_until(
+            Duration::from_secs(10),
+            "sentinel to know the master",
+            || {
+                redis::Client::open(url.as_str())
+                    .ok()
+                    .and_then(|c| {
+                        c.get_connection_with_timeout(Duration::from_millis(200))
+                            .ok()
+                    })
+                    .and_then(|mut c| {
+                        redis::cmd("SENTINEL")
+                            .arg("get-master-addr-by-name")
+                            .arg(Self::SERVICE)
+                            .query::<Vec<String>>(&mut c)
+                            .ok()
+                    })
+                    .is_some_and(|addr| addr.len() == 2)
+            },
+        );
+        RedisSentinel {
+            master,
+            sentinel_port: port,
+            sentinel,
+            dir,
+        }
+    }
+
+    pub fn sentinel_url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.sentinel_port)
+    }
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
+        let _ = self.sentinel.kill();
+        let _ = self.sentinel.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A worker process (`memo-worker`) driven line by line.
+pub struct Worker {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Worker {
+    /// Starts a worker on `target` (a Redis URL, or `cluster:url,url,..`)
+    /// and waits until its invalidation channel is subscribed.
+    pub fn start(target: &str) -> Worker {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_memo-worker"))
+            .arg(target)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start memo-worker");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut worker = Worker {
+            child,
+            stdin,
+            stdout,
+        };
+        assert_eq!(worker.read_line(), "ready");
+        worker
+    }
+
+    fn read_line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("read from memo-worker");
+        line.trim_end().to_owned()
+    }
+
+    /// Sends one command line and returns the reply line.
+    pub fn send(&mut self, line: &str) -> String {
+        use std::io::Write;
+        writeln!(self.stdin, "{line}").expect("write to memo-worker");
+        self.stdin.flush().expect("flush");
+        self.read_line()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
