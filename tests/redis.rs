@@ -322,3 +322,35 @@ fn sentinel_round_trip() {
         "the entry and its generation live on the master"
     );
 }
+
+#[test]
+fn unix_socket_urls_and_sync_calls_inside_tokio() {
+    let _turn = exclusive();
+    let dir = std::env::temp_dir().join(format!("memo-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("redis.sock");
+    let socket_arg = socket.to_str().unwrap().to_owned();
+    let _server =
+        RedisServer::start_with(&["--unixsocket", &socket_arg, "--unixsocketperm", "700"]);
+    install(RedisBackend::connect(&format!("unix://{socket_arg}?db=3")).unwrap());
+
+    // A sync cached function called from async code on a tokio runtime: no
+    // nested-runtime panic, no hop through the runtime.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (first, second) = runtime.block_on(async {
+        let first = tokio::spawn(async { through_sentinel(40) }).await.unwrap();
+        (first, through_sentinel(40))
+    });
+    assert_eq!((first, second), (41, 41));
+    let mut redis = redis::Client::open(format!("unix://{socket_arg}?db=3").as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let stored: u64 = redis::cmd("DBSIZE").query(&mut redis).unwrap();
+    assert!(stored >= 2, "stored in db 3 through the unix socket");
+    let _ = std::fs::remove_dir_all(&dir);
+}

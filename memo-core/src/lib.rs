@@ -45,10 +45,6 @@
 //! - `invalidate()` is O(1) on the shared tier, whatever the number of entries.
 #![forbid(unsafe_code)]
 
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
-
 pub mod backend;
 mod clock;
 pub mod codec;
