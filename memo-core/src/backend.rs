@@ -120,6 +120,23 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// When the backend cannot store it.
     fn new_generation(&self, generation_key: &str) -> Result<Generation, Error>;
 
+    /// Takes the lock `key` for `ttl` if nobody holds it, marking it with
+    /// `token` (`SET key token NX PX ttl` on Redis). Says whether it did.
+    ///
+    /// # Errors
+    ///
+    /// When the backend cannot answer.
+    fn try_lock(&self, key: &str, token: u64, ttl: Duration) -> Result<bool, Error>;
+
+    /// Releases the lock `key` if it is still marked with `token` (an atomic
+    /// compare-and-delete): a holder whose lock expired and was taken by
+    /// another never releases the other's lock.
+    ///
+    /// # Errors
+    ///
+    /// When the backend cannot answer.
+    fn unlock(&self, key: &str, token: u64) -> Result<(), Error>;
+
     /// Tells every other process sharing this backend that the entry for
     /// `args` (encoded arguments; `None`: every entry) of `namespace`
     /// changed, so they drop their L1 copies. Called after `clear`,

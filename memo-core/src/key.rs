@@ -11,7 +11,9 @@
 //!   ends in `#{hex(sha256(args))}` instead, which collides with no other key
 //!   in practice (2^-128).
 //! - **Generation keys** read `memo:g:{namespace}`: the opaque token that
-//!   [`invalidate`](crate::__private::QuickCache::invalidate) replaces.
+//!   `invalidate()` replaces.
+//! - **Lock keys** read `memo:l:{namespace}:{args}` (the dog-pile lock of one
+//!   entry) and `memo:lock:{name}` ([`lock`](crate::lock())).
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -89,6 +91,21 @@ pub fn entry_key_for<A: Serialize + ?Sized>(
     args: &A,
 ) -> Result<String, CodecError> {
     with_encoded(args, |bytes| bytes.map(|bytes| entry_key(namespace, bytes)))
+}
+
+/// The key of the dog-pile lock of one entry (`lock = true`):
+/// `memo:l:{namespace}:{args}`, beside its entry key.
+pub(crate) fn entry_lock_key(entry_key: &str) -> String {
+    let rest = entry_key
+        .strip_prefix(PREFIX)
+        .and_then(|k| k.strip_prefix(":v:"))
+        .unwrap_or(entry_key);
+    format!("{PREFIX}:l:{rest}")
+}
+
+/// The key of a lock taken with [`lock`](crate::lock()): `memo:lock:{name}`.
+pub(crate) fn named_lock_key(name: &str) -> String {
+    format!("{PREFIX}:lock:{name}")
 }
 
 /// The shared-tier key of `namespace`'s generation token.

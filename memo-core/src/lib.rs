@@ -50,7 +50,9 @@ mod clock;
 pub mod codec;
 pub mod coherence;
 mod error;
+mod flight;
 pub mod key;
+mod lock;
 mod memoized;
 mod memory;
 mod quickcache;
@@ -59,6 +61,7 @@ mod store;
 
 pub use backend::{set_backend, Backend};
 pub use error::Error;
+pub use lock::{lock, try_lock, LockGuard};
 pub use memoized::{HasMemos, Memos};
 pub use memory::{MemoryBackend, MemoryBackendBuilder};
 

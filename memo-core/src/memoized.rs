@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use crate::clock::{self, Tick};
+use crate::flight::{Flights, Joined};
 use crate::store::Store;
 
 /// What the macro knows about one `#[memoized]` function.
@@ -20,72 +21,103 @@ pub struct MemoSpec {
 }
 
 /// One `#[memoized]` cache, keyed by owned copies of the arguments.
+///
+/// # Concurrency
+///
+/// Concurrent calls that miss the same key run the body once: the first
+/// computes, the others park until its value is ready (see the `flight`
+/// module). A panicking body releases them and one of them computes instead.
+/// Different keys never wait on each other.
 pub struct Memoized<K, V> {
     spec: MemoSpec,
-    store: OnceLock<(Store<K, V>, Option<Tick>)>,
+    inner: OnceLock<Inner<K, V>>,
 }
 
-impl<K: Hash + Eq, V: Clone> Memoized<K, V> {
+struct Inner<K, V> {
+    store: Store<K, V>,
+    ttl: Option<Tick>,
+    flights: Flights<K, V>,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     /// An empty cache; nothing is allocated until the first call.
     pub const fn new(spec: MemoSpec) -> Self {
         Memoized {
             spec,
-            store: OnceLock::new(),
+            inner: OnceLock::new(),
         }
     }
 
     #[inline]
-    fn store(&self) -> &(Store<K, V>, Option<Tick>) {
-        self.store.get_or_init(|| {
-            (
-                Store::new(self.spec.max_entries),
-                self.spec.timeout.map(clock::ticks),
-            )
+    fn inner(&self) -> &Inner<K, V> {
+        self.inner.get_or_init(|| Inner {
+            store: Store::new(self.spec.max_entries),
+            ttl: self.spec.timeout.map(clock::ticks),
+            flights: Flights::new(),
         })
     }
 
     /// The cached value for `key`, computing and storing it on a miss.
     #[inline]
     pub fn call(&self, key: K, compute: impl FnOnce() -> V) -> V {
-        let (store, ttl) = self.store();
-        if let Some(value) = store.get(&key) {
-            return value;
+        let inner = self.inner();
+        loop {
+            if let Some(value) = inner.store.get(&key) {
+                return value;
+            }
+            match inner.flights.join(key.clone()) {
+                Joined::Follower(flight) => {
+                    if let Some(value) = flight.wait() {
+                        return value;
+                    }
+                }
+                Joined::Leader(leader) => {
+                    // A leader may have landed between the miss and the join.
+                    if let Some(value) = inner.store.get(&key) {
+                        leader.finish(&value);
+                        return value;
+                    }
+                    let epoch = inner.store.epoch();
+                    let value = compute();
+                    inner.store.insert(key, value.clone(), inner.ttl, epoch);
+                    leader.finish(&value);
+                    return value;
+                }
+            }
         }
-        let epoch = store.epoch();
-        let value = compute();
-        store.insert(key, value.clone(), *ttl, epoch);
-        value
     }
 
     /// Computes the value for `key` afresh, stores it and returns it.
     pub fn refresh(&self, key: K, compute: impl FnOnce() -> V) -> V {
-        let (store, ttl) = self.store();
-        let epoch = store.epoch();
+        let inner = self.inner();
+        let epoch = inner.store.epoch();
         let value = compute();
-        store.insert(key, value.clone(), *ttl, epoch);
+        inner.store.insert(key, value.clone(), inner.ttl, epoch);
         value
     }
 
     /// Stores `value` for `key`.
     pub fn set(&self, key: K, value: V) {
-        let (store, ttl) = self.store();
-        store.insert(key, value, *ttl, store.epoch());
+        let inner = self.inner();
+        inner
+            .store
+            .insert(key, value, inner.ttl, inner.store.epoch());
     }
 
     /// Drops the entry for `key`.
     pub fn clear(&self, key: &K) {
-        self.store().0.remove(key);
+        self.inner().store.remove(key);
     }
 
     /// Drops every entry.
     pub fn invalidate(&self) {
-        self.store().0.clear();
+        self.inner().store.clear();
     }
 
     /// How many entries the cache holds (expired ones not yet swept
     /// included).
     pub fn len(&self) -> usize {
-        self.store().0.len()
+        self.inner().store.len()
     }
 
     /// Whether the cache holds no entries.
@@ -159,7 +191,7 @@ impl Memos {
     pub(crate) fn cache<M, K, V>(&self, spec: MemoSpec) -> Arc<Memoized<K, V>>
     where
         M: 'static,
-        K: Hash + Eq + Send + Sync + 'static,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         let slot = TypeId::of::<M>();
@@ -221,7 +253,7 @@ pub trait HasMemos {
 pub fn instance_cache<M, K, V, T>(owner: &T, spec: MemoSpec) -> Arc<Memoized<K, V>>
 where
     M: 'static,
-    K: Hash + Eq + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     T: HasMemos + ?Sized,
 {

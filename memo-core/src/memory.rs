@@ -186,12 +186,30 @@ impl Backend for MemoryBackend {
         }
         // Create-if-absent: the first writer wins, later racers read its token.
         let created = new_generation();
-        let winner = self
+        let stored = Arc::from(&created.to_le_bytes()[..]);
+        match self
             .store
-            .get_or_insert(generation_key.into(), Arc::from(&created.to_le_bytes()[..]));
-        Ok(Generation::from_le_bytes(
-            winner[..].try_into().unwrap_or(created.to_le_bytes()),
-        ))
+            .insert_if_absent(generation_key.into(), stored, None)
+        {
+            Ok(()) => Ok(created),
+            Err(winner) => Ok(winner[..]
+                .try_into()
+                .map_or(created, Generation::from_le_bytes)),
+        }
+    }
+
+    fn try_lock(&self, key: &str, token: u64, ttl: Duration) -> Result<bool, Error> {
+        let held = Arc::from(&token.to_le_bytes()[..]);
+        Ok(self
+            .store
+            .insert_if_absent(key.into(), held, Some(clock::ticks(ttl)))
+            .is_ok())
+    }
+
+    fn unlock(&self, key: &str, token: u64) -> Result<(), Error> {
+        self.store
+            .remove_if(key, |held| held[..] == token.to_le_bytes());
+        Ok(())
     }
 
     fn new_generation(&self, generation_key: &str) -> Result<Generation, Error> {

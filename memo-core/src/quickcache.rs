@@ -12,6 +12,8 @@ use serde::Serialize;
 use crate::backend::{self, Backend, Generation};
 use crate::codec::Codec;
 use crate::coherence::{self, LocalTier};
+use crate::flight::{Flights, Joined, Leader};
+use crate::lock::{self, LockGuard, Waited};
 use crate::store::Store;
 use crate::{clock, key, stats, Error};
 
@@ -30,6 +32,9 @@ pub struct Spec {
     pub memoize_timeout: Duration,
     /// `max_entries`: the L1's bound.
     pub max_entries: usize,
+    /// `lock = true` (with `lock_ttl`): take a dog-pile lock on a shared-tier
+    /// miss, held at most this long.
+    pub lock_ttl: Option<Duration>,
 }
 
 impl Spec {
@@ -39,6 +44,8 @@ impl Spec {
     pub const DEFAULT_MEMOIZE_TIMEOUT: Duration = Duration::from_secs(10);
     /// The default L1 bound: 10 000 entries per function.
     pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
+    /// The default `lock_ttl`: 30 s.
+    pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(30);
 }
 
 /// The static a `#[quickcache]` function keeps its cache in; built on first
@@ -54,7 +61,9 @@ pub struct Cache<V, C> {
     generation_key: String,
     l1: Option<Store<Box<[u8]>, V>>,
     l1_ttl: clock::Tick,
+    flights: Flights<Box<[u8]>, V>,
     timeout: Duration,
+    lock_ttl: Option<Duration>,
     fingerprint: u64,
     codec: C,
     _value: PhantomData<fn() -> V>,
@@ -115,7 +124,9 @@ where
             namespace,
             l1,
             l1_ttl: clock::ticks(spec.memoize_timeout),
+            flights: Flights::new(),
             timeout: spec.timeout,
+            lock_ttl: spec.lock_ttl,
             fingerprint: fingerprint(std::any::type_name::<(V, C)>()),
             codec: C::default(),
             _value: PhantomData,
@@ -135,6 +146,15 @@ where
     /// Never fails: when the key cannot be encoded or the backend fails, the
     /// miss computes without the shared tier (the failure is counted and
     /// logged).
+    ///
+    /// # Concurrency
+    ///
+    /// Concurrent callers that miss L1 for the same arguments form one
+    /// flight: the first reads the shared tier and, on a miss, computes; the
+    /// others park until its value is ready. If its computation panics, they
+    /// wake and one of them computes. Different arguments never wait on each
+    /// other. With `lock = true` the leader also takes a lock in the shared
+    /// tier, so only one process computes (see [`Cache::lookup_shared`]).
     #[inline]
     pub fn lookup<A>(&self, args: &A) -> Lookup<'_, V, C>
     where
@@ -157,28 +177,55 @@ where
                 return Lookup::Miss(Miss {
                     cache: self,
                     entry: None,
+                    leader: None,
                     epoch,
                 });
             }
         };
-        self.lookup_shared(args, epoch)
-    }
 
-    /// Shared tier: the generation and the entry in one lookup; a current,
-    /// decodable entry is kept in L1 and returned.
-    fn lookup_shared(&self, args: Box<[u8]>, epoch: u64) -> Lookup<'_, V, C> {
-        let backend = backend::current();
-        let key = key::entry_key(&self.namespace, &args);
-        let generation = match backend.get(&self.generation_key, &key) {
-            Ok(found) => {
-                if let (Some(generation), Some(bytes)) = (found.generation, &found.value) {
-                    if let Some(value) = self.open(generation, bytes) {
-                        self.keep_local(args, value.clone(), epoch);
+        // Single flight: one caller per key goes on, the others wait for it.
+        loop {
+            match self.flights.join(args.clone()) {
+                Joined::Follower(flight) => {
+                    if let Some(value) = flight.wait() {
                         return Lookup::Hit(value);
                     }
                 }
-                found.generation
+                Joined::Leader(leader) => {
+                    // A leader may have landed between the L1 miss and the join.
+                    if let Some(value) = self.l1().and_then(|l1| l1.get(&args)) {
+                        leader.finish(&value);
+                        return Lookup::Hit(value);
+                    }
+                    return self.lookup_shared(args, epoch, leader);
+                }
             }
+        }
+    }
+
+    /// Shared tier: the generation and the entry in one lookup; a current,
+    /// decodable entry is kept in L1 and returned. With `lock = true`, a
+    /// miss takes the entry's lock, or waits (up to `lock_ttl`) for the
+    /// process holding it to store the value.
+    fn lookup_shared<'c>(
+        &'c self,
+        args: Box<[u8]>,
+        epoch: u64,
+        leader: Leader<'c, Box<[u8]>, V>,
+    ) -> Lookup<'c, V, C> {
+        let backend = backend::current();
+        let key = key::entry_key(&self.namespace, &args);
+        let read = || -> Result<(Option<Generation>, Option<V>), Error> {
+            let found = backend.get(&self.generation_key, &key)?;
+            let value = match (found.generation, &found.value) {
+                (Some(generation), Some(bytes)) => self.open(generation, bytes),
+                _ => None,
+            };
+            Ok((found.generation, value))
+        };
+        let generation = match read() {
+            Ok((_, Some(value))) => return self.hit(args, value, epoch, leader),
+            Ok((generation, None)) => generation,
             Err(error) => {
                 stats::backend_failed("get", &self.namespace, &error);
                 let entry = Entry {
@@ -186,25 +233,50 @@ where
                     key,
                     backend: None,
                     generation: None,
+                    lock: None,
                 };
                 return Lookup::Miss(Miss {
                     cache: self,
                     entry: Some(entry),
+                    leader: Some(leader),
                     epoch,
                 });
             }
         };
+        let mut lock = None;
+        if let Some(ttl) = self.lock_ttl {
+            let lock_key = key::entry_lock_key(&key);
+            match lock::take_or_wait(&backend, &lock_key, ttl, || read().map(|(_, value)| value)) {
+                Waited::Value(value) => return self.hit(args, value, epoch, leader),
+                Waited::Held(guard) => lock = Some(guard),
+                Waited::GaveUp => {}
+            }
+        }
         let entry = Entry {
             args,
             key,
             backend: Some(backend),
             generation,
+            lock,
         };
         Lookup::Miss(Miss {
             cache: self,
             entry: Some(entry),
+            leader: Some(leader),
             epoch,
         })
+    }
+
+    fn hit<'c>(
+        &'c self,
+        args: Box<[u8]>,
+        value: V,
+        epoch: u64,
+        leader: Leader<'c, Box<[u8]>, V>,
+    ) -> Lookup<'c, V, C> {
+        self.keep_local(args, value.clone(), epoch);
+        leader.finish(&value);
+        Lookup::Hit(value)
     }
 
     /// Encodes `args` once, for the companions that take a value or a
@@ -327,6 +399,8 @@ pub struct Miss<'c, V, C> {
     cache: &'c Cache<V, C>,
     /// `None` when the arguments could not be encoded: nothing is stored.
     entry: Option<Entry>,
+    /// The single flight this caller leads; its followers get the value.
+    leader: Option<Leader<'c, Box<[u8]>, V>>,
     epoch: u64,
 }
 
@@ -336,6 +410,9 @@ struct Entry {
     /// `None` when the backend failed on lookup: the value goes to L1 only.
     backend: Option<std::sync::Arc<dyn Backend>>,
     generation: Option<Generation>,
+    /// The entry's dog-pile lock, released once the value is stored (or the
+    /// computation panics).
+    lock: Option<LockGuard>,
 }
 
 impl<V, C> Lookup<'_, V, C>
@@ -361,7 +438,11 @@ where
                 stats::backend_failed("set", &cache.namespace, &error);
             }
         }
+        drop(entry.lock);
         cache.keep_local(entry.args, value.clone(), miss.epoch);
+        if let Some(leader) = miss.leader {
+            leader.finish(&value);
+        }
         value
     }
 }

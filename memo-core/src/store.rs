@@ -133,33 +133,48 @@ impl<K: Hash + Eq, V: Clone> Store<K, V> {
         }
     }
 
-    /// The live value under `key`, or `value` stored there for good (no TTL)
-    /// if there is none: create-if-absent, atomic per key.
-    pub(crate) fn get_or_insert(&self, key: K, value: V) -> V {
+    /// Stores `value` under `key` for `ttl` ticks unless a live value is
+    /// there, which it returns instead: create-if-absent, atomic per key.
+    pub(crate) fn insert_if_absent(&self, key: K, value: V, ttl: Option<Tick>) -> Result<(), V> {
         let epoch = self.epoch();
         let now = clock::now();
         let slot = Slot {
             value,
-            expires: NEVER,
+            expires: ttl.map_or(NEVER, |ttl| now.saturating_add(ttl)),
             epoch,
             last_used: AtomicU64::new(now),
         };
-        let (value, added) = match self.map.entry(key) {
+        match self.map.entry(key) {
             Entry::Occupied(mut held) => {
                 if held.get().expires > now && held.get().epoch == epoch {
                     held.get().touch(now);
-                    (held.get().value.clone(), false)
-                } else {
-                    held.insert(slot);
-                    (held.get().value.clone(), false)
+                    return Err(held.get().value.clone());
                 }
+                held.insert(slot);
             }
-            Entry::Vacant(free) => (free.insert(slot).value.clone(), true),
-        };
-        if added {
-            self.count_insert();
+            Entry::Vacant(free) => {
+                free.insert(slot);
+                self.count_insert();
+            }
         }
-        value
+        Ok(())
+    }
+
+    /// Drops the entry under `key` if `matches` its value; says whether it
+    /// did.
+    pub(crate) fn remove_if<Q>(&self, key: &Q, matches: impl FnOnce(&V) -> bool) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let removed = self
+            .map
+            .remove_if(key, |_, slot| matches(&slot.value))
+            .is_some();
+        if removed {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
     }
 
     /// Drops the entry under `key`, if any.

@@ -33,6 +33,8 @@ impl Kind {
                 "max_entries",
                 "name",
                 "codec",
+                "lock",
+                "lock_ttl",
             ],
         }
     }
@@ -83,6 +85,8 @@ pub(crate) struct Options {
     pub(crate) max_entries: Option<Set<usize>>,
     pub(crate) name: Option<Set<LitStr>>,
     pub(crate) codec: Option<Set<Path>>,
+    pub(crate) lock: Option<Set<bool>>,
+    pub(crate) lock_ttl: Option<Set<Seconds>>,
 }
 
 /// Parses `args`, reporting every unknown, duplicate or malformed option.
@@ -162,6 +166,11 @@ fn parse_option(
             set(&mut options.name, name, lit)
         }
         "codec" => set(&mut options.codec, name, input.parse()?),
+        "lock" => {
+            let lit: syn::LitBool = input.parse()?;
+            set(&mut options.lock, name, lit.value)
+        }
+        "lock_ttl" => set(&mut options.lock_ttl, name, parse_seconds(input)?),
         _ => Err(syn::Error::new(span, format!("unknown argument `{key}`"))),
     }
 }

@@ -48,11 +48,27 @@ fn check_options(kind: Kind, function: &Function, options: &Options) -> syn::Res
             combine(&mut errors, error);
         }
     }
-    if let Some(timeout) = &options.timeout {
-        if timeout.value.is_zero() {
+    for (name, seconds) in [
+        ("timeout", &options.timeout),
+        ("lock_ttl", &options.lock_ttl),
+    ] {
+        if let Some(seconds) = seconds {
+            if seconds.value.is_zero() {
+                combine(
+                    &mut errors,
+                    syn::Error::new(
+                        seconds.value.span,
+                        format!("`{name}` must be more than 0 seconds"),
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(lock_ttl) = &options.lock_ttl {
+        if !options.lock.as_ref().is_some_and(|lock| lock.value) {
             combine(
                 &mut errors,
-                syn::Error::new(timeout.value.span, "`timeout` must be more than 0 seconds"),
+                syn::Error::new(lock_ttl.span, "`lock_ttl` sets the lifetime of the lock taken with `lock = true`; add `lock = true`"),
             );
         }
     }
@@ -273,6 +289,13 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
         }
         None => quote!(::memo_core::__private::Spec::DEFAULT_MAX_ENTRIES),
     };
+    let lock_ttl = match (&options.lock, &options.lock_ttl) {
+        (Some(lock), ttl) if lock.value => {
+            let ttl = seconds(ttl, quote!(DEFAULT_LOCK_TTL));
+            quote!(::core::option::Option::Some(#ttl))
+        }
+        _ => quote!(::core::option::Option::None),
+    };
     let name = match &options.name {
         Some(name) => {
             let name = &name.value;
@@ -300,6 +323,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
                     timeout: #timeout,
                     memoize_timeout: #memoize_timeout,
                     max_entries: #max_entries,
+                    lock_ttl: #lock_ttl,
                 },
             );
             __MEMO_CACHE.get(#owner)

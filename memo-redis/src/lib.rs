@@ -13,6 +13,9 @@
 //!   the function's generation token and `GET` of the entry.
 //! - **Miss**: that round trip, the computation, then `SET key value PX ttl`
 //!   (one command, TTL included).
+//! - With `lock = true`, a miss takes `SET lock token NX PX lock_ttl` and
+//!   re-reads the entry once; the lock is released after the value is stored
+//!   with an `EVAL` compare-and-delete. Waiting processes poll the entry.
 //! - `clear`: `DEL`, then `PUBLISH` to the invalidation channel.
 //!   `invalidate()`: `SET` of a new random generation (O(1)), then `PUBLISH`.
 //!   `set_cached_value`: `SET`, then `PUBLISH`.
@@ -447,6 +450,9 @@ fn parse_generation(value: Option<Vec<u8>>) -> Option<Generation> {
     std::str::from_utf8(&value?).ok()?.parse().ok()
 }
 
+/// Compare-and-delete: releases a lock only if it still holds our token.
+const UNLOCK: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
 fn set_px(key: &str, value: &[u8], ttl: Duration) -> redis::Cmd {
     let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
     let mut cmd = redis::cmd("SET");
@@ -508,6 +514,19 @@ impl Backend for RedisBackend {
             )
         })?;
         Ok(generation)
+    }
+
+    fn try_lock(&self, key: &str, token: u64, ttl: Duration) -> Result<bool, Error> {
+        let mut cmd = set_px(key, token.to_string().as_bytes(), ttl);
+        cmd.arg("NX");
+        let taken: Option<String> = self.inner.run(|conn| conn.command(&cmd))?;
+        Ok(taken.is_some())
+    }
+
+    fn unlock(&self, key: &str, token: u64) -> Result<(), Error> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(UNLOCK).arg(1).arg(key).arg(token.to_string());
+        self.inner.run(|conn| conn.command::<i64>(&cmd)).map(drop)
     }
 
     fn broadcast(&self, namespace: &str, args: Option<&[u8]>) -> Result<(), Error> {

@@ -3,7 +3,9 @@
 //!
 //! Commands, one per line: `call ARG` (prints `VALUE RUNS`: the value and how
 //! many times this process ran the body), `clear ARG`, `invalidate`,
-//! `set ARG VALUE`.
+//! `set ARG VALUE`, `locked ARG MS` (a `lock = true` function whose body
+//! sleeps MS ms; prints `VALUE RUNS`), `critical NAME MS` (holds
+//! `memo_core::lock(NAME)` for MS ms; prints the start and end times in µs).
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +19,22 @@ static RUNS: AtomicUsize = AtomicUsize::new(0);
 fn compute(arg: &str) -> String {
     RUNS.fetch_add(1, Ordering::SeqCst);
     format!("{arg}@{}", std::process::id())
+}
+
+static LOCKED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sleeps `ms` milliseconds; only one process computes a cold key.
+#[quickcache(name = "worker::locked", vary_on = [arg], lock = true, lock_ttl = 2, memoize_timeout = 0)]
+fn locked(arg: &str, ms: u64) -> String {
+    LOCKED_RUNS.fetch_add(1, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(ms));
+    format!("{arg}@{}", std::process::id())
+}
+
+fn micros() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
 }
 
 fn main() {
@@ -51,6 +69,22 @@ fn main() {
             (Some("invalidate"), None, None) => outcome(compute::invalidate()),
             (Some("set"), Some(arg), Some(value)) => {
                 outcome(compute::set_cached_value(arg).to(value.to_owned()))
+            }
+            (Some("locked"), Some(arg), Some(ms)) => {
+                let value = locked(arg, ms.parse().unwrap_or(0));
+                format!("{value} {}", LOCKED_RUNS.load(Ordering::SeqCst))
+            }
+            (Some("critical"), Some(name), Some(ms)) => {
+                match memo_core::lock(name, Duration::from_secs(10)) {
+                    Ok(guard) => {
+                        let start = micros();
+                        std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+                        let end = micros();
+                        drop(guard);
+                        format!("{start} {end}")
+                    }
+                    Err(error) => format!("error: {error}"),
+                }
             }
             _ => format!("error: unknown command {line:?}"),
         };

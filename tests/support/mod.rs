@@ -336,10 +336,26 @@ impl Worker {
 
     /// Sends one command line and returns the reply line.
     pub fn send(&mut self, line: &str) -> String {
+        self.post(line);
+        self.reply()
+    }
+
+    /// Sends one command line without waiting for the reply.
+    pub fn post(&mut self, line: &str) {
         use std::io::Write;
         writeln!(self.stdin, "{line}").expect("write to memo-worker");
         self.stdin.flush().expect("flush");
+    }
+
+    /// The reply to an earlier [`Worker::post`].
+    pub fn reply(&mut self) -> String {
         self.read_line()
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn pid(&self) -> u32 {

@@ -1,0 +1,190 @@
+//! Single-flight: concurrent misses on one key run the computation once.
+//!
+//! The first caller to miss a key becomes its *leader*; callers that miss the
+//! same key while the leader works become *followers* and wait for its value
+//! (sync callers park their thread, async callers await without blocking an
+//! executor thread). Different keys never wait on each other.
+//!
+//! If the leader's computation panics (or, for an async caller, its future
+//! is dropped), its [`Leader`] guard marks the flight abandoned on drop; the
+//! followers wake up and retry, so one of them becomes the next leader and
+//! computes. Nothing is poisoned: the next call after a panic computes as if
+//! it were the first.
+
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use event_listener::{Event, Listener};
+
+type Hasher = foldhash::fast::RandomState;
+
+/// The flights in progress of one cache.
+pub(crate) struct Flights<K, V> {
+    map: DashMap<K, Arc<Flight<V>>, Hasher>,
+}
+
+/// One computation in progress.
+pub(crate) struct Flight<V> {
+    outcome: Mutex<Outcome<V>>,
+    done: Event,
+}
+
+enum Outcome<V> {
+    Pending,
+    Ready(V),
+    Abandoned,
+}
+
+/// What joining a flight made of the caller.
+pub(crate) enum Joined<'f, K: Hash + Eq, V> {
+    /// Compute, then [`Leader::finish`].
+    Leader(Leader<'f, K, V>),
+    /// Wait for the leader's value ([`Flight::wait`]).
+    Follower(Arc<Flight<V>>),
+}
+
+/// The right and duty to compute a key: hand the value to the followers with
+/// [`Leader::finish`]; dropped unfinished (a panic, a cancelled future), it
+/// releases them to retry.
+pub(crate) struct Leader<'f, K: Hash + Eq, V> {
+    flights: &'f Flights<K, V>,
+    key: Option<K>,
+    flight: Arc<Flight<V>>,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
+    pub(crate) fn new() -> Self {
+        Flights {
+            map: DashMap::with_hasher(Hasher::default()),
+        }
+    }
+
+    /// Leads the flight for `key`, or follows the one in progress.
+    pub(crate) fn join(&self, key: K) -> Joined<'_, K, V> {
+        match self.map.entry(key) {
+            Entry::Occupied(held) => Joined::Follower(Arc::clone(held.get())),
+            Entry::Vacant(free) => {
+                let flight = Arc::new(Flight {
+                    outcome: Mutex::new(Outcome::Pending),
+                    done: Event::new(),
+                });
+                let key = free.key().clone();
+                free.insert(Arc::clone(&flight));
+                Joined::Leader(Leader {
+                    flights: self,
+                    key: Some(key),
+                    flight,
+                })
+            }
+        }
+    }
+}
+
+impl<K: Hash + Eq, V> Flights<K, V> {
+    /// Ends `flight`: removes it from the map (a new flight may start), then
+    /// publishes `outcome` and wakes the followers.
+    fn land(&self, key: &K, flight: &Arc<Flight<V>>, outcome: Outcome<V>) {
+        self.map
+            .remove_if(key, |_, current| Arc::ptr_eq(current, flight));
+        *flight.outcome.lock().unwrap_or_else(|e| e.into_inner()) = outcome;
+        flight.done.notify(usize::MAX);
+    }
+}
+
+impl<K: Hash + Eq, V: Clone> Leader<'_, K, V> {
+    /// Hands `value` to every follower and ends the flight.
+    pub(crate) fn finish(mut self, value: &V) {
+        if let Some(key) = self.key.take() {
+            self.flights
+                .land(&key, &self.flight, Outcome::Ready(value.clone()));
+        }
+    }
+}
+
+impl<K: Hash + Eq, V> Drop for Leader<'_, K, V> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.flights.land(&key, &self.flight, Outcome::Abandoned);
+        }
+    }
+}
+
+impl<V: Clone> Flight<V> {
+    fn outcome(&self) -> Option<Option<V>> {
+        match &*self.outcome.lock().unwrap_or_else(|e| e.into_inner()) {
+            Outcome::Pending => None,
+            Outcome::Ready(value) => Some(Some(value.clone())),
+            Outcome::Abandoned => Some(None),
+        }
+    }
+
+    /// Parks until the leader lands: its value, or `None` if it gave up (the
+    /// caller retries).
+    pub(crate) fn wait(&self) -> Option<V> {
+        loop {
+            let listener = self.done.listen();
+            if let Some(outcome) = self.outcome() {
+                return outcome;
+            }
+            listener.wait();
+        }
+    }
+
+    /// [`Flight::wait`] for async callers: awaits without blocking a thread.
+    #[allow(dead_code)] // the async surface
+    pub(crate) async fn wait_async(&self) -> Option<V> {
+        loop {
+            let listener = self.done.listen();
+            if let Some(outcome) = self.outcome() {
+                return outcome;
+            }
+            listener.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn one_leader_many_followers() {
+        let flights = Flights::<u32, u32>::new();
+        let runs = AtomicUsize::new(0);
+        let barrier = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    barrier.wait();
+                    match flights.join(1) {
+                        Joined::Leader(leader) => {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                            leader.finish(&7);
+                        }
+                        Joined::Follower(flight) => assert_eq!(flight.wait(), Some(7)),
+                    }
+                });
+            }
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(flights.map.is_empty());
+    }
+
+    #[test]
+    fn an_abandoned_flight_releases_followers() {
+        let flights = Flights::<u32, u32>::new();
+        let Joined::Leader(leader) = flights.join(1) else {
+            panic!("first caller leads")
+        };
+        let Joined::Follower(flight) = flights.join(1) else {
+            panic!("second caller follows")
+        };
+        drop(leader);
+        assert_eq!(flight.wait(), None);
+        assert!(matches!(flights.join(1), Joined::Leader(_)));
+    }
+}
