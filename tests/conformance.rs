@@ -58,15 +58,95 @@ fn conformance(backend: &dyn Backend) {
     backend.broadcast(&ns, None).unwrap();
 }
 
+/// The same behaviour through the async methods.
+async fn conformance_async(backend: &dyn Backend) {
+    let ns = format!("conformance_async::{}", backend.name());
+    let gen_key = format!("memo:g:{ns}");
+    let key = format!("memo:v:{ns}:01");
+
+    let found = backend.get_async(&gen_key, &key).await.unwrap();
+    assert_eq!((found.generation, found.value), (None, None));
+    let first = backend.generation_async(&gen_key).await.unwrap();
+    assert_eq!(backend.generation_async(&gen_key).await.unwrap(), first);
+    let second = backend.new_generation_async(&gen_key).await.unwrap();
+    assert_ne!(second, first);
+    assert_eq!(
+        backend.generation(&gen_key).unwrap(),
+        second,
+        "sync and async agree"
+    );
+
+    backend
+        .set_async(&key, b"\x00async", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let found = backend.get_async(&gen_key, &key).await.unwrap();
+    assert_eq!(found.generation, Some(second));
+    assert_eq!(found.value.as_deref(), Some(&b"\x00async"[..]));
+    backend.delete_async(&key).await.unwrap();
+    assert_eq!(backend.get_async(&gen_key, &key).await.unwrap().value, None);
+
+    let lock = format!("memo:lock:{ns}");
+    assert!(backend
+        .try_lock_async(&lock, 1, Duration::from_secs(10))
+        .await
+        .unwrap());
+    assert!(!backend
+        .try_lock_async(&lock, 2, Duration::from_secs(10))
+        .await
+        .unwrap());
+    backend.unlock_async(&lock, 2).await.unwrap();
+    assert!(
+        !backend.try_lock(&lock, 3, Duration::from_secs(10)).unwrap(),
+        "another token cannot release it"
+    );
+    backend.unlock_async(&lock, 1).await.unwrap();
+    assert!(backend
+        .try_lock_async(&lock, 4, Duration::from_millis(50))
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        backend
+            .try_lock_async(&lock, 5, Duration::from_secs(10))
+            .await
+            .unwrap(),
+        "locks expire"
+    );
+
+    backend.broadcast_async(&ns, None).await.unwrap();
+}
+
+fn locks(backend: &dyn Backend) {
+    let lock = format!("memo:lock:sync-{}", backend.name());
+    assert!(backend.try_lock(&lock, 1, Duration::from_secs(10)).unwrap());
+    assert!(!backend.try_lock(&lock, 2, Duration::from_secs(10)).unwrap());
+    backend.unlock(&lock, 2).unwrap();
+    assert!(!backend.try_lock(&lock, 3, Duration::from_secs(10)).unwrap());
+    backend.unlock(&lock, 1).unwrap();
+    assert!(backend.try_lock(&lock, 3, Duration::from_secs(10)).unwrap());
+    backend.unlock(&lock, 3).unwrap();
+}
+
+fn all(backend: &dyn Backend) {
+    conformance(backend);
+    locks(backend);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(conformance_async(backend));
+}
+
 #[test]
 fn memory_backend_conforms() {
-    conformance(&MemoryBackend::new());
+    all(&MemoryBackend::new());
 }
 
 #[test]
 fn redis_backend_conforms() {
     let server = RedisServer::start();
-    conformance(&RedisBackend::connect(&server.url()).unwrap());
+    all(&RedisBackend::connect(&server.url()).unwrap());
 }
 
 #[test]
@@ -74,5 +154,5 @@ fn redis_cluster_backend_conforms() {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
-    conformance(&RedisBackend::cluster(&urls).build().unwrap());
+    all(&RedisBackend::cluster(&urls).build().unwrap());
 }

@@ -354,3 +354,62 @@ fn unix_socket_urls_and_sync_calls_inside_tokio() {
     assert!(stored >= 2, "stored in db 3 through the unix socket");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+static ASYNC_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::async_fetch", memoize_timeout = 0)]
+async fn async_fetch(x: u64) -> u64 {
+    ASYNC_RUNS.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    x * 3
+}
+
+#[test]
+fn async_functions_on_redis_share_one_multiplexed_connection() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    install(RedisBackend::connect(&server.url()).unwrap());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // 256 tasks on a cold key: one computation, one store.
+        let tasks: Vec<_> = (0..256).map(|_| tokio::spawn(async_fetch(5))).collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), 15);
+        }
+        assert_eq!(ASYNC_RUNS.load(Ordering::SeqCst), 1);
+        // Hits come from Redis (L1 is off) without running the body.
+        for _ in 0..10 {
+            assert_eq!(async_fetch(5).await, 15);
+        }
+        assert_eq!(ASYNC_RUNS.load(Ordering::SeqCst), 1);
+        async_fetch::invalidate().await.unwrap();
+        assert_eq!(async_fetch(5).await, 15);
+        assert_eq!(ASYNC_RUNS.load(Ordering::SeqCst), 2);
+    });
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut server.client())
+        .unwrap();
+    // The multiplexed connection, the subscriber, our inspection connection,
+    // and a sync one at most: not one per task.
+    assert!(clients.lines().count() <= 6, "{clients}");
+
+    // Frozen Redis: async calls still finish quickly.
+    server.freeze();
+    let start = Instant::now();
+    runtime.block_on(async {
+        for x in 0..20 {
+            assert_eq!(async_fetch(100 + x).await, (100 + x) * 3);
+        }
+    });
+    server.thaw();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}

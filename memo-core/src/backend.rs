@@ -1,6 +1,8 @@
 //! The shared tier: the [`Backend`] trait and the process-wide backend slot.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -163,6 +165,81 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     fn attach(&self, link: Link) {
         link.up();
     }
+
+    /// [`Backend::get`] for async callers. The default runs the sync method
+    /// in place: right for a backend that does no I/O; a networked backend
+    /// overrides every `*_async` method so it never blocks an executor.
+    fn get_async<'a>(
+        &'a self,
+        generation_key: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Fetched, Error>> {
+        ready(self.get(generation_key, key))
+    }
+
+    /// [`Backend::set`] for async callers (see [`Backend::get_async`]).
+    fn set_async<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        ready(self.set(key, value, ttl))
+    }
+
+    /// [`Backend::delete`] for async callers (see [`Backend::get_async`]).
+    fn delete_async<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        ready(self.delete(key))
+    }
+
+    /// [`Backend::generation`] for async callers (see [`Backend::get_async`]).
+    fn generation_async<'a>(
+        &'a self,
+        generation_key: &'a str,
+    ) -> BoxFuture<'a, Result<Generation, Error>> {
+        ready(self.generation(generation_key))
+    }
+
+    /// [`Backend::new_generation`] for async callers (see
+    /// [`Backend::get_async`]).
+    fn new_generation_async<'a>(
+        &'a self,
+        generation_key: &'a str,
+    ) -> BoxFuture<'a, Result<Generation, Error>> {
+        ready(self.new_generation(generation_key))
+    }
+
+    /// [`Backend::try_lock`] for async callers (see [`Backend::get_async`]).
+    fn try_lock_async<'a>(
+        &'a self,
+        key: &'a str,
+        token: u64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, Error>> {
+        ready(self.try_lock(key, token, ttl))
+    }
+
+    /// [`Backend::unlock`] for async callers (see [`Backend::get_async`]).
+    fn unlock_async<'a>(&'a self, key: &'a str, token: u64) -> BoxFuture<'a, Result<(), Error>> {
+        ready(self.unlock(key, token))
+    }
+
+    /// [`Backend::broadcast`] for async callers (see [`Backend::get_async`]).
+    fn broadcast_async<'a>(
+        &'a self,
+        namespace: &'a str,
+        args: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        ready(self.broadcast(namespace, args))
+    }
+}
+
+/// A boxed future, as the async methods of [`Backend`] return (the trait
+/// stays object-safe, as redis-rs's `ConnectionLike` does).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
+    Box::pin(std::future::ready(value))
 }
 
 static INSTALLED: RwLock<Option<Arc<dyn Backend>>> = RwLock::new(None);

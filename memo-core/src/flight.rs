@@ -133,7 +133,6 @@ impl<V: Clone> Flight<V> {
     }
 
     /// [`Flight::wait`] for async callers: awaits without blocking a thread.
-    #[allow(dead_code)] // the async surface
     pub(crate) async fn wait_async(&self) -> Option<V> {
         loop {
             let listener = self.done.listen();

@@ -61,7 +61,7 @@ mod store;
 
 pub use backend::{set_backend, Backend};
 pub use error::Error;
-pub use lock::{lock, try_lock, LockGuard};
+pub use lock::{lock, lock_async, try_lock, LockGuard};
 pub use memoized::{HasMemos, Memos};
 pub use memory::{MemoryBackend, MemoryBackendBuilder};
 

@@ -32,6 +32,30 @@ pub struct LockGuard {
 }
 
 impl LockGuard {
+    pub(crate) async fn try_take_async(
+        backend: Arc<dyn Backend>,
+        key: String,
+        ttl: Duration,
+    ) -> Result<Option<Self>, Error> {
+        let token = new_generation();
+        let taken = backend.try_lock_async(&key, token, ttl).await?;
+        Ok(taken.then_some(LockGuard {
+            backend,
+            key,
+            token,
+            released: false,
+        }))
+    }
+
+    /// Releases without blocking the executor; failures are counted, and the
+    /// lock then expires with its TTL.
+    pub(crate) async fn release_async(mut self) {
+        self.released = true;
+        if let Err(error) = self.backend.unlock_async(&self.key, self.token).await {
+            stats::backend_failed("unlock", &self.key, &error);
+        }
+    }
+
     pub(crate) fn try_take(
         backend: Arc<dyn Backend>,
         key: String,
@@ -147,6 +171,41 @@ pub fn try_lock(name: &str, ttl: Duration) -> Result<Option<LockGuard>, Error> {
     LockGuard::try_take(backend::current(), key::named_lock_key(name), ttl)
 }
 
+/// [`lock`] for async callers: waits without blocking a thread (on tokio's
+/// timer, so it needs a tokio runtime with time enabled).
+///
+/// # Errors
+///
+/// When the backend fails.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), memo_core::Error> {
+/// use std::time::Duration;
+///
+/// let guard = memo_core::lock_async("rebuild-index", Duration::from_secs(30)).await?;
+/// // rebuild the index
+/// drop(guard);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn lock_async(name: &str, ttl: Duration) -> Result<LockGuard, Error> {
+    let backend = backend::current();
+    let key = key::named_lock_key(name);
+    let mut pause = FIRST_PAUSE;
+    loop {
+        if let Some(guard) =
+            LockGuard::try_take_async(Arc::clone(&backend), key.clone(), ttl).await?
+        {
+            return Ok(guard);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_PAUSE);
+    }
+}
+
 /// What waiting on an entry's dog-pile lock came to.
 pub(crate) enum Waited<V> {
     /// Another process stored the value meanwhile.
@@ -190,6 +249,52 @@ pub(crate) fn take_or_wait<V>(
         std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
         pause = (pause * 2).min(MAX_PAUSE);
         match read() {
+            Ok(Some(value)) => return Waited::Value(value),
+            Ok(None) => {}
+            Err(error) => {
+                stats::backend_failed("get", lock_key, &error);
+                return Waited::GaveUp;
+            }
+        }
+    }
+}
+
+/// [`take_or_wait`] for async callers.
+pub(crate) async fn take_or_wait_async<V, F, Fut>(
+    backend: &Arc<dyn Backend>,
+    lock_key: &str,
+    ttl: Duration,
+    mut read: F,
+) -> Waited<V>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<V>, Error>>,
+{
+    let deadline = Instant::now() + ttl;
+    let mut pause = FIRST_PAUSE;
+    loop {
+        match LockGuard::try_take_async(Arc::clone(backend), lock_key.to_owned(), ttl).await {
+            Ok(Some(guard)) => {
+                return match read().await {
+                    Ok(Some(value)) => {
+                        guard.release_async().await;
+                        Waited::Value(value)
+                    }
+                    _ => Waited::Held(guard),
+                }
+            }
+            Ok(None) => {}
+            Err(error) => {
+                stats::backend_failed("lock", lock_key, &error);
+                return Waited::GaveUp;
+            }
+        }
+        if Instant::now() >= deadline {
+            return Waited::GaveUp;
+        }
+        tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+        pause = (pause * 2).min(MAX_PAUSE);
+        match read().await {
             Ok(Some(value)) => return Waited::Value(value),
             Ok(None) => {}
             Err(error) => {

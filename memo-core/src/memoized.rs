@@ -87,6 +87,45 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         }
     }
 
+    /// [`Memoized::call`] for async callers: followers await the leader's
+    /// value without blocking a thread; a leader whose future is dropped
+    /// releases them and one of them computes.
+    pub async fn call_async(&self, key: K, compute: impl std::future::Future<Output = V>) -> V {
+        let inner = self.inner();
+        loop {
+            if let Some(value) = inner.store.get(&key) {
+                return value;
+            }
+            match inner.flights.join(key.clone()) {
+                Joined::Follower(flight) => {
+                    if let Some(value) = flight.wait_async().await {
+                        return value;
+                    }
+                }
+                Joined::Leader(leader) => {
+                    if let Some(value) = inner.store.get(&key) {
+                        leader.finish(&value);
+                        return value;
+                    }
+                    let epoch = inner.store.epoch();
+                    let value = compute.await;
+                    inner.store.insert(key, value.clone(), inner.ttl, epoch);
+                    leader.finish(&value);
+                    return value;
+                }
+            }
+        }
+    }
+
+    /// [`Memoized::refresh`] for async callers.
+    pub async fn refresh_async(&self, key: K, compute: impl std::future::Future<Output = V>) -> V {
+        let inner = self.inner();
+        let epoch = inner.store.epoch();
+        let value = compute.await;
+        inner.store.insert(key, value.clone(), inner.ttl, epoch);
+        value
+    }
+
     /// Computes the value for `key` afresh, stores it and returns it.
     pub fn refresh(&self, key: K, compute: impl FnOnce() -> V) -> V {
         let inner = self.inner();

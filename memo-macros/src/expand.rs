@@ -139,6 +139,10 @@ struct Parts {
     invalidate: (TokenStream, TokenStream),
     set_cached_value: (TokenStream, TokenStream),
     refresh: TokenStream,
+    /// Which companions are `async fn` (on an `async fn`, those that may do
+    /// I/O): `clear` and `invalidate`; `refresh` and `uncached` follow the
+    /// function.
+    clear_is_async: bool,
 }
 
 fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
@@ -210,9 +214,20 @@ fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
         form.cache.clone()
     };
     let body_call = &form.body_call;
+    let (body, refresh) = if function.is_async() {
+        (
+            quote!(#cache.call_async(#key, #body_call).await),
+            quote!(#cache.refresh_async(#key, #body_call).await),
+        )
+    } else {
+        (
+            quote!(#cache.call(#key, move || #body_call)),
+            quote!(#cache.refresh(#key, move || #body_call)),
+        )
+    };
     Parts {
         checks: quote!(#(#checks)*),
-        body: quote!(#cache.call(#key, move || #body_call)),
+        body,
         accessor,
         per_instance,
         clear: (quote!(()), quote!(#cache.clear(&#key))),
@@ -225,7 +240,8 @@ fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
                 ::memo_core::SetCachedValue::new(move |value| __memo_cache.set(__memo_key, value))
             },
         ),
-        refresh: quote!(#cache.refresh(#key, move || #body_call)),
+        refresh,
+        clear_is_async: false,
     }
 }
 
@@ -332,6 +348,34 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
     let cache = &form.cache;
     let body_call = &form.body_call;
     let outcome = quote!(::core::result::Result<(), ::memo_core::Error>);
+    if function.is_async() {
+        let future = quote!(::memo_core::backend::BoxFuture<'static, #outcome>);
+        return Parts {
+            checks: quote!(#checks #output_check),
+            body: quote! {
+                let __memo_lookup = #cache.lookup_async(#key).await;
+                __memo_lookup.or_compute_async(#body_call).await
+            },
+            accessor,
+            per_instance: false,
+            clear: (outcome.clone(), quote!(#cache.clear_async(#key).await)),
+            invalidate: (outcome, quote!(#cache.invalidate_async().await)),
+            set_cached_value: (
+                quote!(::memo_core::SetCachedValue<#output, #future>),
+                quote! {
+                    let __memo_prepared = #cache.prepare(#key);
+                    ::memo_core::SetCachedValue::new(move |value| -> #future {
+                        ::std::boxed::Box::pin(__memo_prepared.set_async(value))
+                    })
+                },
+            ),
+            refresh: quote! {
+                let __memo_prepared = #cache.prepare(#key);
+                __memo_prepared.refresh_async(#body_call).await
+            },
+            clear_is_async: true,
+        };
+    }
     Parts {
         checks: quote!(#checks #output_check),
         body: quote! {
@@ -353,6 +397,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
             let __memo_prepared = #cache.prepare(#key);
             __memo_prepared.refresh(move || #body_call)
         },
+        clear_is_async: false,
     }
 }
 
@@ -420,8 +465,15 @@ fn emit(function: &Function, form: &Form, parts: Parts) -> TokenStream {
         invalidate,
         set_cached_value,
         refresh,
+        clear_is_async,
     } = parts;
     let body_call = &form.body_call;
+    let (body_async, uncached) = if function.is_async() {
+        (Some(quote!(async)), quote!(#body_call.await))
+    } else {
+        (None, quote!(#body_call))
+    };
+    let clear_async = clear_is_async.then(|| quote!(async));
     let (clear_ty, clear_body) = clear;
     let (invalidate_ty, invalidate_body) = invalidate;
     let (set_ty, set_body) = set_cached_value;
@@ -464,17 +516,17 @@ fn emit(function: &Function, form: &Form, parts: Parts) -> TokenStream {
         #accessor
         #clear_doc
         #[allow(unused_variables, clippy::needless_pass_by_value, clippy::unused_unit)]
-        #vis fn #clear_fn #generics (#params) -> #clear_ty #where_clause { #clear_body }
+        #vis #clear_async fn #clear_fn #generics (#params) -> #clear_ty #where_clause { #clear_body }
         #invalidate_doc
         #[allow(clippy::unused_unit)]
-        #vis fn #invalidate_fn(#invalidate_receiver) -> #invalidate_ty { #invalidate_body }
+        #vis #clear_async fn #invalidate_fn(#invalidate_receiver) -> #invalidate_ty { #invalidate_body }
         #set_doc
         #[allow(unused_variables, clippy::needless_pass_by_value)]
         #vis fn #set_fn #generics (#params) -> #set_ty #where_clause { #set_body }
         #refresh_doc
-        #vis fn #refresh_fn #generics (#params) -> #output #where_clause { #refresh }
+        #vis #body_async fn #refresh_fn #generics (#params) -> #output #where_clause { #refresh }
         #uncached_doc
-        #vis fn #uncached_fn #generics (#params) -> #output #where_clause { #body_call }
+        #vis #body_async fn #uncached_fn #generics (#params) -> #output #where_clause { #uncached }
     };
 
     let function = quote! {

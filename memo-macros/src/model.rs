@@ -35,6 +35,10 @@ impl Function {
         &self.sig.ident
     }
 
+    pub(crate) fn is_async(&self) -> bool {
+        self.sig.asyncness.is_some()
+    }
+
     /// Parses the item, rejecting what is not a function.
     pub(crate) fn parse(kind: Kind, item: TokenStream) -> syn::Result<Function> {
         let item: ItemFn = match syn::parse2(item.clone()) {
@@ -49,12 +53,6 @@ impl Function {
 
         if let Some(token) = &sig.constness {
             reject(token.span, format!("#[{attribute}] cannot apply to a `const fn`: its result is computed at compile time"));
-        }
-        if let Some(token) = &sig.asyncness {
-            reject(
-                token.span,
-                format!("#[{attribute}] does not support `async fn` yet"),
-            );
         }
         if let Some(token) = &sig.unsafety {
             reject(

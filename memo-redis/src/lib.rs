@@ -34,6 +34,7 @@
 //! meanwhile; failures are counted and logged at most once per 10 s.
 #![forbid(unsafe_code)]
 
+mod aio;
 mod breaker;
 mod channel;
 mod target;
@@ -41,7 +42,7 @@ mod target;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use memo_core::backend::{new_generation, Fetched, Generation};
+use memo_core::backend::{new_generation, BoxFuture, Fetched, Generation};
 use memo_core::coherence::Link;
 use memo_core::{Backend, Error};
 
@@ -76,6 +77,7 @@ struct Inner {
     pool_size: usize,
     breaker: Breaker,
     shared: Arc<Shared>,
+    async_slot: aio::AsyncSlot,
 }
 
 /// Configures a [`RedisBackend`]; every setting has a default.
@@ -356,6 +358,7 @@ impl RedisBackendBuilder {
                 pool_size: self.pool_size,
                 breaker: Breaker::default(),
                 shared,
+                async_slot: aio::AsyncSlot::default(),
             }),
         })
     }
@@ -543,5 +546,132 @@ impl Backend for RedisBackend {
 
     fn attach(&self, link: Link) {
         self.inner.shared.attach(link);
+    }
+
+    fn get_async<'a>(
+        &'a self,
+        generation_key: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Fetched, Error>> {
+        Box::pin(async move {
+            let (get_generation, get_value) =
+                (redis::Cmd::get(generation_key), redis::Cmd::get(key));
+            // Both GETs go out together on the multiplexed connection (to
+            // their own nodes in a cluster): one round trip of latency.
+            let (generation, value) = self
+                .inner
+                .run_async(|conn| {
+                    let (get_generation, get_value) = (&get_generation, &get_value);
+                    async move {
+                        let (generation, value) = tokio::join!(
+                            conn.clone().query::<Option<Vec<u8>>>(get_generation),
+                            conn.query::<Option<Vec<u8>>>(get_value)
+                        );
+                        Ok((generation?, value?))
+                    }
+                })
+                .await?;
+            Ok(Fetched {
+                generation: parse_generation(generation),
+                value,
+            })
+        })
+    }
+
+    fn set_async<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let cmd = set_px(key, value, ttl);
+        Box::pin(async move { self.inner.run_async(|conn| conn.query::<()>(&cmd)).await })
+    }
+
+    fn delete_async<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        let cmd = redis::Cmd::del(key);
+        Box::pin(async move { self.inner.run_async(|conn| conn.query::<()>(&cmd)).await })
+    }
+
+    fn generation_async<'a>(
+        &'a self,
+        generation_key: &'a str,
+    ) -> BoxFuture<'a, Result<Generation, Error>> {
+        Box::pin(async move {
+            let mut set_nx = redis::cmd("SET");
+            set_nx
+                .arg(generation_key)
+                .arg(new_generation().to_string())
+                .arg("NX");
+            let get = redis::Cmd::get(generation_key);
+            let current: Option<Vec<u8>> = self
+                .inner
+                .run_async(|conn| {
+                    let (set_nx, get) = (&set_nx, &get);
+                    async move {
+                        conn.clone().query::<Option<String>>(set_nx).await?;
+                        conn.query(get).await
+                    }
+                })
+                .await?;
+            match parse_generation(current) {
+                Some(generation) => Ok(generation),
+                None => self.new_generation_async(generation_key).await,
+            }
+        })
+    }
+
+    fn new_generation_async<'a>(
+        &'a self,
+        generation_key: &'a str,
+    ) -> BoxFuture<'a, Result<Generation, Error>> {
+        let generation = new_generation();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(generation_key).arg(generation.to_string());
+        Box::pin(async move {
+            self.inner.run_async(|conn| conn.query::<()>(&cmd)).await?;
+            Ok(generation)
+        })
+    }
+
+    fn try_lock_async<'a>(
+        &'a self,
+        key: &'a str,
+        token: u64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, Error>> {
+        let mut cmd = set_px(key, token.to_string().as_bytes(), ttl);
+        cmd.arg("NX");
+        Box::pin(async move {
+            let taken: Option<String> = self.inner.run_async(|conn| conn.query(&cmd)).await?;
+            Ok(taken.is_some())
+        })
+    }
+
+    fn unlock_async<'a>(&'a self, key: &'a str, token: u64) -> BoxFuture<'a, Result<(), Error>> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(UNLOCK).arg(1).arg(key).arg(token.to_string());
+        Box::pin(async move {
+            self.inner
+                .run_async(|conn| conn.query::<i64>(&cmd))
+                .await
+                .map(drop)
+        })
+    }
+
+    fn broadcast_async<'a>(
+        &'a self,
+        namespace: &'a str,
+        args: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let message = Message {
+            origin: self.inner.shared.origin,
+            namespace,
+            args,
+        }
+        .encode();
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(&self.inner.shared.channel).arg(message);
+        Box::pin(async move { self.inner.run_async(|conn| conn.query::<()>(&cmd)).await })
     }
 }

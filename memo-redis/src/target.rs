@@ -66,6 +66,18 @@ impl Target {
         }
     }
 
+    /// A client for the current master, found through the sentinels.
+    pub(crate) fn master_client(&self) -> RedisResult<Client> {
+        match self {
+            Target::Sentinel(sentinel) => sentinel
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_client(),
+            Target::Single(client) => Ok(client.clone()),
+            Target::Cluster { nodes, .. } => Ok(nodes[0].clone()),
+        }
+    }
+
     /// A new connection for commands, with the timeouts applied.
     pub(crate) fn connect(&self, timeouts: Timeouts) -> RedisResult<Conn> {
         match self {

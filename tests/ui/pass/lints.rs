@@ -20,6 +20,18 @@ fn private_used(x: u8) -> u8 {
     x
 }
 
+/// A documented async cached function with a dog-pile lock.
+#[quickcache(lock = true, lock_ttl = 5)]
+pub async fn public_async(x: u32) -> u32 {
+    x
+}
+
+/// A documented async memoized function.
+#[memoized]
+pub async fn public_async_memo(x: u32) -> u32 {
+    x
+}
+
 fn main() {
     let _ = private_used(1);
 }

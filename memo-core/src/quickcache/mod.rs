@@ -1,6 +1,13 @@
 //! The data path of `#[quickcache]`: arguments → key → L1 → shared tier →
-//! codec → value, and back on a miss. Read [`Cache::lookup`] and then
-//! [`Lookup::or_compute`] top to bottom.
+//! codec → value, and back on a miss.
+//!
+//! This module holds the cache and the steps both surfaces share (the L1
+//! probe, the envelope); `blocking` reads one sync call top to bottom
+//! ([`Cache::lookup`] then [`Lookup::or_compute`]), `future` the same for
+//! async callers ([`Cache::lookup_async`] then [`Lookup::or_compute_async`]).
+
+mod blocking;
+mod future;
 
 use std::marker::PhantomData;
 use std::sync::OnceLock;
@@ -9,11 +16,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::backend::{self, Backend, Generation};
+use crate::backend::{Backend, Fetched, Generation};
 use crate::codec::Codec;
 use crate::coherence::{self, LocalTier};
-use crate::flight::{Flights, Joined, Leader};
-use crate::lock::{self, LockGuard, Waited};
+use crate::flight::{Flights, Leader};
+use crate::lock::LockGuard;
 use crate::store::Store;
 use crate::{clock, key, stats, Error};
 
@@ -138,135 +145,53 @@ where
         &self.namespace
     }
 
-    /// Looks `args` up in L1, then in the shared tier. On a miss, the
-    /// returned [`Lookup`] owns what it needs to store the value, so the
-    /// caller can move its arguments into the computation:
-    /// `cache.lookup(&args).or_compute(move || body(args))`.
-    ///
-    /// Never fails: when the key cannot be encoded or the backend fails, the
-    /// miss computes without the shared tier (the failure is counted and
-    /// logged).
-    ///
-    /// # Concurrency
-    ///
-    /// Concurrent callers that miss L1 for the same arguments form one
-    /// flight: the first reads the shared tier and, on a miss, computes; the
-    /// others park until its value is ready. If its computation panics, they
-    /// wake and one of them computes. Different arguments never wait on each
-    /// other. With `lock = true` the leader also takes a lock in the shared
-    /// tier, so only one process computes (see [`Cache::lookup_shared`]).
+    /// Arguments → key → L1: encodes `args` into a reused buffer and looks
+    /// in L1, so a hit allocates nothing but the clone it returns. Otherwise
+    /// the encoded arguments, or a miss that computes without caching when
+    /// the arguments cannot be encoded.
     #[inline]
-    pub fn lookup<A>(&self, args: &A) -> Lookup<'_, V, C>
+    fn probe_local<A>(&self, args: &A, epoch: u64) -> Probe<'_, V, C>
     where
         A: Serialize + ?Sized,
     {
-        // Arguments → key → L1: a hit encodes into a reused buffer and clones.
-        let epoch = self.l1.as_ref().map_or(0, Store::epoch);
-        let l1_hit = key::with_encoded(args, |encoded| {
+        let probed = key::with_encoded(args, |encoded| {
             let bytes = encoded.map_err(|e| Error::Encode(e.0))?;
             match self.l1().and_then(|l1| l1.get(bytes)) {
                 Some(value) => Ok(Err(value)),
                 None => Ok(Ok(Box::<[u8]>::from(bytes))),
             }
         });
-        let args = match l1_hit {
-            Ok(Ok(args)) => args,
-            Ok(Err(value)) => return Lookup::Hit(value),
+        match probed {
+            Ok(Ok(args)) => Probe::Missed(args),
+            Ok(Err(value)) => Probe::Done(Lookup::Hit(value)),
             Err(error) => {
                 stats::backend_failed("encode key", &self.namespace, &error);
-                return Lookup::Miss(Miss {
+                Probe::Done(Lookup::Miss(Miss {
                     cache: self,
                     entry: None,
                     leader: None,
                     epoch,
-                });
-            }
-        };
-
-        // Single flight: one caller per key goes on, the others wait for it.
-        loop {
-            match self.flights.join(args.clone()) {
-                Joined::Follower(flight) => {
-                    if let Some(value) = flight.wait() {
-                        return Lookup::Hit(value);
-                    }
-                }
-                Joined::Leader(leader) => {
-                    // A leader may have landed between the L1 miss and the join.
-                    if let Some(value) = self.l1().and_then(|l1| l1.get(&args)) {
-                        leader.finish(&value);
-                        return Lookup::Hit(value);
-                    }
-                    return self.lookup_shared(args, epoch, leader);
-                }
+                }))
             }
         }
     }
 
-    /// Shared tier: the generation and the entry in one lookup; a current,
-    /// decodable entry is kept in L1 and returned. With `lock = true`, a
-    /// miss takes the entry's lock, or waits (up to `lock_ttl`) for the
-    /// process holding it to store the value.
-    fn lookup_shared<'c>(
-        &'c self,
-        args: Box<[u8]>,
-        epoch: u64,
-        leader: Leader<'c, Box<[u8]>, V>,
-    ) -> Lookup<'c, V, C> {
-        let backend = backend::current();
-        let key = key::entry_key(&self.namespace, &args);
-        let read = || -> Result<(Option<Generation>, Option<V>), Error> {
-            let found = backend.get(&self.generation_key, &key)?;
-            let value = match (found.generation, &found.value) {
-                (Some(generation), Some(bytes)) => self.open(generation, bytes),
-                _ => None,
-            };
-            Ok((found.generation, value))
-        };
-        let generation = match read() {
-            Ok((_, Some(value))) => return self.hit(args, value, epoch, leader),
-            Ok((generation, None)) => generation,
-            Err(error) => {
-                stats::backend_failed("get", &self.namespace, &error);
-                let entry = Entry {
-                    args,
-                    key,
-                    backend: None,
-                    generation: None,
-                    lock: None,
-                };
-                return Lookup::Miss(Miss {
-                    cache: self,
-                    entry: Some(entry),
-                    leader: Some(leader),
-                    epoch,
-                });
-            }
-        };
-        let mut lock = None;
-        if let Some(ttl) = self.lock_ttl {
-            let lock_key = key::entry_lock_key(&key);
-            match lock::take_or_wait(&backend, &lock_key, ttl, || read().map(|(_, value)| value)) {
-                Waited::Value(value) => return self.hit(args, value, epoch, leader),
-                Waited::Held(guard) => lock = Some(guard),
-                Waited::GaveUp => {}
-            }
-        }
-        let entry = Entry {
-            args,
-            key,
-            backend: Some(backend),
-            generation,
-            lock,
-        };
-        Lookup::Miss(Miss {
-            cache: self,
-            entry: Some(entry),
-            leader: Some(leader),
-            epoch,
-        })
+    fn epoch(&self) -> u64 {
+        self.l1.as_ref().map_or(0, Store::epoch)
     }
 
+    /// What a shared-tier read found: a current, decodable value, and the
+    /// generation to store a computed value under otherwise.
+    fn read(&self, found: Fetched) -> (Option<Generation>, Option<V>) {
+        let value = match (found.generation, &found.value) {
+            (Some(generation), Some(bytes)) => self.open(generation, bytes),
+            _ => None,
+        };
+        (found.generation, value)
+    }
+
+    /// A value found in the shared tier (or handed over by a lock holder):
+    /// kept in L1, handed to the flight's followers, returned.
     fn hit<'c>(
         &'c self,
         args: Box<[u8]>,
@@ -277,6 +202,20 @@ where
         self.keep_local(args, value.clone(), epoch);
         leader.finish(&value);
         Lookup::Hit(value)
+    }
+
+    fn miss<'c>(
+        &'c self,
+        entry: Entry,
+        epoch: u64,
+        leader: Leader<'c, Box<[u8]>, V>,
+    ) -> Lookup<'c, V, C> {
+        Lookup::Miss(Miss {
+            cache: self,
+            entry: Some(entry),
+            leader: Some(leader),
+            epoch,
+        })
     }
 
     /// Encodes `args` once, for the companions that take a value or a
@@ -291,40 +230,6 @@ where
         }
     }
 
-    /// Drops the entry for `args` from the shared tier, then from L1, then
-    /// tells the other processes to drop theirs.
-    ///
-    /// # Errors
-    ///
-    /// When the key cannot be encoded or the backend fails; the L1 entry is
-    /// dropped all the same.
-    pub fn clear<A>(&self, args: &A) -> Result<(), Error>
-    where
-        A: Serialize + ?Sized,
-    {
-        let args = encode(args)?;
-        let backend = backend::current();
-        let deleted = backend.delete(&key::entry_key(&self.namespace, &args));
-        self.forget_local(&args);
-        deleted?;
-        backend.broadcast(&self.namespace, Some(&args))
-    }
-
-    /// Drops every entry of the function: a new generation in the shared tier
-    /// (O(1), whatever the number of entries), then this process's L1, then
-    /// the other processes' L1.
-    ///
-    /// # Errors
-    ///
-    /// When the backend fails; L1 is flushed all the same.
-    pub fn invalidate(&self) -> Result<(), Error> {
-        let backend = backend::current();
-        let renewed = backend.new_generation(&self.generation_key);
-        self.flush_local();
-        renewed?;
-        backend.broadcast(&self.namespace, None)
-    }
-
     /// L1, while it may be used (see [`coherence`]).
     #[inline]
     fn l1(&self) -> Option<&Store<Box<[u8]>, V>> {
@@ -337,19 +242,9 @@ where
         }
     }
 
-    /// Encodes `value` in an envelope stamped with `generation` (the current
-    /// one when `None`) and stores it for `timeout`.
-    fn store(
-        &self,
-        backend: &dyn Backend,
-        key: &str,
-        generation: Option<Generation>,
-        value: &V,
-    ) -> Result<(), Error> {
-        let generation = match generation {
-            Some(generation) => generation,
-            None => backend.generation(&self.generation_key)?,
-        };
+    /// `value` in an envelope: version, type fingerprint, generation, then
+    /// the codec's bytes.
+    fn seal(&self, generation: Generation, value: &V) -> Result<Vec<u8>, Error> {
         let mut bytes = Vec::with_capacity(64);
         bytes.push(ENVELOPE_VERSION);
         bytes.extend_from_slice(&self.fingerprint.to_le_bytes());
@@ -357,7 +252,7 @@ where
         self.codec
             .encode(value, &mut bytes)
             .map_err(|e| Error::Encode(e.0))?;
-        backend.set(key, &bytes, self.timeout)
+        Ok(bytes)
     }
 
     /// The value in a stored envelope, if it is of this function's type, of
@@ -381,6 +276,14 @@ where
             }
         }
     }
+}
+
+/// What the L1 probe came to.
+enum Probe<'c, V, C> {
+    /// L1 has no value: the encoded arguments, to look further.
+    Missed(Box<[u8]>),
+    /// Nothing more to look up: an L1 hit, or arguments that cannot be keyed.
+    Done(Lookup<'c, V, C>),
 }
 
 /// The outcome of [`Cache::lookup`]: a hit, or a miss that knows where to
@@ -415,88 +318,12 @@ struct Entry {
     lock: Option<LockGuard>,
 }
 
-impl<V, C> Lookup<'_, V, C>
-where
-    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    C: Codec + Default,
-{
-    /// The hit, or on a miss: computes the value, stores it in the shared
-    /// tier then in L1, and returns it.
-    #[inline]
-    pub fn or_compute(self, compute: impl FnOnce() -> V) -> V {
-        let miss = match self {
-            Lookup::Hit(value) => return value,
-            Lookup::Miss(miss) => miss,
-        };
-        let value = compute();
-        let Some(entry) = miss.entry else {
-            return value;
-        };
-        let cache = miss.cache;
-        if let Some(backend) = &entry.backend {
-            if let Err(error) = cache.store(&**backend, &entry.key, entry.generation, &value) {
-                stats::backend_failed("set", &cache.namespace, &error);
-            }
-        }
-        drop(entry.lock);
-        cache.keep_local(entry.args, value.clone(), miss.epoch);
-        if let Some(leader) = miss.leader {
-            leader.finish(&value);
-        }
-        value
-    }
-}
-
 /// Encoded arguments waiting for a value ([`Prepared::set`]) or a
 /// computation ([`Prepared::refresh`]). Owns everything it needs, so it
 /// borrows none of the arguments.
 pub struct Prepared<V: 'static, C: 'static> {
     cache: &'static Cache<V, C>,
     args: Result<Box<[u8]>, Error>,
-}
-
-impl<V, C> Prepared<V, C>
-where
-    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    C: Codec + Default,
-{
-    /// Stores `value` for the arguments in the shared tier and in L1, and
-    /// tells the other processes to drop their L1 copies.
-    ///
-    /// # Errors
-    ///
-    /// When the arguments could not be encoded or the backend fails; this
-    /// process's L1 entry is dropped then, so it does not serve a value other
-    /// processes do not see.
-    pub fn set(self, value: V) -> Result<(), Error> {
-        let cache = self.cache;
-        let epoch = cache.l1.as_ref().map_or(0, Store::epoch);
-        let args = self.args?;
-        let backend = backend::current();
-        let key = key::entry_key(&cache.namespace, &args);
-        match cache.store(&*backend, &key, None, &value) {
-            Ok(()) => {
-                let broadcast = backend.broadcast(&cache.namespace, Some(&args));
-                cache.keep_local(args, value, epoch);
-                broadcast
-            }
-            Err(error) => {
-                cache.forget_local(&args);
-                Err(error)
-            }
-        }
-    }
-
-    /// Computes the value afresh, stores it in every tier and returns it.
-    /// Backend failures are counted and logged, not returned.
-    pub fn refresh(self, compute: impl FnOnce() -> V) -> V {
-        let value = compute();
-        let cache = self.cache;
-        if let Err(error) = self.set(value.clone()) {
-            stats::backend_failed("refresh", &cache.namespace, &error);
-        }
-        value
-    }
 }
 
 impl<V, C> LocalTier for Cache<V, C>

@@ -1,0 +1,244 @@
+//! One sync call, top to bottom: [`Cache::lookup`] (L1, single flight,
+//! shared tier, dog-pile lock), then [`Lookup::or_compute`] (compute, store,
+//! hand over); and the sync companions.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{Cache, Entry, Lookup, Prepared, Probe};
+use crate::backend::{self, Backend, Generation};
+use crate::codec::Codec;
+use crate::coherence::LocalTier;
+use crate::flight::{Joined, Leader};
+use crate::lock::{self, Waited};
+use crate::{key, stats, Error};
+
+impl<V, C> Cache<V, C>
+where
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    C: Codec + Default,
+{
+    /// Looks `args` up in L1, then in the shared tier. On a miss, the
+    /// returned [`Lookup`] owns what it needs to store the value, so the
+    /// caller can move its arguments into the computation:
+    /// `cache.lookup(&args).or_compute(move || body(args))`.
+    ///
+    /// Never fails: when the key cannot be encoded or the backend fails, the
+    /// miss computes without the shared tier (the failure is counted and
+    /// logged).
+    ///
+    /// # Concurrency
+    ///
+    /// Concurrent callers that miss L1 for the same arguments form one
+    /// flight: the first reads the shared tier and, on a miss, computes; the
+    /// others park until its value is ready. If its computation panics, they
+    /// wake and one of them computes. Different arguments never wait on each
+    /// other. With `lock = true` the leader also takes a lock in the shared
+    /// tier, so only one process computes.
+    #[inline]
+    pub fn lookup<A>(&self, args: &A) -> Lookup<'_, V, C>
+    where
+        A: Serialize + ?Sized,
+    {
+        let epoch = self.epoch();
+        let args = match self.probe_local(args, epoch) {
+            Probe::Missed(args) => args,
+            Probe::Done(done) => return done,
+        };
+        // Single flight: one caller per key goes on, the others wait for it.
+        loop {
+            match self.flights.join(args.clone()) {
+                Joined::Follower(flight) => {
+                    if let Some(value) = flight.wait() {
+                        return Lookup::Hit(value);
+                    }
+                }
+                Joined::Leader(leader) => {
+                    // A leader may have landed between the L1 miss and the join.
+                    if let Some(value) = self.l1().and_then(|l1| l1.get(&args)) {
+                        leader.finish(&value);
+                        return Lookup::Hit(value);
+                    }
+                    return self.lookup_shared(args, epoch, leader);
+                }
+            }
+        }
+    }
+
+    /// Shared tier: the generation and the entry in one round trip. With
+    /// `lock = true`, a miss takes the entry's lock, or waits (up to
+    /// `lock_ttl`) for the process holding it to store the value.
+    fn lookup_shared<'c>(
+        &'c self,
+        args: Box<[u8]>,
+        epoch: u64,
+        leader: Leader<'c, Box<[u8]>, V>,
+    ) -> Lookup<'c, V, C> {
+        let backend = backend::current();
+        let key = key::entry_key(&self.namespace, &args);
+        let read = || {
+            backend
+                .get(&self.generation_key, &key)
+                .map(|found| self.read(found))
+        };
+        let generation = match read() {
+            Ok((_, Some(value))) => return self.hit(args, value, epoch, leader),
+            Ok((generation, None)) => generation,
+            Err(error) => {
+                stats::backend_failed("get", &self.namespace, &error);
+                let entry = Entry {
+                    args,
+                    key,
+                    backend: None,
+                    generation: None,
+                    lock: None,
+                };
+                return self.miss(entry, epoch, leader);
+            }
+        };
+        let mut lock = None;
+        if let Some(ttl) = self.lock_ttl {
+            let lock_key = key::entry_lock_key(&key);
+            match lock::take_or_wait(&backend, &lock_key, ttl, || read().map(|(_, value)| value)) {
+                Waited::Value(value) => return self.hit(args, value, epoch, leader),
+                Waited::Held(guard) => lock = Some(guard),
+                Waited::GaveUp => {}
+            }
+        }
+        let entry = Entry {
+            args,
+            key,
+            backend: Some(backend),
+            generation,
+            lock,
+        };
+        self.miss(entry, epoch, leader)
+    }
+
+    /// Stores `value` under `key` for `timeout`, stamped with `generation`
+    /// (the current one when `None`).
+    fn store(
+        &self,
+        backend: &dyn Backend,
+        key: &str,
+        generation: Option<Generation>,
+        value: &V,
+    ) -> Result<(), Error> {
+        let generation = match generation {
+            Some(generation) => generation,
+            None => backend.generation(&self.generation_key)?,
+        };
+        backend.set(key, &self.seal(generation, value)?, self.timeout)
+    }
+
+    /// Drops the entry for `args` from the shared tier, then from L1, then
+    /// tells the other processes to drop theirs.
+    ///
+    /// # Errors
+    ///
+    /// When the key cannot be encoded or the backend fails; the L1 entry is
+    /// dropped all the same.
+    pub fn clear<A>(&self, args: &A) -> Result<(), Error>
+    where
+        A: Serialize + ?Sized,
+    {
+        let args = super::encode(args)?;
+        let backend = backend::current();
+        let deleted = backend.delete(&key::entry_key(&self.namespace, &args));
+        self.forget_local(&args);
+        deleted?;
+        backend.broadcast(&self.namespace, Some(&args))
+    }
+
+    /// Drops every entry of the function: a new generation in the shared tier
+    /// (O(1), whatever the number of entries), then this process's L1, then
+    /// the other processes' L1.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails; L1 is flushed all the same.
+    pub fn invalidate(&self) -> Result<(), Error> {
+        let backend = backend::current();
+        let renewed = backend.new_generation(&self.generation_key);
+        self.flush_local();
+        renewed?;
+        backend.broadcast(&self.namespace, None)
+    }
+}
+
+impl<V, C> Lookup<'_, V, C>
+where
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    C: Codec + Default,
+{
+    /// The hit, or on a miss: computes the value, stores it in the shared
+    /// tier then in L1, releases the dog-pile lock, hands the value to the
+    /// flight's followers and returns it.
+    #[inline]
+    pub fn or_compute(self, compute: impl FnOnce() -> V) -> V {
+        let miss = match self {
+            Lookup::Hit(value) => return value,
+            Lookup::Miss(miss) => miss,
+        };
+        let value = compute();
+        let Some(entry) = miss.entry else {
+            return value;
+        };
+        let cache = miss.cache;
+        if let Some(backend) = &entry.backend {
+            if let Err(error) = cache.store(&**backend, &entry.key, entry.generation, &value) {
+                stats::backend_failed("set", &cache.namespace, &error);
+            }
+        }
+        drop(entry.lock);
+        cache.keep_local(entry.args, value.clone(), miss.epoch);
+        if let Some(leader) = miss.leader {
+            leader.finish(&value);
+        }
+        value
+    }
+}
+
+impl<V, C> Prepared<V, C>
+where
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    C: Codec + Default,
+{
+    /// Stores `value` for the arguments in the shared tier and in L1, and
+    /// tells the other processes to drop their L1 copies.
+    ///
+    /// # Errors
+    ///
+    /// When the arguments could not be encoded or the backend fails; this
+    /// process's L1 entry is dropped then, so it does not serve a value other
+    /// processes do not see.
+    pub fn set(self, value: V) -> Result<(), Error> {
+        let cache = self.cache;
+        let epoch = cache.epoch();
+        let args = self.args?;
+        let backend = backend::current();
+        let key = key::entry_key(&cache.namespace, &args);
+        match cache.store(&*backend, &key, None, &value) {
+            Ok(()) => {
+                let broadcast = backend.broadcast(&cache.namespace, Some(&args));
+                cache.keep_local(args, value, epoch);
+                broadcast
+            }
+            Err(error) => {
+                cache.forget_local(&args);
+                Err(error)
+            }
+        }
+    }
+
+    /// Computes the value afresh, stores it in every tier and returns it.
+    /// Backend failures are counted and logged, not returned.
+    pub fn refresh(self, compute: impl FnOnce() -> V) -> V {
+        let value = compute();
+        let cache = self.cache;
+        if let Err(error) = self.set(value.clone()) {
+            stats::backend_failed("refresh", &cache.namespace, &error);
+        }
+        value
+    }
+}

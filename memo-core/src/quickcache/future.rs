@@ -1,0 +1,234 @@
+//! One async call, top to bottom: [`Cache::lookup_async`] then
+//! [`Lookup::or_compute_async`]; and the async companions. The same steps as
+//! the `blocking` module, awaiting the backend's async methods instead, so
+//! no executor thread blocks on I/O or on another caller's computation.
+
+use std::future::Future;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{Cache, Entry, Lookup, Prepared, Probe};
+use crate::backend::{self, Backend, Generation};
+use crate::codec::Codec;
+use crate::coherence::LocalTier;
+use crate::flight::{Joined, Leader};
+use crate::lock::{self, Waited};
+use crate::{key, stats, Error};
+
+impl<V, C> Cache<V, C>
+where
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    C: Codec + Default,
+{
+    /// [`Cache::lookup`] for async callers. The L1 probe runs at once (a hit
+    /// is ready without touching the executor); the returned future owns the
+    /// encoded arguments and borrows none of `args`.
+    ///
+    /// # Concurrency
+    ///
+    /// As [`Cache::lookup`]; followers of a flight await the leader's value
+    /// without blocking a thread. A leader whose future is dropped (a
+    /// cancelled request) releases its followers, and one of them computes.
+    #[inline]
+    pub fn lookup_async<A>(&self, args: &A) -> impl Future<Output = Lookup<'_, V, C>> + Send + '_
+    where
+        A: Serialize + ?Sized,
+    {
+        let epoch = self.epoch();
+        let probed = self.probe_local(args, epoch);
+        async move {
+            let args = match probed {
+                Probe::Missed(args) => args,
+                Probe::Done(done) => return done,
+            };
+            loop {
+                match self.flights.join(args.clone()) {
+                    Joined::Follower(flight) => {
+                        if let Some(value) = flight.wait_async().await {
+                            return Lookup::Hit(value);
+                        }
+                    }
+                    Joined::Leader(leader) => {
+                        if let Some(value) = self.l1().and_then(|l1| l1.get(&args)) {
+                            leader.finish(&value);
+                            return Lookup::Hit(value);
+                        }
+                        return self.lookup_shared_async(args, epoch, leader).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn lookup_shared_async<'c>(
+        &'c self,
+        args: Box<[u8]>,
+        epoch: u64,
+        leader: Leader<'c, Box<[u8]>, V>,
+    ) -> Lookup<'c, V, C> {
+        let backend = backend::current();
+        let key = key::entry_key(&self.namespace, &args);
+        let read = || async {
+            let found = backend.get_async(&self.generation_key, &key).await?;
+            Ok::<_, Error>(self.read(found))
+        };
+        let generation = match read().await {
+            Ok((_, Some(value))) => return self.hit(args, value, epoch, leader),
+            Ok((generation, None)) => generation,
+            Err(error) => {
+                stats::backend_failed("get", &self.namespace, &error);
+                let entry = Entry {
+                    args,
+                    key,
+                    backend: None,
+                    generation: None,
+                    lock: None,
+                };
+                return self.miss(entry, epoch, leader);
+            }
+        };
+        let mut lock = None;
+        if let Some(ttl) = self.lock_ttl {
+            let lock_key = key::entry_lock_key(&key);
+            let waited = lock::take_or_wait_async(&backend, &lock_key, ttl, || async {
+                read().await.map(|(_, value)| value)
+            })
+            .await;
+            match waited {
+                Waited::Value(value) => return self.hit(args, value, epoch, leader),
+                Waited::Held(guard) => lock = Some(guard),
+                Waited::GaveUp => {}
+            }
+        }
+        let entry = Entry {
+            args,
+            key,
+            backend: Some(backend),
+            generation,
+            lock,
+        };
+        self.miss(entry, epoch, leader)
+    }
+
+    async fn store_async(
+        &self,
+        backend: &dyn Backend,
+        key: &str,
+        generation: Option<Generation>,
+        value: &V,
+    ) -> Result<(), Error> {
+        let generation = match generation {
+            Some(generation) => generation,
+            None => backend.generation_async(&self.generation_key).await?,
+        };
+        let sealed = self.seal(generation, value)?;
+        backend.set_async(key, &sealed, self.timeout).await
+    }
+
+    /// [`Cache::clear`] for async callers.
+    ///
+    /// # Errors
+    ///
+    /// As [`Cache::clear`].
+    pub async fn clear_async<A>(&self, args: &A) -> Result<(), Error>
+    where
+        A: Serialize + ?Sized,
+    {
+        let args = super::encode(args)?;
+        let backend = backend::current();
+        let key = key::entry_key(&self.namespace, &args);
+        let deleted = backend.delete_async(&key).await;
+        self.forget_local(&args);
+        deleted?;
+        backend.broadcast_async(&self.namespace, Some(&args)).await
+    }
+
+    /// [`Cache::invalidate`] for async callers.
+    ///
+    /// # Errors
+    ///
+    /// As [`Cache::invalidate`].
+    pub async fn invalidate_async(&self) -> Result<(), Error> {
+        let backend = backend::current();
+        let renewed = backend.new_generation_async(&self.generation_key).await;
+        self.flush_local();
+        renewed?;
+        backend.broadcast_async(&self.namespace, None).await
+    }
+}
+
+impl<V, C> Lookup<'_, V, C>
+where
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    C: Codec + Default,
+{
+    /// [`Lookup::or_compute`] for async callers: awaits `compute` on a miss.
+    pub async fn or_compute_async(self, compute: impl Future<Output = V>) -> V {
+        let miss = match self {
+            Lookup::Hit(value) => return value,
+            Lookup::Miss(miss) => miss,
+        };
+        let value = compute.await;
+        let Some(entry) = miss.entry else {
+            return value;
+        };
+        let cache = miss.cache;
+        if let Some(backend) = &entry.backend {
+            if let Err(error) = cache
+                .store_async(&**backend, &entry.key, entry.generation, &value)
+                .await
+            {
+                stats::backend_failed("set", &cache.namespace, &error);
+            }
+        }
+        if let Some(lock) = entry.lock {
+            lock.release_async().await;
+        }
+        cache.keep_local(entry.args, value.clone(), miss.epoch);
+        if let Some(leader) = miss.leader {
+            leader.finish(&value);
+        }
+        value
+    }
+}
+
+impl<V, C> Prepared<V, C>
+where
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    C: Codec + Default,
+{
+    /// [`Prepared::set`] for async callers.
+    ///
+    /// # Errors
+    ///
+    /// As [`Prepared::set`].
+    pub async fn set_async(self, value: V) -> Result<(), Error> {
+        let cache = self.cache;
+        let epoch = cache.epoch();
+        let args = self.args?;
+        let backend = backend::current();
+        let key = key::entry_key(&cache.namespace, &args);
+        match cache.store_async(&*backend, &key, None, &value).await {
+            Ok(()) => {
+                let broadcast = backend.broadcast_async(&cache.namespace, Some(&args)).await;
+                cache.keep_local(args, value, epoch);
+                broadcast
+            }
+            Err(error) => {
+                cache.forget_local(&args);
+                Err(error)
+            }
+        }
+    }
+
+    /// [`Prepared::refresh`] for async callers.
+    pub async fn refresh_async(self, compute: impl Future<Output = V>) -> V {
+        let value = compute.await;
+        let cache = self.cache;
+        if let Err(error) = self.set_async(value.clone()).await {
+            stats::backend_failed("refresh", &cache.namespace, &error);
+        }
+        value
+    }
+}

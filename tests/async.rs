@@ -1,0 +1,165 @@
+//! `async fn` under both attributes: single flight across tasks,
+//! cancellation, async companions, non-`Send` bodies.
+#![allow(missing_docs)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use memo_core::{memoized, quickcache, HasMemos, Memos};
+
+static QUICK_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(memoize_timeout = 0)]
+async fn fetch(id: u64, label: &str) -> String {
+    QUICK_RUNS.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    format!("{label}#{id}")
+}
+
+static MEMO_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized]
+async fn load(id: u64) -> Arc<String> {
+    MEMO_RUNS.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Arc::new(format!("row {id}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_fifty_six_tasks_missing_one_key_run_the_body_once() {
+    let tasks: Vec<_> = (0..256).map(|_| tokio::spawn(fetch(1, "a"))).collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), "a#1");
+    }
+    assert_eq!(QUICK_RUNS.load(Ordering::SeqCst), 1);
+
+    let tasks: Vec<_> = (0..256).map(|_| tokio::spawn(load(1))).collect();
+    let mut values = Vec::new();
+    for task in tasks {
+        values.push(task.await.unwrap());
+    }
+    assert!(values.iter().all(|v| Arc::ptr_eq(v, &values[0])));
+    assert_eq!(MEMO_RUNS.load(Ordering::SeqCst), 1);
+}
+
+static COMPANION_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(timeout = 30)]
+async fn priced(sku: &str) -> u64 {
+    COMPANION_RUNS.fetch_add(1, Ordering::SeqCst);
+    sku.len() as u64
+}
+
+#[tokio::test]
+async fn async_companions() {
+    let runs = || COMPANION_RUNS.load(Ordering::SeqCst);
+    assert_eq!(priced("abc").await, 3);
+    assert_eq!(priced("abc").await, 3);
+    assert_eq!(runs(), 1);
+    priced::clear("abc").await.unwrap();
+    assert_eq!(priced("abc").await, 3);
+    assert_eq!(runs(), 2);
+    priced::set_cached_value("abc").to(40).await.unwrap();
+    assert_eq!(priced("abc").await, 40);
+    assert_eq!(priced::refresh("abc").await, 3);
+    assert_eq!(priced("abc").await, 3);
+    assert_eq!(priced::uncached("abc").await, 3);
+    assert_eq!(runs(), 4);
+    priced::invalidate().await.unwrap();
+    assert_eq!(priced("abc").await, 3);
+    assert_eq!(runs(), 5);
+}
+
+static CANCELLED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(memoize_timeout = 0)]
+async fn slow_once(x: u64) -> u64 {
+    let run = CANCELLED_RUNS.fetch_add(1, Ordering::SeqCst);
+    // The first run hangs (its caller gives up); the retry is quick.
+    let pause = if run == 0 { 10_000 } else { 10 };
+    tokio::time::sleep(Duration::from_millis(pause)).await;
+    x
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_leader_releases_its_followers() {
+    let leader = tokio::spawn(slow_once(5));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let followers: Vec<_> = (0..8).map(|_| tokio::spawn(slow_once(5))).collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    leader.abort();
+    for follower in followers {
+        let value = tokio::time::timeout(Duration::from_secs(5), follower)
+            .await
+            .expect("followers are released when the leader is cancelled")
+            .unwrap();
+        assert_eq!(value, 5);
+    }
+    assert_eq!(
+        CANCELLED_RUNS.load(Ordering::SeqCst),
+        2,
+        "the cancelled run and one retry"
+    );
+}
+
+#[memoized]
+async fn not_send(x: u32) -> u32 {
+    // An `Rc` held across an await: the future is not `Send`, which the
+    // attribute supports as rustc does (it runs where `!Send` futures run).
+    let local = std::rc::Rc::new(x);
+    tokio::task::yield_now().await;
+    *local + 1
+}
+
+#[tokio::test]
+async fn bodies_whose_futures_are_not_send() {
+    let local = tokio::task::LocalSet::new();
+    let value = local
+        .run_until(async { not_send(1).await + not_send(1).await })
+        .await;
+    assert_eq!(value, 4);
+}
+
+#[derive(Default)]
+struct Repo {
+    prefix: String,
+    memos: Memos,
+    runs: AtomicUsize,
+}
+
+impl HasMemos for Repo {
+    fn memos(&self) -> &Memos {
+        &self.memos
+    }
+}
+
+impl Repo {
+    #[memoized]
+    async fn name(&self, id: u32) -> String {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        format!("{}{id}", self.prefix)
+    }
+
+    #[quickcache(vary_on = [self.prefix, id])]
+    async fn shared_name(&self, id: u32) -> String {
+        format!("{}{id}", self.prefix)
+    }
+}
+
+#[tokio::test]
+async fn async_methods() {
+    let repo = Repo {
+        prefix: "r".into(),
+        ..Default::default()
+    };
+    assert_eq!(repo.name(1).await, "r1");
+    assert_eq!(repo.name(1).await, "r1");
+    assert_eq!(repo.runs.load(Ordering::SeqCst), 1);
+    repo.name_clear(1);
+    assert_eq!(repo.name_refresh(1).await, "r1");
+    assert_eq!(repo.name_uncached(2).await, "r2");
+    assert_eq!(repo.shared_name(3).await, "r3");
+    repo.shared_name_clear(3).await.unwrap();
+    Repo::shared_name_invalidate().await.unwrap();
+}
