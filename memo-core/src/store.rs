@@ -32,6 +32,8 @@ type Hasher = foldhash::fast::RandomState;
 /// is `max_entries / 8` inserts away.
 const EVICT_TO_NUMERATOR: usize = 7;
 const EVICT_TO_DENOMINATOR: usize = 8;
+/// Largest map that [`Store::clear`] empties at once.
+const EAGER_CLEAR: usize = 1024;
 /// Fewest inserts between two expiry sweeps.
 const MIN_SWEEP_INTERVAL: usize = 1024;
 
@@ -118,15 +120,19 @@ impl<K: Hash + Eq, V: Clone> Store<K, V> {
             epoch,
             last_used: AtomicU64::new(now),
         };
-        if self.map.insert(key, slot).is_none() {
-            self.count_insert();
-        }
+        let added = self.map.insert(key, slot).is_none();
+        self.count_insert(added);
     }
 
-    /// Accounts for a new key; sweeps when the map went over its bound or
-    /// has had as many inserts as it holds entries since the last sweep.
-    fn count_insert(&self) {
-        let len = self.len.fetch_add(1, Ordering::Relaxed) + 1;
+    /// Accounts for an insert (`added`: of a new key); sweeps when the map
+    /// went over its bound or has had as many inserts as it holds entries
+    /// since the last sweep.
+    fn count_insert(&self, added: bool) {
+        let len = if added {
+            self.len.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            self.len()
+        };
         let inserts = self.inserts_since_sweep.fetch_add(1, Ordering::Relaxed) + 1;
         if len > self.max_entries || inserts >= len.max(MIN_SWEEP_INTERVAL) {
             self.sweep();
@@ -144,19 +150,22 @@ impl<K: Hash + Eq, V: Clone> Store<K, V> {
             epoch,
             last_used: AtomicU64::new(now),
         };
-        match self.map.entry(key) {
+        // The entry guard locks a shard: count (and maybe sweep) after it.
+        let added = match self.map.entry(key) {
             Entry::Occupied(mut held) => {
                 if held.get().expires > now && held.get().epoch == epoch {
                     held.get().touch(now);
                     return Err(held.get().value.clone());
                 }
                 held.insert(slot);
+                false
             }
             Entry::Vacant(free) => {
                 free.insert(slot);
-                self.count_insert();
+                true
             }
-        }
+        };
+        self.count_insert(added);
         Ok(())
     }
 
@@ -188,11 +197,19 @@ impl<K: Hash + Eq, V: Clone> Store<K, V> {
         }
     }
 
-    /// Drops every entry. Values being computed while this runs are not
-    /// stored (see [`Store::epoch`]).
+    /// Drops every entry, in O(1): the epoch moves on, so no slot of the
+    /// old one is served again. A small map is emptied at once; a large one
+    /// is reclaimed by the sweep that the next insert runs, so `clear` costs
+    /// the same whatever the size. Values being computed while this runs are
+    /// not stored (see [`Store::epoch`]).
     pub(crate) fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.retain(|_| false);
+        if self.len() <= EAGER_CLEAR {
+            self.retain(|_| false);
+        } else {
+            self.inserts_since_sweep
+                .store(usize::MAX / 2, Ordering::Relaxed);
+        }
     }
 
     /// How many entries the map holds, expired ones not yet swept included.
@@ -291,6 +308,19 @@ mod tests {
             store.insert(k, k, Some(ttl), store.epoch());
         }
         assert!(store.map.get(&1).is_none(), "expired entry not reclaimed");
+    }
+
+    #[test]
+    fn clearing_a_large_map_hides_everything_at_once_and_reclaims_later() {
+        let store = Store::<u64, u64>::new(None);
+        for k in 0..5000 {
+            store.insert(k, k, None, store.epoch());
+        }
+        store.clear();
+        assert!((0..5000).all(|k| store.get(&k).is_none()));
+        store.insert(1, 1, None, store.epoch());
+        assert_eq!(store.len(), 1, "the next insert reclaims the cleared slots");
+        assert_eq!(store.get(&1), Some(1));
     }
 
     #[test]
