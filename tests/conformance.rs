@@ -83,7 +83,12 @@ async fn conformance_async(backend: &dyn Backend) {
     let found = backend.get_async(&gen_key, &key).await.unwrap();
     assert_eq!(found.generation, Some(second));
     assert_eq!(found.value.as_deref(), Some(&b"\x00async"[..]));
+    assert_eq!(
+        backend.get_value_async(&key).await.unwrap().as_deref(),
+        Some(&b"\x00async"[..])
+    );
     backend.delete_async(&key).await.unwrap();
+    assert_eq!(backend.get_value_async(&key).await.unwrap(), None);
     assert_eq!(backend.get_async(&gen_key, &key).await.unwrap().value, None);
 
     let lock = format!("memo:lock:{ns}");

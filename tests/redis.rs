@@ -82,6 +82,43 @@ fn invalidations_reach_the_other_process_l1_within_100ms() {
     served_within(&mut b, "x", &own, bound);
 }
 
+#[test]
+fn invalidate_reaches_a_process_that_knows_the_generation_within_100ms() {
+    let server = RedisServer::start();
+    let mut a = Worker::start(&server.url());
+    let mut b = Worker::start(&server.url());
+    // B computes and learns the generation; A reads B's entry from Redis.
+    assert_eq!(b.send("shared y"), format!("y@{} 1", b.pid()));
+    assert_eq!(a.send("shared y"), format!("y@{} 0", b.pid()));
+    assert_eq!(a.send("invalidate-shared"), "ok");
+    let start = Instant::now();
+    loop {
+        let reply = a.send("shared y");
+        if reply == format!("y@{} 1", a.pid()) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(100),
+            "A still reads the old entry: {reply}"
+        );
+    }
+    // B knew the old generation and holds an old entry for `z` in Redis: it
+    // must stop trusting that generation within the bound and recompute.
+    assert_eq!(b.send("shared z"), format!("z@{} 2", b.pid()));
+    assert_eq!(a.send("invalidate-shared"), "ok");
+    let start = Instant::now();
+    loop {
+        let reply = b.send("shared z");
+        if reply == format!("z@{} 3", b.pid()) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(100),
+            "B still serves the old entry: {reply}"
+        );
+    }
+}
+
 static VERSION: AtomicU64 = AtomicU64::new(1);
 static FLAKY_RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -200,32 +237,48 @@ fn old_entries_never_return_when_the_generation_is_lost() {
         RedisServer::start_with(&["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"]);
     install(RedisBackend::connect(&server.url()).unwrap());
     let mut redis = server.client();
+    let generation_key = "memo:g:redis_tests::versioned";
 
+    // Entries of version 1, then an invalidation: version 1 is old now.
     VERSION.store(1, Ordering::SeqCst);
     for x in 0..50 {
         assert_eq!(versioned(x), (x, 1));
     }
-    // The generation key deleted (as eviction would): a fresh one, all misses.
-    let _: () = redis::cmd("DEL")
-        .arg("memo:g:redis_tests::versioned")
-        .query(&mut redis)
-        .unwrap();
+    versioned::invalidate().unwrap();
     VERSION.store(2, Ordering::SeqCst);
     for x in 0..50 {
-        assert_eq!(
-            versioned(x),
-            (x, 2),
-            "an entry of a lost generation came back"
-        );
+        assert_eq!(versioned(x), (x, 2));
     }
 
-    // Real eviction: fill memory until the generation key is evicted.
+    // The generation key deleted (as an expiry or a restart would): entries
+    // of version 1 must not come back, in this process or in a fresh one.
+    let _: () = redis::cmd("DEL")
+        .arg(generation_key)
+        .query(&mut redis)
+        .unwrap();
     VERSION.store(3, Ordering::SeqCst);
+    for x in 0..50 {
+        assert_ne!(
+            versioned(x).1,
+            1,
+            "an entry of an invalidated generation came back"
+        );
+    }
+    let mut fresh = Worker::start(&server.url());
+    assert!(fresh.send("call after-loss").starts_with("after-loss@"));
+
+    // Real eviction: fill memory until the generation key is evicted.
     versioned::invalidate().unwrap();
+    VERSION.store(4, Ordering::SeqCst);
+    for x in 0..50 {
+        assert_eq!(versioned(x), (x, 4));
+    }
+    versioned::invalidate().unwrap();
+    VERSION.store(5, Ordering::SeqCst);
     let filler = vec![b'x'; 64 * 1024];
     let mut i = 0u64;
     while redis::cmd("EXISTS")
-        .arg("memo:g:redis_tests::versioned")
+        .arg(generation_key)
         .query::<bool>(&mut redis)
         .unwrap()
     {
@@ -237,12 +290,11 @@ fn old_entries_never_return_when_the_generation_is_lost() {
         i += 1;
         assert!(i < 10_000, "the generation key was never evicted");
     }
-    VERSION.store(4, Ordering::SeqCst);
     for x in 0..50 {
-        assert_eq!(
-            versioned(x),
-            (x, 4),
-            "an entry of an evicted generation came back"
+        let (_, version) = versioned(x);
+        assert!(
+            version == 5,
+            "an entry of version {version} came back after eviction"
         );
     }
 }

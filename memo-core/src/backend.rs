@@ -90,6 +90,16 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// When the backend cannot answer.
     fn get(&self, generation_key: &str, key: &str) -> Result<Fetched, Error>;
 
+    /// Reads the value under `key` alone. memo calls it instead of
+    /// [`Backend::get`] while it knows the function's current generation
+    /// (learned from an earlier read, and forgotten on every invalidation
+    /// message), so a hit is one plain `GET`.
+    ///
+    /// # Errors
+    ///
+    /// When the backend cannot answer.
+    fn get_value(&self, key: &str) -> Result<Option<Vec<u8>>, Error>;
+
     /// Stores `value` under `key`, expiring after `ttl`, in one command.
     ///
     /// # Errors
@@ -175,6 +185,14 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         key: &'a str,
     ) -> BoxFuture<'a, Result<Fetched, Error>> {
         ready(self.get(generation_key, key))
+    }
+
+    /// [`Backend::get_value`] for async callers (see [`Backend::get_async`]).
+    fn get_value_async<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
+        ready(self.get_value(key))
     }
 
     /// [`Backend::set`] for async callers (see [`Backend::get_async`]).

@@ -23,6 +23,8 @@ pub(crate) trait LocalTier: Send + Sync {
     fn flush_local(&self);
     /// Drops the local entry for these encoded arguments.
     fn forget_local(&self, args: &[u8]);
+    /// Its hit and miss counters.
+    fn counters(&self) -> &crate::stats::Counters;
 }
 
 static REGISTRY: OnceLock<Mutex<Vec<&'static dyn LocalTier>>> = OnceLock::new();
@@ -44,6 +46,14 @@ fn registry() -> std::sync::MutexGuard<'static, Vec<&'static dyn LocalTier>> {
 /// Adds `cache` to the registry; called once per cache.
 pub(crate) fn register(cache: &'static dyn LocalTier) {
     registry().push(cache);
+}
+
+/// Calls `f` with every registered cache.
+pub(crate) fn each(mut f: impl FnMut(&dyn LocalTier)) {
+    let caches = registry().clone();
+    for cache in caches {
+        f(cache);
+    }
 }
 
 /// Whether L1 may be read and written now. One relaxed load on the hit path.

@@ -168,6 +168,10 @@ impl Backend for MemoryBackend {
         })
     }
 
+    fn get_value(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.store.get(key).map(|bytes| bytes.to_vec()))
+    }
+
     fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
         let ttl = clock::ticks(ttl);
         self.store

@@ -9,8 +9,11 @@
 //!
 //! # What it does per call
 //!
-//! - **Hit** (L1 miss, Redis hit): one round trip, a pipeline of `GET` of
-//!   the function's generation token and `GET` of the entry.
+//! - **Hit** (L1 miss, Redis hit): one `GET` of the entry while the
+//!   process knows the function's current generation (learned from an
+//!   earlier read, forgotten on every invalidation message); otherwise one
+//!   round trip, a pipeline of `GET` of the generation token and `GET` of the
+//!   entry.
 //! - **Miss**: that round trip, the computation, then `SET key value PX ttl`
 //!   (one command, TTL included).
 //! - With `lock = true`, a miss takes `SET lock token NX PX lock_ttl` and
@@ -481,6 +484,10 @@ impl Backend for RedisBackend {
         })
     }
 
+    fn get_value(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.inner.run(|conn| conn.command(&redis::Cmd::get(key)))
+    }
+
     fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
         self.inner
             .run(|conn| conn.command::<()>(&set_px(key, value, ttl)))
@@ -576,6 +583,14 @@ impl Backend for RedisBackend {
                 value,
             })
         })
+    }
+
+    fn get_value_async<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
+        let cmd = redis::Cmd::get(key);
+        Box::pin(async move { self.inner.run_async(|conn| conn.query(&cmd)).await })
     }
 
     fn set_async<'a>(

@@ -21,6 +21,15 @@ fn compute(arg: &str) -> String {
     format!("{arg}@{}", std::process::id())
 }
 
+static SHARED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// L1 off: every call reads Redis (one GET while the generation is known).
+#[quickcache(name = "worker::shared_only", memoize_timeout = 0)]
+fn shared_only(arg: &str) -> String {
+    SHARED_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("{arg}@{}", std::process::id())
+}
+
 static LOCKED_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 /// Sleeps `ms` milliseconds; only one process computes a cold key.
@@ -66,6 +75,11 @@ fn main() {
                 format!("{value} {}", RUNS.load(Ordering::SeqCst))
             }
             (Some("clear"), Some(arg), None) => outcome(compute::clear(arg)),
+            (Some("shared"), Some(arg), None) => {
+                let value = shared_only(arg);
+                format!("{value} {}", SHARED_RUNS.load(Ordering::SeqCst))
+            }
+            (Some("invalidate-shared"), None, None) => outcome(shared_only::invalidate()),
             (Some("invalidate"), None, None) => outcome(compute::invalidate()),
             (Some("set"), Some(arg), Some(value)) => {
                 outcome(compute::set_cached_value(arg).to(value.to_owned()))

@@ -10,6 +10,7 @@ use crate::backend::{self, Backend, Generation};
 use crate::codec::Codec;
 use crate::coherence::LocalTier;
 use crate::flight::{Joined, Leader};
+use crate::key::ArgsKey;
 use crate::lock::{self, Waited};
 use crate::{key, stats, Error};
 
@@ -50,12 +51,14 @@ where
             match self.flights.join(args.clone()) {
                 Joined::Follower(flight) => {
                     if let Some(value) = flight.wait() {
+                        self.counters.shared_hits.add();
                         return Lookup::Hit(value);
                     }
                 }
                 Joined::Leader(leader) => {
                     // A leader may have landed between the L1 miss and the join.
                     if let Some(value) = self.l1().and_then(|l1| l1.get(&args)) {
+                        self.counters.l1_hits.add();
                         leader.finish(&value);
                         return Lookup::Hit(value);
                     }
@@ -70,20 +73,60 @@ where
     /// `lock_ttl`) for the process holding it to store the value.
     fn lookup_shared<'c>(
         &'c self,
-        args: Box<[u8]>,
+        args: ArgsKey,
         epoch: u64,
-        leader: Leader<'c, Box<[u8]>, V>,
+        leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         let backend = backend::current();
         let key = key::entry_key(&self.namespace, &args);
+        // Knowing the current generation, a hit is one GET of the entry.
+        if let Some(known) = self.known_generation() {
+            match backend.get_value(&key) {
+                Ok(Some(bytes)) => {
+                    if let Some(value) = self.open(known, &bytes) {
+                        return self.hit(args, value, epoch, leader);
+                    }
+                }
+                Ok(None) if self.lock_ttl.is_none() => {
+                    let entry = Entry {
+                        args,
+                        key,
+                        backend: Some(backend),
+                        generation: Some(known),
+                        lock: None,
+                    };
+                    return self.miss(entry, epoch, leader);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    stats::backend_failed("get", &self.namespace, &error);
+                    let entry = Entry {
+                        args,
+                        key,
+                        backend: None,
+                        generation: None,
+                        lock: None,
+                    };
+                    return self.miss(entry, epoch, leader);
+                }
+            }
+        }
+        // Otherwise (or when the entry is of another generation) the
+        // generation and the entry together, in one round trip.
         let read = || {
             backend
                 .get(&self.generation_key, &key)
                 .map(|found| self.read(found))
         };
+        let seen_at = self.generation_epoch();
         let generation = match read() {
-            Ok((_, Some(value))) => return self.hit(args, value, epoch, leader),
-            Ok((generation, None)) => generation,
+            Ok((generation, found)) => {
+                self.learn_generation(seen_at, generation);
+                match found {
+                    Some(value) => return self.hit(args, value, epoch, leader),
+                    None => generation,
+                }
+            }
             Err(error) => {
                 stats::backend_failed("get", &self.namespace, &error);
                 let entry = Entry {
@@ -178,8 +221,9 @@ where
     pub fn or_compute(self, compute: impl FnOnce() -> V) -> V {
         let miss = match self {
             Lookup::Hit(value) => return value,
-            Lookup::Miss(miss) => miss,
+            Lookup::Miss(miss) => *miss,
         };
+        miss.cache.counters.misses.add();
         let value = compute();
         let Some(entry) = miss.entry else {
             return value;

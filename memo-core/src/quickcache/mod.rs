@@ -10,7 +10,8 @@ mod blocking;
 mod future;
 
 use std::marker::PhantomData;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -20,7 +21,9 @@ use crate::backend::{Backend, Fetched, Generation};
 use crate::codec::Codec;
 use crate::coherence::{self, LocalTier};
 use crate::flight::{Flights, Leader};
+use crate::key::ArgsKey;
 use crate::lock::LockGuard;
+use crate::stats::Counters;
 use crate::store::Store;
 use crate::{clock, key, stats, Error};
 
@@ -66,9 +69,18 @@ pub struct QuickCache<V, C> {
 pub struct Cache<V, C> {
     namespace: String,
     generation_key: String,
-    l1: Option<Store<Box<[u8]>, V>>,
+    l1: Option<Store<ArgsKey, V>>,
     l1_ttl: clock::Tick,
-    flights: Flights<Box<[u8]>, V>,
+    flights: Flights<ArgsKey, V>,
+    counters: Counters,
+    /// The generation this process last read (0: unknown), so that an L2 hit
+    /// is one `GET`. Trusted only while L1 is (the invalidation channel is
+    /// up), and forgotten on every flush: a local or remote invalidation,
+    /// the channel going down or up, a new backend.
+    known_generation: AtomicU64,
+    /// Bumped under its lock by every flush; a generation read before a
+    /// flush is not learned after it.
+    generation_epoch: Mutex<u64>,
     timeout: Duration,
     lock_ttl: Option<Duration>,
     fingerprint: u64,
@@ -132,6 +144,9 @@ where
             l1,
             l1_ttl: clock::ticks(spec.memoize_timeout),
             flights: Flights::new(),
+            counters: Counters::default(),
+            known_generation: AtomicU64::new(0),
+            generation_epoch: Mutex::new(0),
             timeout: spec.timeout,
             lock_ttl: spec.lock_ttl,
             fingerprint: fingerprint(std::any::type_name::<(V, C)>()),
@@ -158,26 +173,67 @@ where
             let bytes = encoded.map_err(|e| Error::Encode(e.0))?;
             match self.l1().and_then(|l1| l1.get(bytes)) {
                 Some(value) => Ok(Err(value)),
-                None => Ok(Ok(Box::<[u8]>::from(bytes))),
+                None => Ok(Ok(ArgsKey::from_slice(bytes))),
             }
         });
         match probed {
             Ok(Ok(args)) => Probe::Missed(args),
-            Ok(Err(value)) => Probe::Done(Lookup::Hit(value)),
+            Ok(Err(value)) => {
+                self.counters.l1_hits.add();
+                Probe::Done(Lookup::Hit(value))
+            }
             Err(error) => {
                 stats::backend_failed("encode key", &self.namespace, &error);
-                Probe::Done(Lookup::Miss(Miss {
+                Probe::Done(Lookup::Miss(Box::new(Miss {
                     cache: self,
                     entry: None,
                     leader: None,
                     epoch,
-                }))
+                })))
             }
         }
     }
 
     fn epoch(&self) -> u64 {
         self.l1.as_ref().map_or(0, Store::epoch)
+    }
+
+    /// The function's generation, if this process knows it and may trust it.
+    fn known_generation(&self) -> Option<Generation> {
+        if !coherence::l1_on() {
+            return None;
+        }
+        let generation = self.known_generation.load(Ordering::Acquire);
+        (generation != 0).then_some(generation)
+    }
+
+    fn generation_epoch(&self) -> u64 {
+        *self
+            .generation_epoch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remembers `generation`, read when the epoch was `seen_at`, unless a
+    /// flush happened since.
+    fn learn_generation(&self, seen_at: u64, generation: Option<Generation>) {
+        let epoch = self
+            .generation_epoch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if *epoch == seen_at {
+            self.known_generation
+                .store(generation.unwrap_or(0), Ordering::Release);
+        }
+    }
+
+    fn forget_generation(&self) {
+        let mut epoch = self
+            .generation_epoch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *epoch += 1;
+        self.known_generation.store(0, Ordering::Release);
     }
 
     /// What a shared-tier read found: a current, decodable value, and the
@@ -194,10 +250,10 @@ where
     /// kept in L1, handed to the flight's followers, returned.
     fn hit<'c>(
         &'c self,
-        args: Box<[u8]>,
+        args: ArgsKey,
         value: V,
         epoch: u64,
-        leader: Leader<'c, Box<[u8]>, V>,
+        leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         self.keep_local(args, value.clone(), epoch);
         leader.finish(&value);
@@ -208,14 +264,14 @@ where
         &'c self,
         entry: Entry,
         epoch: u64,
-        leader: Leader<'c, Box<[u8]>, V>,
+        leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
-        Lookup::Miss(Miss {
+        Lookup::Miss(Box::new(Miss {
             cache: self,
             entry: Some(entry),
             leader: Some(leader),
             epoch,
-        })
+        }))
     }
 
     /// Encodes `args` once, for the companions that take a value or a
@@ -232,11 +288,11 @@ where
 
     /// L1, while it may be used (see [`coherence`]).
     #[inline]
-    fn l1(&self) -> Option<&Store<Box<[u8]>, V>> {
+    fn l1(&self) -> Option<&Store<ArgsKey, V>> {
         self.l1.as_ref().filter(|_| coherence::l1_on())
     }
 
-    fn keep_local(&self, args: Box<[u8]>, value: V, epoch: u64) {
+    fn keep_local(&self, args: ArgsKey, value: V, epoch: u64) {
         if let Some(l1) = self.l1() {
             l1.insert(args, value, Some(self.l1_ttl), epoch);
         }
@@ -281,7 +337,7 @@ where
 /// What the L1 probe came to.
 enum Probe<'c, V, C> {
     /// L1 has no value: the encoded arguments, to look further.
-    Missed(Box<[u8]>),
+    Missed(ArgsKey),
     /// Nothing more to look up: an L1 hit, or arguments that cannot be keyed.
     Done(Lookup<'c, V, C>),
 }
@@ -291,8 +347,9 @@ enum Probe<'c, V, C> {
 pub enum Lookup<'c, V, C> {
     /// A live value from L1 or the shared tier.
     Hit(V),
-    /// No usable value; compute it with [`Lookup::or_compute`].
-    Miss(Miss<'c, V, C>),
+    /// No usable value; compute it with [`Lookup::or_compute`]. Boxed, so
+    /// the hit path moves two words and the value, not the miss's state.
+    Miss(Box<Miss<'c, V, C>>),
 }
 
 /// A miss: the encoded arguments, the entry key, and the generation that was
@@ -303,12 +360,12 @@ pub struct Miss<'c, V, C> {
     /// `None` when the arguments could not be encoded: nothing is stored.
     entry: Option<Entry>,
     /// The single flight this caller leads; its followers get the value.
-    leader: Option<Leader<'c, Box<[u8]>, V>>,
+    leader: Option<Leader<'c, ArgsKey, V>>,
     epoch: u64,
 }
 
 struct Entry {
-    args: Box<[u8]>,
+    args: ArgsKey,
     key: String,
     /// `None` when the backend failed on lookup: the value goes to L1 only.
     backend: Option<std::sync::Arc<dyn Backend>>,
@@ -323,7 +380,7 @@ struct Entry {
 /// borrows none of the arguments.
 pub struct Prepared<V: 'static, C: 'static> {
     cache: &'static Cache<V, C>,
-    args: Result<Box<[u8]>, Error>,
+    args: Result<ArgsKey, Error>,
 }
 
 impl<V, C> LocalTier for Cache<V, C>
@@ -336,9 +393,14 @@ where
     }
 
     fn flush_local(&self) {
+        self.forget_generation();
         if let Some(l1) = &self.l1 {
             l1.clear();
         }
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     fn forget_local(&self, args: &[u8]) {
@@ -348,8 +410,8 @@ where
     }
 }
 
-fn encode<A: Serialize + ?Sized>(args: &A) -> Result<Box<[u8]>, Error> {
-    key::with_encoded(args, |bytes| bytes.map(Box::from)).map_err(|e| Error::Encode(e.0))
+fn encode<A: Serialize + ?Sized>(args: &A) -> Result<ArgsKey, Error> {
+    key::with_encoded(args, |bytes| bytes.map(ArgsKey::from_slice)).map_err(|e| Error::Encode(e.0))
 }
 
 /// FNV-1a: a hash that is the same in every process and build.

@@ -1,9 +1,10 @@
 //! Cache keys: the one place that turns arguments into keys.
 //!
-//! - **Arguments** (the `vary_on` values) are encoded with bincode's standard
-//!   configuration: typed and length-prefixed, so `f("a,b", "c")` and
-//!   `f("a", "b,c")` never share a key. Key encoding does not follow the value
-//!   codec, so swapping codecs never moves keys. The bytes are the L1 key.
+//! - **Arguments** (the `vary_on` values) are encoded by memo's own key
+//!   encoder (`key::encoder`): typed and self-delimiting, so `f("a,b", "c")` and
+//!   `f("a", "b,c")` never share a key, and fast enough for the hit path.
+//!   Key encoding does not follow the value codec, so swapping codecs never
+//!   moves keys. The bytes are the L1 key.
 //! - **Shared-tier keys** read `memo:v:{namespace}:{hex(args)}`, where the
 //!   namespace is `crate::module::function` (or the `name = "..."` option).
 //!   Arguments are hex so the last `:` always ends the namespace, whatever the
@@ -21,7 +22,14 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::codec::{Bincode, Codec, CodecError};
+use crate::codec::CodecError;
+
+mod encoder;
+
+/// Encoded arguments as L1 and the single flight hold them: up to 24 bytes
+/// inline (every integer key, most short strings), so a lookup compares
+/// without chasing a pointer and a miss stores without allocating.
+pub(crate) type ArgsKey = smallvec::SmallVec<[u8; 24]>;
 
 /// Prefix of every key memo writes to a shared tier.
 pub const PREFIX: &str = "memo";
@@ -43,13 +51,13 @@ where
     ARGS.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
-            let encoded = Bincode.encode(args, &mut buf);
+            let encoded = encoder::encode(args, &mut buf);
             f(encoded.map(|()| &buf[..]))
         }
         // Re-entered from inside `f` or a Serialize impl: use a fresh buffer.
         Err(_) => {
             let mut buf = Vec::new();
-            let encoded = Bincode.encode(args, &mut buf);
+            let encoded = encoder::encode(args, &mut buf);
             f(encoded.map(|()| &buf[..]))
         }
     })
