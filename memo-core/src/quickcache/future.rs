@@ -90,17 +90,7 @@ where
                     return self.miss(entry, epoch, leader);
                 }
                 Ok(None) => {}
-                Err(error) => {
-                    stats::backend_failed("get", &self.namespace, &error);
-                    let entry = Entry {
-                        args,
-                        key,
-                        backend: None,
-                        generation: None,
-                        lock: None,
-                    };
-                    return self.miss(entry, epoch, leader);
-                }
+                Err(error) => return self.unreachable(&error, args, key, epoch, leader),
             }
         }
         let read = || async {
@@ -116,17 +106,7 @@ where
                     None => generation,
                 }
             }
-            Err(error) => {
-                stats::backend_failed("get", &self.namespace, &error);
-                let entry = Entry {
-                    args,
-                    key,
-                    backend: None,
-                    generation: None,
-                    lock: None,
-                };
-                return self.miss(entry, epoch, leader);
-            }
+            Err(error) => return self.unreachable(&error, args, key, epoch, leader),
         };
         let mut lock = None;
         if let Some(ttl) = self.lock_ttl {

@@ -274,6 +274,27 @@ where
         }))
     }
 
+    /// The shared tier failed: count it, and compute without it (the value
+    /// goes to L1 only).
+    fn unreachable<'c>(
+        &'c self,
+        error: &Error,
+        args: ArgsKey,
+        key: String,
+        epoch: u64,
+        leader: Leader<'c, ArgsKey, V>,
+    ) -> Lookup<'c, V, C> {
+        stats::backend_failed("get", &self.namespace, error);
+        let entry = Entry {
+            args,
+            key,
+            backend: None,
+            generation: None,
+            lock: None,
+        };
+        self.miss(entry, epoch, leader)
+    }
+
     /// Encodes `args` once, for the companions that take a value or a
     /// computation after the arguments (`set_cached_value`, `refresh`).
     pub fn prepare<A>(&'static self, args: &A) -> Prepared<V, C>
