@@ -10,6 +10,7 @@ from collections import defaultdict
 from datetime import date
 
 criterion_dir, memory_md, bench_log = sys.argv[1:4]
+load_md = sys.argv[4] if len(sys.argv) > 4 else None
 
 # Per group: which contender is the floor (None: the fastest row).
 FLOORS = {
@@ -24,7 +25,7 @@ NOTES = {
     "l1_hit_shapes": "A `(u64, &str)` key and a ~1 KB struct value; floor per shape: the raw `DashMap`.",
     "miss_overhead": "A body that returns at once, a fresh key every call: the cost of a miss (lookup, compute, insert).",
     "contention_get_or_compute": "Get-or-compute on 16 hot keys from 2 and 4 threads (machine has 2 cores); time per op per thread. `cached` with `sync_writes = \"by_key\"`, moka with `get_with`.",
-    "codec": "bincode 2 (the default) against postcard and bitcode: a `(u64, &str)` key and a ~1 KB struct.",
+    "codec": "bincode 2 against postcard (the default value codec since these numbers) and bitcode: a `(u64, &str)` key and a ~1 KB struct. Keys use memo's own encoder (`key::encoder`), not these.",
     "invalidate": "`f::invalidate()` with 1, 10 000 and 1 000 000 entries in the embedded shared tier (L1 bounded at 10 000): must be flat.",
     "clear": "`f::clear(args)` of one entry.",
     "l2_redis_hit_sync": "L1 off, every call a Redis hit on loopback; one blocking connection each. `cached`'s Redis store for comparison.",
@@ -115,6 +116,14 @@ def main():
         sizes = [line.strip() for line in f if line.startswith("codec sizes")]
     if sizes:
         out.append("\n" + sizes[-1] + "\n")
+    if load_md and os.path.exists(load_md):
+        with open(load_md) as f:
+            table = [line.rstrip() for line in f if line.startswith("|")]
+        out.append("\n## example service under load\n")
+        out.append("`examples/service` (axum, a `#[quickcache]` aggregate over 300 000 SQLite rows, 200 teams) driven by "
+                   "`examples/service/load.sh`: wrk, 2 threads, 64 connections, 8 s, a random team per request, after a warm-up "
+                   "that requests every team once.\n")
+        out.append("\n".join(table))
     print("\n".join(out))
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark in one go (memo and its peers side by side, against a
 # redis-server started here on a free loopback port) and rewrites
-# benches/RESULTS.md. Takes about 10 minutes on 2 cores.
+# benches/RESULTS.md, with the example service under load (wrk).
+# Takes about 8 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,5 +25,6 @@ mkdir -p target
 rm -rf target/criterion
 MEMO_BENCH_REDIS="redis://127.0.0.1:$port/" cargo bench -p memo-benches --bench peers 2>&1 | tee target/bench.log
 cargo run --release -q -p memo-benches --bin memory > target/memory.md
-python3 benches/report.py target/criterion target/memory.md target/bench.log > benches/RESULTS.md
+bash examples/service/load.sh 8 > target/load.md
+python3 benches/report.py target/criterion target/memory.md target/bench.log target/load.md > benches/RESULTS.md
 echo "wrote benches/RESULTS.md"

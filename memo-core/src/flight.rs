@@ -27,8 +27,15 @@ pub(crate) struct Flights<K, V> {
 
 /// One computation in progress.
 pub(crate) struct Flight<V> {
-    outcome: Mutex<Outcome<V>>,
+    state: Mutex<State<V>>,
     done: Event,
+}
+
+struct State<V> {
+    outcome: Outcome<V>,
+    /// Whether anyone waits: an uncontended flight lands without waking
+    /// anybody (no notification, no value clone).
+    followed: bool,
 }
 
 enum Outcome<V> {
@@ -67,7 +74,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
             Entry::Occupied(held) => Joined::Follower(Arc::clone(held.get())),
             Entry::Vacant(free) => {
                 let flight = Arc::new(Flight {
-                    outcome: Mutex::new(Outcome::Pending),
+                    state: Mutex::new(State {
+                        outcome: Outcome::Pending,
+                        followed: false,
+                    }),
                     done: Event::new(),
                 });
                 let key = free.key().clone();
@@ -84,12 +94,24 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
 
 impl<K: Hash + Eq, V> Flights<K, V> {
     /// Ends `flight`: removes it from the map (a new flight may start), then
-    /// publishes `outcome` and wakes the followers.
-    fn land(&self, key: &K, flight: &Arc<Flight<V>>, outcome: Outcome<V>) {
+    /// publishes the outcome and wakes the followers, if any.
+    fn land(&self, key: &K, flight: &Arc<Flight<V>>, outcome: impl FnOnce() -> Outcome<V>) {
         self.map
             .remove_if(key, |_, current| Arc::ptr_eq(current, flight));
-        *flight.outcome.lock().unwrap_or_else(|e| e.into_inner()) = outcome;
-        flight.done.notify(usize::MAX);
+        let followed = {
+            let mut state = flight.state.lock().unwrap_or_else(|e| e.into_inner());
+            // Nobody waits: no clone of the value; a caller that still holds
+            // the flight finds it ended and looks again.
+            state.outcome = if state.followed {
+                outcome()
+            } else {
+                Outcome::Abandoned
+            };
+            state.followed
+        };
+        if followed {
+            flight.done.notify(usize::MAX);
+        }
     }
 }
 
@@ -98,7 +120,7 @@ impl<K: Hash + Eq, V: Clone> Leader<'_, K, V> {
     pub(crate) fn finish(mut self, value: &V) {
         if let Some(key) = self.key.take() {
             self.flights
-                .land(&key, &self.flight, Outcome::Ready(value.clone()));
+                .land(&key, &self.flight, || Outcome::Ready(value.clone()));
         }
     }
 }
@@ -106,17 +128,24 @@ impl<K: Hash + Eq, V: Clone> Leader<'_, K, V> {
 impl<K: Hash + Eq, V> Drop for Leader<'_, K, V> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.flights.land(&key, &self.flight, Outcome::Abandoned);
+            self.flights.land(&key, &self.flight, || Outcome::Abandoned);
         }
     }
 }
 
 impl<V: Clone> Flight<V> {
-    fn outcome(&self) -> Option<Option<V>> {
-        match &*self.outcome.lock().unwrap_or_else(|e| e.into_inner()) {
-            Outcome::Pending => None,
-            Outcome::Ready(value) => Some(Some(value.clone())),
-            Outcome::Abandoned => Some(None),
+    /// The outcome if the leader landed; otherwise marks the flight followed
+    /// and registers `listener` before the lock is released, so the leader
+    /// cannot land unseen in between.
+    fn outcome_or_listen(&self) -> Result<Option<V>, event_listener::EventListener> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match &state.outcome {
+            Outcome::Pending => {
+                state.followed = true;
+                Err(self.done.listen())
+            }
+            Outcome::Ready(value) => Ok(Some(value.clone())),
+            Outcome::Abandoned => Ok(None),
         }
     }
 
@@ -124,22 +153,20 @@ impl<V: Clone> Flight<V> {
     /// caller retries).
     pub(crate) fn wait(&self) -> Option<V> {
         loop {
-            let listener = self.done.listen();
-            if let Some(outcome) = self.outcome() {
-                return outcome;
+            match self.outcome_or_listen() {
+                Ok(outcome) => return outcome,
+                Err(listener) => listener.wait(),
             }
-            listener.wait();
         }
     }
 
     /// [`Flight::wait`] for async callers: awaits without blocking a thread.
     pub(crate) async fn wait_async(&self) -> Option<V> {
         loop {
-            let listener = self.done.listen();
-            if let Some(outcome) = self.outcome() {
-                return outcome;
+            match self.outcome_or_listen() {
+                Ok(outcome) => return outcome,
+                Err(listener) => listener.await,
             }
-            listener.await;
         }
     }
 }

@@ -127,7 +127,7 @@ impl<V, R> std::fmt::Debug for SetCachedValue<V, R> {
 /// README's attribute reference.
 ///
 /// Options: `timeout = <seconds>` (entries expire; default never),
-/// `max_entries = N` (bounded, least-recently-used eviction; default
+/// `max_entries = N` (bounded, CLOCK eviction close to LRU; default
 /// unbounded).
 ///
 /// # Examples

@@ -1,25 +1,29 @@
 //! The in-process map behind every local tier: `#[memoized]` caches, the L1
 //! of `#[quickcache]` and the embedded [`MemoryBackend`](crate::MemoryBackend).
 //!
-//! A [`DashMap`] of slots, each with a deadline on the coarse clock. It keeps
-//! two promises:
-//! - **Expired entries are reclaimed.** An expired slot is never served, and a
-//!   sweep removes expired slots once as many inserts have happened as the map
-//!   holds entries (amortised O(1) per insert).
-//! - **`max_entries` holds.** When an insert takes the map over its bound, a
-//!   sweep drops expired slots and then the least recently used ones, down to
-//!   7/8 of the bound, so sweeps stay rare. Recency is kept per slot with a
-//!   coarse timestamp written at most once per clock tick, so a hit on an
-//!   unbounded map writes nothing and a hit on a bounded one rarely does.
+//! A [`DashMap`] of slots, each with a deadline on the coarse clock, plus a
+//! ring of keys in insertion order (kept only when something needs it: a
+//! bound or a TTL). It keeps two promises, in O(1) amortised per insert:
+//! - **`max_entries` holds.** Over the bound, an insert evicts with CLOCK
+//!   (second chance): the oldest key in the ring goes, unless it was read
+//!   since it was inserted or last spared, in which case it is spared once
+//!   and moves to the back. Close to LRU, with no list to reorder on a hit:
+//!   a hit on a bounded map sets a flag, and only if it is not set already.
+//! - **Expired entries are reclaimed.** An expired slot is never served; each
+//!   insert also drops up to two expired keys from the front of the ring
+//!   (with one TTL per map, the front is the next to expire).
 //!
 //! Invalidation is O(1) for readers: every slot carries the map's epoch at the
 //! time its value was computed; [`Store::clear`] bumps the epoch (slots of an
 //! older epoch are never served, even ones inserted by a computation that
-//! raced with the clear) and then drops the slots.
+//! raced with the clear) and then drops the slots: at once when the map is
+//! small, in one sweep at the next insert when it is large.
 
 use std::borrow::Borrow;
+use std::collections::VecDeque;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
@@ -28,32 +32,36 @@ use crate::clock::{self, Tick, NEVER};
 
 type Hasher = foldhash::fast::RandomState;
 
-/// Slack kept below the bound after an eviction sweep, so that the next one
-/// is `max_entries / 8` inserts away.
-const EVICT_TO_NUMERATOR: usize = 7;
-const EVICT_TO_DENOMINATOR: usize = 8;
 /// Largest map that [`Store::clear`] empties at once.
 const EAGER_CLEAR: usize = 1024;
-/// Fewest inserts between two expiry sweeps.
-const MIN_SWEEP_INTERVAL: usize = 1024;
+/// Expired keys dropped from the front of the ring per insert, at most.
+const RECLAIM_PER_INSERT: usize = 2;
 
 pub(crate) struct Store<K, V> {
     map: DashMap<K, Slot<V>, Hasher>,
     len: AtomicUsize,
     max_entries: usize,
     epoch: AtomicU64,
-    inserts_since_sweep: AtomicUsize,
-    sweeping: AtomicBool,
+    /// Keys in insertion order, with the sequence number of their slot (a
+    /// record whose slot was replaced or removed since is skipped).
+    ring: Mutex<VecDeque<(K, u64)>>,
+    next_seq: AtomicU64,
+    /// Whether any slot has a TTL (the ring is kept from then on).
+    timed: AtomicBool,
+    /// Set by a deferred [`Store::clear`]: the next insert sweeps.
+    stale: AtomicBool,
 }
 
 struct Slot<V> {
     value: V,
     expires: Tick,
     epoch: u64,
-    last_used: AtomicU64,
+    seq: u64,
+    /// Read since inserted or last spared by the CLOCK hand.
+    referenced: AtomicBool,
 }
 
-impl<K: Hash + Eq, V: Clone> Store<K, V> {
+impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     /// A map holding at most `max_entries` entries (`None`: unbounded).
     pub(crate) fn new(max_entries: Option<usize>) -> Self {
         Store {
@@ -61,13 +69,20 @@ impl<K: Hash + Eq, V: Clone> Store<K, V> {
             len: AtomicUsize::new(0),
             max_entries: max_entries.unwrap_or(usize::MAX).max(1),
             epoch: AtomicU64::new(0),
-            inserts_since_sweep: AtomicUsize::new(0),
-            sweeping: AtomicBool::new(false),
+            ring: Mutex::new(VecDeque::new()),
+            next_seq: AtomicU64::new(0),
+            timed: AtomicBool::new(false),
+            stale: AtomicBool::new(false),
         }
     }
 
     fn bounded(&self) -> bool {
         self.max_entries != usize::MAX
+    }
+
+    /// Whether inserts keep the ring (for eviction or expiry).
+    fn ringed(&self) -> bool {
+        self.bounded() || self.timed.load(Ordering::Relaxed)
     }
 
     /// The current epoch. Read it before computing a value and pass it to
@@ -86,22 +101,29 @@ impl<K: Hash + Eq, V: Clone> Store<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let slot = self.map.get(key)?;
-        if slot.epoch != self.epoch() {
+        if slot.epoch != self.epoch() || (slot.expires != NEVER && clock::now() >= slot.expires) {
             return None;
         }
-        if slot.expires != NEVER || self.bounded() {
-            let now = clock::now();
-            if now >= slot.expires {
-                return None;
-            }
-            if self.bounded() {
-                slot.touch(now);
-            }
+        if self.bounded() && !slot.referenced.load(Ordering::Relaxed) {
+            slot.referenced.store(true, Ordering::Relaxed);
         }
         // Clone out and drop the guard before the caller does anything else.
         let value = slot.value.clone();
         drop(slot);
         Some(value)
+    }
+
+    fn slot(&self, value: V, ttl: Option<Tick>, epoch: u64, now: Tick) -> Slot<V> {
+        if ttl.is_some() && !self.timed.load(Ordering::Relaxed) {
+            self.timed.store(true, Ordering::Relaxed);
+        }
+        Slot {
+            value,
+            expires: ttl.map_or(NEVER, |ttl| now.saturating_add(ttl)),
+            epoch,
+            seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+            referenced: AtomicBool::new(false),
+        }
     }
 
     /// Stores `value` under `key` for `ttl` ticks (`None`: until evicted),
@@ -110,33 +132,11 @@ impl<K: Hash + Eq, V: Clone> Store<K, V> {
         if epoch != self.epoch() {
             return;
         }
-        let now = clock::now();
-        let slot = Slot {
-            value,
-            expires: match ttl {
-                Some(ttl) => now.saturating_add(ttl),
-                None => NEVER,
-            },
-            epoch,
-            last_used: AtomicU64::new(now),
-        };
+        let slot = self.slot(value, ttl, epoch, clock::now());
+        let seq = slot.seq;
+        let record = self.ringed().then(|| key.clone());
         let added = self.map.insert(key, slot).is_none();
-        self.count_insert(added);
-    }
-
-    /// Accounts for an insert (`added`: of a new key); sweeps when the map
-    /// went over its bound or has had as many inserts as it holds entries
-    /// since the last sweep.
-    fn count_insert(&self, added: bool) {
-        let len = if added {
-            self.len.fetch_add(1, Ordering::Relaxed) + 1
-        } else {
-            self.len()
-        };
-        let inserts = self.inserts_since_sweep.fetch_add(1, Ordering::Relaxed) + 1;
-        if len > self.max_entries || inserts >= len.max(MIN_SWEEP_INTERVAL) {
-            self.sweep();
-        }
+        self.inserted(added, record.map(|key| (key, seq)));
     }
 
     /// Stores `value` under `key` for `ttl` ticks unless a live value is
@@ -144,29 +144,118 @@ impl<K: Hash + Eq, V: Clone> Store<K, V> {
     pub(crate) fn insert_if_absent(&self, key: K, value: V, ttl: Option<Tick>) -> Result<(), V> {
         let epoch = self.epoch();
         let now = clock::now();
-        let slot = Slot {
-            value,
-            expires: ttl.map_or(NEVER, |ttl| now.saturating_add(ttl)),
-            epoch,
-            last_used: AtomicU64::new(now),
-        };
-        // The entry guard locks a shard: count (and maybe sweep) after it.
-        let added = match self.map.entry(key) {
+        let record = self.ringed().then(|| key.clone());
+        // The entry guard locks a shard: account (and maybe evict) after it.
+        let (added, seq) = match self.map.entry(key) {
             Entry::Occupied(mut held) => {
                 if held.get().expires > now && held.get().epoch == epoch {
-                    held.get().touch(now);
                     return Err(held.get().value.clone());
                 }
+                let slot = self.slot(value, ttl, epoch, now);
+                let seq = slot.seq;
                 held.insert(slot);
-                false
+                (false, seq)
             }
             Entry::Vacant(free) => {
+                let slot = self.slot(value, ttl, epoch, now);
+                let seq = slot.seq;
                 free.insert(slot);
-                true
+                (true, seq)
             }
         };
-        self.count_insert(added);
+        self.inserted(added, record.map(|key| (key, seq)));
         Ok(())
+    }
+
+    /// Accounts for an insert (`added`: of a new key), records it in the
+    /// ring, and keeps the promises: the bound, and expired keys reclaimed.
+    fn inserted(&self, added: bool, record: Option<(K, u64)>) {
+        let len = if added {
+            self.len.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            self.len()
+        };
+        if self.stale.load(Ordering::Relaxed) && self.stale.swap(false, Ordering::AcqRel) {
+            self.sweep();
+        }
+        let Some(record) = record else {
+            return;
+        };
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        ring.push_back(record);
+        let now = clock::now();
+        if self.timed.load(Ordering::Relaxed) {
+            for _ in 0..RECLAIM_PER_INSERT {
+                if !self.drop_front_if_dead(&mut ring, now) {
+                    break;
+                }
+            }
+        }
+        let mut over = len.saturating_sub(self.max_entries);
+        while over > 0 && !ring.is_empty() {
+            if self.evict_front(&mut ring, now) {
+                over -= 1;
+            }
+        }
+        // Records of replaced or removed slots pile up where nothing evicts
+        // (an unbounded map): compact when they outnumber the live ones.
+        if ring.len() > 2 * self.len().max(512) {
+            ring.retain(|(key, seq)| self.map.get(key).is_some_and(|slot| slot.seq == *seq));
+        }
+    }
+
+    /// Pops the front record if its slot is gone, replaced, expired or of an
+    /// old epoch (removing the slot); says whether it did.
+    fn drop_front_if_dead(&self, ring: &mut VecDeque<(K, u64)>, now: Tick) -> bool {
+        let Some((key, seq)) = ring.front() else {
+            return false;
+        };
+        let epoch = self.epoch();
+        let dead = match self.map.get(key) {
+            None => true,
+            Some(slot) if slot.seq != *seq => true,
+            Some(slot) => slot.expires <= now || slot.epoch != epoch,
+        };
+        if dead {
+            if let Some((key, seq)) = ring.pop_front() {
+                self.remove_if_seq(&key, seq);
+            }
+        }
+        dead
+    }
+
+    /// One step of the CLOCK hand: the front record's slot is evicted
+    /// (first of all if it is dead: expired or of an old epoch), or spared
+    /// once (moved to the back) if it was read since; a stale record is
+    /// dropped. Says whether a slot was evicted.
+    fn evict_front(&self, ring: &mut VecDeque<(K, u64)>, now: Tick) -> bool {
+        let Some((key, seq)) = ring.pop_front() else {
+            return false;
+        };
+        let epoch = self.epoch();
+        let spared = match self.map.get(&key) {
+            None => return false,
+            Some(slot) if slot.seq != seq => return false,
+            Some(slot) => {
+                slot.expires > now
+                    && slot.epoch == epoch
+                    && slot.referenced.swap(false, Ordering::Relaxed)
+            }
+        };
+        if spared {
+            ring.push_back((key, seq));
+            false
+        } else {
+            self.remove_if_seq(&key, seq)
+        }
+    }
+
+    fn remove_if_seq(&self, key: &K, seq: u64) -> bool {
+        let removed = self.map.remove_if(key, |_, slot| slot.seq == seq).is_some();
+        if removed {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
     }
 
     /// Drops the entry under `key` if `matches` its value; says whether it
@@ -197,83 +286,38 @@ impl<K: Hash + Eq, V: Clone> Store<K, V> {
         }
     }
 
-    /// Drops every entry, in O(1): the epoch moves on, so no slot of the
-    /// old one is served again. A small map is emptied at once; a large one
-    /// is reclaimed by the sweep that the next insert runs, so `clear` costs
-    /// the same whatever the size. Values being computed while this runs are
-    /// not stored (see [`Store::epoch`]).
+    /// Drops every entry, in O(1) for readers: the epoch moves on, so no slot
+    /// of the old one is served again. A small map is emptied at once; a
+    /// large one by one sweep at the next insert, so `clear` costs the same
+    /// whatever the size. Values being computed while this runs are not
+    /// stored (see [`Store::epoch`]).
     pub(crate) fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         if self.len() <= EAGER_CLEAR {
-            self.retain(|_| false);
+            self.sweep();
         } else {
-            self.inserts_since_sweep
-                .store(usize::MAX / 2, Ordering::Relaxed);
+            self.stale.store(true, Ordering::Release);
         }
     }
 
-    /// How many entries the map holds, expired ones not yet swept included.
+    /// How many entries the map holds, expired ones not yet reclaimed
+    /// included.
     pub(crate) fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }
 
-    fn retain(&self, mut keep: impl FnMut(&Slot<V>) -> bool) {
+    /// Drops every slot of an old epoch, and their ring records.
+    fn sweep(&self) {
+        let epoch = self.epoch();
         let mut removed = 0;
         self.map.retain(|_, slot| {
-            let kept = keep(slot);
+            let kept = slot.epoch == epoch;
             removed += usize::from(!kept);
             kept
         });
         self.len.fetch_sub(removed, Ordering::Relaxed);
-    }
-
-    /// Drops expired and stale slots, then, if still over the bound, the least
-    /// recently used down to 7/8 of it. One sweep at a time; an insert that
-    /// finds one running goes on.
-    fn sweep(&self) {
-        if self.sweeping.swap(true, Ordering::Acquire) {
-            return;
-        }
-        self.inserts_since_sweep.store(0, Ordering::Relaxed);
-        let now = clock::now();
-        let epoch = self.epoch();
-        self.retain(|slot| slot.expires > now && slot.epoch == epoch);
-
-        let len = self.len();
-        if len > self.max_entries {
-            let target = self.max_entries / EVICT_TO_DENOMINATOR * EVICT_TO_NUMERATOR;
-            let mut used: Vec<Tick> = self
-                .map
-                .iter()
-                .map(|slot| slot.last_used.load(Ordering::Relaxed))
-                .collect();
-            let evict = used.len().saturating_sub(target);
-            if evict > 0 {
-                let (_, cutoff, _) = used.select_nth_unstable(evict - 1);
-                let cutoff = *cutoff;
-                let mut budget = evict;
-                self.retain(|slot| {
-                    if budget > 0 && slot.last_used.load(Ordering::Relaxed) <= cutoff {
-                        budget -= 1;
-                        false
-                    } else {
-                        true
-                    }
-                });
-            }
-        }
-        self.sweeping.store(false, Ordering::Release);
-    }
-}
-
-impl<V> Slot<V> {
-    #[inline]
-    fn touch(&self, now: Tick) {
-        // Coarse ticks change every few ms; write only when it did, so hot
-        // keys read by many threads do not bounce the slot's cache line.
-        if self.last_used.load(Ordering::Relaxed) != now {
-            self.last_used.store(now, Ordering::Relaxed);
-        }
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        ring.retain(|(key, seq)| self.map.get(key).is_some_and(|slot| slot.seq == *seq));
     }
 }
 
@@ -290,7 +334,31 @@ mod tests {
             assert!(store.len() <= 100, "len {} over the bound", store.len());
             assert_eq!(store.map.len(), store.len());
         }
-        assert!(store.len() >= 100 * 7 / 8 - 1);
+        assert_eq!(store.len(), 100, "evicts one per insert, no more");
+    }
+
+    #[test]
+    fn recently_read_entries_survive_eviction() {
+        let store = Store::<u64, u64>::new(Some(100));
+        for k in 0..100 {
+            store.insert(k, k, None, store.epoch());
+        }
+        for k in 100..1000 {
+            assert_eq!(store.get(&0), Some(0), "hot key evicted before {k}");
+            store.insert(k, k, None, store.epoch());
+        }
+        assert!(store.get(&999).is_some());
+        assert!(store.ring.lock().unwrap().len() <= 200);
+    }
+
+    #[test]
+    fn overwrites_do_not_grow_the_ring_without_bound() {
+        let store = Store::<u64, u64>::new(None);
+        for round in 0..5000 {
+            store.insert(round % 10, round, Some(1 << 40), store.epoch());
+        }
+        assert_eq!(store.len(), 10);
+        assert!(store.ring.lock().unwrap().len() <= 1024 + 10);
     }
 
     #[test]
@@ -304,7 +372,7 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "entry never expired");
             std::thread::sleep(Duration::from_millis(5));
         }
-        for k in 2..(MIN_SWEEP_INTERVAL as u64 + 2) {
+        for k in 2..10 {
             store.insert(k, k, Some(ttl), store.epoch());
         }
         assert!(store.map.get(&1).is_none(), "expired entry not reclaimed");

@@ -1,7 +1,7 @@
-//! A loop of L1 hits, for profiling the hit path with callgrind:
-//! `valgrind --tool=callgrind target/release/hitloop`.
+//! Loops of L1 hits and of misses, for profiling with callgrind:
+//! `valgrind --tool=callgrind target/release/hitloop [hit|miss]`.
 
-use memo_core::quickcache;
+use memo_core::{memoized, quickcache};
 
 fn value_of(k: u64) -> String {
     format!("{k:064}")
@@ -12,13 +12,25 @@ fn quick_hit(k: u64) -> String {
     value_of(k)
 }
 
+#[memoized(max_entries = 100_000)]
+fn memo_miss(k: u64) -> u64 {
+    k
+}
+
 fn main() {
-    for k in 0..1024 {
-        quick_hit(k);
-    }
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "hit".into());
     let mut total = 0;
-    for i in 0..200_000u64 {
-        total += quick_hit(i % 1024).len();
+    if mode == "miss" {
+        for k in 0..300_000u64 {
+            total += memo_miss(k);
+        }
+    } else {
+        for k in 0..1024 {
+            quick_hit(k);
+        }
+        for i in 0..200_000u64 {
+            total += quick_hit(i % 1024).len() as u64;
+        }
     }
     println!("{total}");
 }
