@@ -119,6 +119,29 @@ fn invalidate_reaches_a_process_that_knows_the_generation_within_100ms() {
     }
 }
 
+#[test]
+fn while_the_channel_is_down_l1_is_bypassed_and_flushed_when_back() {
+    let mut server = RedisServer::start();
+    let mut b = Worker::start(&server.url());
+    assert_eq!(b.send("call w"), format!("w@{} 1", b.pid()));
+    assert_eq!(b.send("call w"), format!("w@{} 1", b.pid()), "an L1 hit");
+
+    // Redis gone: B cannot hear invalidations, so it serves nothing from L1
+    // (it computes; Redis is down too).
+    server.kill();
+    support::wait_until(Duration::from_secs(5), "B to stop serving from L1", || {
+        b.send("call w") != format!("w@{} 1", b.pid())
+    });
+
+    // Back: caching resumes, from a flushed L1.
+    server.restart();
+    let runs = |reply: &str| reply.rsplit(' ').next().unwrap().parse::<usize>().unwrap();
+    support::wait_until(Duration::from_secs(10), "caching to resume", || {
+        let first = runs(&b.send("call w"));
+        first == runs(&b.send("call w"))
+    });
+}
+
 static VERSION: AtomicU64 = AtomicU64::new(1);
 static FLAKY_RUNS: AtomicUsize = AtomicUsize::new(0);
 
