@@ -177,8 +177,6 @@ pub mod __private {
     pub use crate::quickcache::{Cache, Lookup, Prepared, QuickCache, Spec};
     pub use core::time::Duration;
 
-    use crate::Error;
-
     /// Asserts at compile time that a `#[memoized]` argument can be a key.
     #[inline(always)]
     pub fn require_key<T: core::hash::Hash + Eq + Clone + Send + Sync + 'static>() {}
@@ -186,9 +184,6 @@ pub mod __private {
     /// Asserts at compile time that a `vary_on` value can be encoded.
     #[inline(always)]
     pub fn require_vary_on<T: serde::Serialize + ?Sized>(_: &T) {}
-
-    /// Result of the shared-tier companions.
-    pub type Outcome = Result<(), Error>;
 
     /// Asserts at compile time that a `#[quickcache]` return type can be
     /// stored in the shared tier.
