@@ -529,7 +529,7 @@ criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(3))
         .sample_size(30);
     targets = l1_hits, misses, contention, codecs, invalidation, redis_tier
 }
