@@ -1,0 +1,249 @@
+//! The Redis commands behind each [`Backend`] operation, sync and async.
+
+use std::time::Duration;
+
+use memo_core::backend::{new_generation, BoxFuture, Fetched, Generation};
+use memo_core::coherence::Link;
+use memo_core::{Backend, Error};
+
+use crate::channel::Message;
+use crate::{RedisBackend, NAME};
+
+fn parse_generation(value: Option<Vec<u8>>) -> Option<Generation> {
+    std::str::from_utf8(&value?).ok()?.parse().ok()
+}
+
+/// Compare-and-delete: releases a lock only if it still holds our token.
+const UNLOCK: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+fn set_px(key: &str, value: &[u8], ttl: Duration) -> redis::Cmd {
+    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(key).arg(value).arg("PX").arg(ms);
+    cmd
+}
+
+impl Backend for RedisBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn get(&self, generation_key: &str, key: &str) -> Result<Fetched, Error> {
+        let (generation, value): (Option<Vec<u8>>, Option<Vec<u8>>) = self.inner.run(|conn| {
+            conn.pipeline(|pipe| {
+                pipe.add(redis::Cmd::get(generation_key))
+                    .add(redis::Cmd::get(key));
+            })
+        })?;
+        Ok(Fetched {
+            generation: parse_generation(generation),
+            value,
+        })
+    }
+
+    fn get_value(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.inner.run(|conn| conn.command(&redis::Cmd::get(key)))
+    }
+
+    fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
+        self.inner
+            .run(|conn| conn.command::<()>(&set_px(key, value, ttl)))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.inner
+            .run(|conn| conn.command::<()>(&redis::Cmd::del(key)))
+    }
+
+    fn generation(&self, generation_key: &str) -> Result<Generation, Error> {
+        let candidate = new_generation().to_string();
+        let (_, current): (Option<String>, Option<Vec<u8>>) = self.inner.run(|conn| {
+            conn.pipeline(|pipe| {
+                let mut set_nx = redis::cmd("SET");
+                set_nx.arg(generation_key).arg(&candidate).arg("NX");
+                pipe.add(set_nx).add(redis::Cmd::get(generation_key));
+            })
+        })?;
+        match parse_generation(current) {
+            Some(generation) => Ok(generation),
+            // Not a token memo wrote (or gone again): replace it.
+            None => self.new_generation(generation_key),
+        }
+    }
+
+    fn new_generation(&self, generation_key: &str) -> Result<Generation, Error> {
+        let generation = new_generation();
+        self.inner.run(|conn| {
+            conn.command::<()>(
+                redis::cmd("SET")
+                    .arg(generation_key)
+                    .arg(generation.to_string()),
+            )
+        })?;
+        Ok(generation)
+    }
+
+    fn try_lock(&self, key: &str, token: u64, ttl: Duration) -> Result<bool, Error> {
+        let mut cmd = set_px(key, token.to_string().as_bytes(), ttl);
+        cmd.arg("NX");
+        let taken: Option<String> = self.inner.run(|conn| conn.command(&cmd))?;
+        Ok(taken.is_some())
+    }
+
+    fn unlock(&self, key: &str, token: u64) -> Result<(), Error> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(UNLOCK).arg(1).arg(key).arg(token.to_string());
+        self.inner.run(|conn| conn.command::<i64>(&cmd)).map(drop)
+    }
+
+    fn broadcast(&self, namespace: &str, args: Option<&[u8]>) -> Result<(), Error> {
+        let message = Message {
+            origin: self.inner.shared.origin,
+            namespace,
+            args,
+        }
+        .encode();
+        let channel = &self.inner.shared.channel;
+        self.inner
+            .run(|conn| conn.command::<()>(redis::cmd("PUBLISH").arg(channel).arg(&message)))
+    }
+
+    fn attach(&self, link: Link) {
+        self.inner.shared.attach(link);
+    }
+
+    fn get_async<'a>(
+        &'a self,
+        generation_key: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Fetched, Error>> {
+        Box::pin(async move {
+            let (get_generation, get_value) =
+                (redis::Cmd::get(generation_key), redis::Cmd::get(key));
+            // Both GETs go out together on the multiplexed connection (to
+            // their own nodes in a cluster): one round trip of latency.
+            let (generation, value) = self
+                .inner
+                .run_async(|conn| {
+                    let (get_generation, get_value) = (&get_generation, &get_value);
+                    async move {
+                        let (generation, value) = tokio::join!(
+                            conn.clone().query::<Option<Vec<u8>>>(get_generation),
+                            conn.query::<Option<Vec<u8>>>(get_value)
+                        );
+                        Ok((generation?, value?))
+                    }
+                })
+                .await?;
+            Ok(Fetched {
+                generation: parse_generation(generation),
+                value,
+            })
+        })
+    }
+
+    fn get_value_async<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
+        let cmd = redis::Cmd::get(key);
+        Box::pin(async move { self.inner.run_async(|conn| conn.query(&cmd)).await })
+    }
+
+    fn set_async<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let cmd = set_px(key, value, ttl);
+        Box::pin(async move { self.inner.run_async(|conn| conn.query::<()>(&cmd)).await })
+    }
+
+    fn delete_async<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        let cmd = redis::Cmd::del(key);
+        Box::pin(async move { self.inner.run_async(|conn| conn.query::<()>(&cmd)).await })
+    }
+
+    fn generation_async<'a>(
+        &'a self,
+        generation_key: &'a str,
+    ) -> BoxFuture<'a, Result<Generation, Error>> {
+        Box::pin(async move {
+            let mut set_nx = redis::cmd("SET");
+            set_nx
+                .arg(generation_key)
+                .arg(new_generation().to_string())
+                .arg("NX");
+            let get = redis::Cmd::get(generation_key);
+            let current: Option<Vec<u8>> = self
+                .inner
+                .run_async(|conn| {
+                    let (set_nx, get) = (&set_nx, &get);
+                    async move {
+                        conn.clone().query::<Option<String>>(set_nx).await?;
+                        conn.query(get).await
+                    }
+                })
+                .await?;
+            match parse_generation(current) {
+                Some(generation) => Ok(generation),
+                None => self.new_generation_async(generation_key).await,
+            }
+        })
+    }
+
+    fn new_generation_async<'a>(
+        &'a self,
+        generation_key: &'a str,
+    ) -> BoxFuture<'a, Result<Generation, Error>> {
+        let generation = new_generation();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(generation_key).arg(generation.to_string());
+        Box::pin(async move {
+            self.inner.run_async(|conn| conn.query::<()>(&cmd)).await?;
+            Ok(generation)
+        })
+    }
+
+    fn try_lock_async<'a>(
+        &'a self,
+        key: &'a str,
+        token: u64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, Error>> {
+        let mut cmd = set_px(key, token.to_string().as_bytes(), ttl);
+        cmd.arg("NX");
+        Box::pin(async move {
+            let taken: Option<String> = self.inner.run_async(|conn| conn.query(&cmd)).await?;
+            Ok(taken.is_some())
+        })
+    }
+
+    fn unlock_async<'a>(&'a self, key: &'a str, token: u64) -> BoxFuture<'a, Result<(), Error>> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(UNLOCK).arg(1).arg(key).arg(token.to_string());
+        Box::pin(async move {
+            self.inner
+                .run_async(|conn| conn.query::<i64>(&cmd))
+                .await
+                .map(drop)
+        })
+    }
+
+    fn broadcast_async<'a>(
+        &'a self,
+        namespace: &'a str,
+        args: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let message = Message {
+            origin: self.inner.shared.origin,
+            namespace,
+            args,
+        }
+        .encode();
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(&self.inner.shared.channel).arg(message);
+        Box::pin(async move { self.inner.run_async(|conn| conn.query::<()>(&cmd)).await })
+    }
+}
