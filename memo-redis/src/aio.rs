@@ -5,7 +5,7 @@
 //! sync pool.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use memo_core::Error;
 use redis::aio::MultiplexedConnection;
@@ -34,32 +34,47 @@ impl AsyncConn {
 }
 
 /// The shared async connection, made on first use and remade after it
-/// breaks.
+/// breaks. Calls clone the handle under a brief read lock (never held across
+/// an await); only connecting takes the async mutex, so one task connects
+/// while the others wait for it.
 #[derive(Default)]
 pub(crate) struct AsyncSlot {
-    conn: tokio::sync::Mutex<Option<AsyncConn>>,
+    conn: RwLock<Option<AsyncConn>>,
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl AsyncSlot {
+    fn current(&self) -> Option<AsyncConn> {
+        self.conn.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn replace(&self, conn: Option<AsyncConn>) {
+        *self.conn.write().unwrap_or_else(|e| e.into_inner()) = conn;
+    }
 }
 
 impl Inner {
     async fn async_conn(&self, fresh: bool) -> RedisResult<AsyncConn> {
-        let mut slot = self.async_slot.conn.lock().await;
         if fresh {
-            *slot = None;
+            self.async_slot.replace(None);
+        } else if let Some(conn) = self.async_slot.current() {
+            return Ok(conn);
         }
-        if let Some(conn) = slot.as_ref() {
-            return Ok(conn.clone());
+        let _connecting = self.async_slot.connecting.lock().await;
+        if let Some(conn) = self.async_slot.current() {
+            return Ok(conn);
         }
         let conn = connect(&self.target, self.timeouts).await?;
-        *slot = Some(conn.clone());
+        self.async_slot.replace(Some(conn.clone()));
         Ok(conn)
     }
 
-    async fn forget_async_conn(&self) {
-        *self.async_slot.conn.lock().await = None;
+    fn forget_async_conn(&self) {
+        self.async_slot.replace(None);
     }
 
     /// Runs `op` on the shared async connection through the circuit breaker,
-    /// bounded by the command timeout. An op that finds the connection broken
+    /// bounded by the connection's timeouts. An op that finds the connection broken
     /// (for one, its driver task died with the runtime that made it) is
     /// retried once on a fresh connection.
     pub(crate) async fn run_async<T, F, Fut>(&self, op: F) -> Result<T, Error>
@@ -84,7 +99,7 @@ impl Inner {
             Err(error) => {
                 if broken(&error) {
                     self.breaker.failure(&permit);
-                    self.forget_async_conn().await;
+                    self.forget_async_conn();
                 } else {
                     self.breaker.success(&permit);
                 }
@@ -98,15 +113,9 @@ impl Inner {
         F: Fn(AsyncConn) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let bound = self.timeouts.connect + self.timeouts.command;
-        let run = async { op(self.async_conn(fresh).await?).await };
-        match tokio::time::timeout(bound, run).await {
-            Ok(result) => result,
-            Err(_) => Err(redis::RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "redis command timed out",
-            ))),
-        }
+        // The connection carries the connect and response timeouts (see
+        // `connect`), so no timer is armed per command here.
+        op(self.async_conn(fresh).await?).await
     }
 }
 
