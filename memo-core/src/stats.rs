@@ -4,6 +4,7 @@
 //! [`REPORT_INTERVAL`], with the number of failures since the last report, so
 //! an outage costs a log line every few seconds rather than one per call.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -157,16 +158,27 @@ struct Line(AtomicU64);
 pub(crate) struct Striped([Line; STRIPES]);
 
 thread_local! {
-    static STRIPE: usize = {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
-    };
+    // `const`-initialised, so reaching it costs no lazy-initialisation check;
+    // the stripe is handed out on the thread's first count.
+    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// This thread's stripe: threads take stripes round-robin.
+#[inline]
+fn stripe() -> usize {
+    STRIPE.with(|stripe| {
+        if stripe.get() == usize::MAX {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            stripe.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
+        }
+        stripe.get()
+    })
 }
 
 impl Striped {
     #[inline]
     pub(crate) fn add(&self) {
-        let line = &self.0[STRIPE.with(|stripe| *stripe)].0;
+        let line = &self.0[stripe()].0;
         line.store(
             line.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,

@@ -13,16 +13,17 @@ use serde::ser::{self, Serialize};
 
 use crate::codec::CodecError;
 
+/// Where encoded arguments go: a buffer on the caller's stack that spills
+/// to the heap only past 64 bytes.
+pub(crate) type Buffer = smallvec::SmallVec<[u8; 64]>;
+
 /// Appends the key encoding of `value` to `out`.
-pub(crate) fn encode<T: Serialize + ?Sized>(
-    value: &T,
-    out: &mut Vec<u8>,
-) -> Result<(), CodecError> {
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Buffer) -> Result<(), CodecError> {
     value.serialize(&mut KeyEncoder { out })
 }
 
 struct KeyEncoder<'a> {
-    out: &'a mut Vec<u8>,
+    out: &'a mut Buffer,
 }
 
 impl KeyEncoder<'_> {
@@ -269,9 +270,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn key<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Buffer::new();
         encode(value, &mut out).unwrap();
-        out
+        out.to_vec()
     }
 
     #[derive(serde::Serialize)]

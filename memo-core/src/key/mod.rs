@@ -16,7 +16,6 @@
 //! - **Lock keys** read `memo:l:{namespace}:{args}` (the dog-pile lock of one
 //!   entry) and `memo:lock:{name}` ([`lock`](crate::lock())).
 
-use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -37,30 +36,16 @@ pub const PREFIX: &str = "memo";
 /// Longest shared-tier key written as is (memcached's classic limit).
 pub const MAX_KEY_LEN: usize = 250;
 
-thread_local! {
-    static ARGS: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Encodes `args` into a reused per-thread buffer and hands the bytes to `f`,
-/// so a cache hit allocates nothing for its key.
+/// Encodes `args` into a buffer on the stack and hands the bytes to `f`, so
+/// a cache hit allocates nothing for its key (up to 64 bytes of arguments).
 #[inline]
 pub(crate) fn with_encoded<A, R>(args: &A, f: impl FnOnce(Result<&[u8], CodecError>) -> R) -> R
 where
     A: Serialize + ?Sized,
 {
-    ARGS.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            buf.clear();
-            let encoded = encoder::encode(args, &mut buf);
-            f(encoded.map(|()| &buf[..]))
-        }
-        // Re-entered from inside `f` or a Serialize impl: use a fresh buffer.
-        Err(_) => {
-            let mut buf = Vec::new();
-            let encoded = encoder::encode(args, &mut buf);
-            f(encoded.map(|()| &buf[..]))
-        }
-    })
+    let mut buf = encoder::Buffer::new();
+    let encoded = encoder::encode(args, &mut buf);
+    f(encoded.map(|()| &buf[..]))
 }
 
 /// The shared-tier key of one entry of `namespace`.
