@@ -160,7 +160,7 @@ where
         &self.namespace
     }
 
-    /// Arguments → key → L1: encodes `args` into a reused buffer and looks
+    /// Arguments → key → L1: encodes `args` into a stack buffer and looks
     /// in L1, so a hit allocates nothing but the clone it returns. Otherwise
     /// the encoded arguments, or a miss that computes without caching when
     /// the arguments cannot be encoded.
