@@ -9,7 +9,6 @@
 mod blocking;
 mod future;
 
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -85,7 +84,6 @@ pub struct Cache<V, C> {
     lock_ttl: Option<Duration>,
     fingerprint: u64,
     codec: C,
-    _value: PhantomData<fn() -> V>,
 }
 
 /// Version byte of the stored envelope.
@@ -151,7 +149,6 @@ where
             lock_ttl: spec.lock_ttl,
             fingerprint: fingerprint(std::any::type_name::<(V, C)>()),
             codec: C::default(),
-            _value: PhantomData,
         }
     }
 
