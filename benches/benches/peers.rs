@@ -267,42 +267,39 @@ fn invalidation(c: &mut Criterion) {
 #[derive(Serialize, Deserialize)]
 struct KeyShape<'a>(u64, &'a str);
 
+/// Encoding `value` with each codec, into a reused buffer where the codec
+/// allows it.
+fn encodes<T: Serialize>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    label: &str,
+    value: &T,
+) {
+    let config = bincode::config::standard();
+    let mut buf = Vec::with_capacity(2048);
+    group.bench_function(format!("{label}/bincode"), |b| {
+        b.iter(|| {
+            buf.clear();
+            bincode::serde::encode_into_std_write(black_box(value), &mut buf, config).unwrap();
+        })
+    });
+    group.bench_function(format!("{label}/postcard"), |b| {
+        b.iter(|| {
+            buf.clear();
+            buf = postcard::to_extend(black_box(value), std::mem::take(&mut buf)).unwrap();
+        })
+    });
+    group.bench_function(format!("{label}/bitcode"), |b| {
+        b.iter(|| black_box(bitcode::serialize(black_box(value)).unwrap()))
+    });
+}
+
 fn codecs(c: &mut Criterion) {
     let mut group = c.benchmark_group("codec");
     let key = KeyShape(42, "tenant-example.org");
     let row = row_of(7);
     let config = bincode::config::standard();
-    let mut buf = Vec::with_capacity(2048);
-    group.bench_function("key_encode/bincode", |b| {
-        b.iter(|| {
-            buf.clear();
-            bincode::serde::encode_into_std_write(black_box(&key), &mut buf, config).unwrap();
-        })
-    });
-    group.bench_function("key_encode/postcard", |b| {
-        b.iter(|| {
-            buf.clear();
-            buf = postcard::to_extend(black_box(&key), std::mem::take(&mut buf)).unwrap();
-        })
-    });
-    group.bench_function("key_encode/bitcode", |b| {
-        b.iter(|| black_box(bitcode::serialize(black_box(&key)).unwrap()))
-    });
-    group.bench_function("value_encode/bincode", |b| {
-        b.iter(|| {
-            buf.clear();
-            bincode::serde::encode_into_std_write(black_box(&row), &mut buf, config).unwrap();
-        })
-    });
-    group.bench_function("value_encode/postcard", |b| {
-        b.iter(|| {
-            buf.clear();
-            buf = postcard::to_extend(black_box(&row), std::mem::take(&mut buf)).unwrap();
-        })
-    });
-    group.bench_function("value_encode/bitcode", |b| {
-        b.iter(|| black_box(bitcode::serialize(black_box(&row)).unwrap()))
-    });
+    encodes(&mut group, "key_encode", &key);
+    encodes(&mut group, "value_encode", &row);
     let bincoded = bincode::serde::encode_to_vec(&row, config).unwrap();
     let postcarded = postcard::to_allocvec(&row).unwrap();
     let bitcoded = bitcode::serialize(&row).unwrap();
