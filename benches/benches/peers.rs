@@ -99,6 +99,30 @@ fn threaded(threads: usize, iters: u64, op: impl Fn(u64) + Sync) -> Duration {
     })
 }
 
+/// Runs `iters` calls of `op(thread, i)` spread over `threads` threads
+/// started together; the wall time, so criterion reports time per op over
+/// all threads (the inverse of throughput).
+fn spread(threads: u64, iters: u64, op: impl Fn(u64, u64) + Sync) -> Duration {
+    let per_thread = iters.div_ceil(threads);
+    let barrier = Barrier::new(threads as usize + 1);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (barrier, op) = (&barrier, &op);
+            s.spawn(move || {
+                barrier.wait();
+                for i in 0..per_thread {
+                    op(t, i);
+                }
+                barrier.wait();
+            });
+        }
+        barrier.wait();
+        let start = Instant::now();
+        barrier.wait();
+        start.elapsed()
+    })
+}
+
 fn l1_hits(c: &mut Criterion) {
     let dashmap: dashmap::DashMap<u64, String> = dashmap::DashMap::new();
     let moka = moka::sync::Cache::<u64, String>::new(100_000);
@@ -446,6 +470,40 @@ fn redis_tier(c: &mut Criterion) {
     });
     group.finish();
 
+    // 64 threads at once: raw GETs on a connection of each thread's own
+    // against memo's pool and `cached`'s; time per op over all threads.
+    const THREADS: u64 = 64;
+    let key_of = |t: u64, i: u64| (i + t * 7) % KEYS;
+    let raw_conns: Vec<std::sync::Mutex<redis::Connection>> = (0..THREADS)
+        .map(|_| std::sync::Mutex::new(client.get_connection().unwrap()))
+        .collect();
+    let mut group = c.benchmark_group("l2_redis_hit_sync_64_threads");
+    group.bench_function("raw_get", |b| {
+        b.iter_custom(|iters| {
+            spread(THREADS, iters, |t, i| {
+                let mut conn = raw_conns[t as usize].lock().unwrap();
+                let value: String = redis::cmd("GET")
+                    .arg(format!("raw:{}", key_of(t, i)))
+                    .query(&mut *conn)
+                    .unwrap();
+                black_box(value);
+            })
+        })
+    });
+    group.bench_function("memo_quickcache", |b| {
+        b.iter_custom(|iters| spread(THREADS, iters, |t, i| drop(black_box(l2_hit(key_of(t, i))))))
+    });
+    group.bench_function("cached_redis_store", |b| {
+        b.iter_custom(|iters| {
+            spread(THREADS, iters, |t, i| {
+                black_box(
+                    cached::ConcurrentCached::cache_get(&cached_store, &key_of(t, i)).unwrap(),
+                );
+            })
+        })
+    });
+    group.finish();
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -454,41 +512,37 @@ fn redis_tier(c: &mut Criterion) {
     let multiplexed = runtime
         .block_on(client.get_multiplexed_async_connection())
         .unwrap();
-    runtime.block_on(async {
+    let cached_async = runtime.block_on(async {
         for k in 0..KEYS {
             l2_hit_async(k).await;
         }
+        cached::AsyncRedisCache::<u64, String>::builder("bench-cached")
+            .ttl_secs(3600)
+            .connection_string(&url)
+            .build()
+            .await
+            .unwrap()
     });
     let mut group = c.benchmark_group("l2_redis_hit_async");
     for tasks in [1u64, 64] {
+        let key_of = move |t: u64, i: u64| (i + t * 7) % KEYS;
         group.bench_with_input(
             BenchmarkId::new("raw_get_multiplexed", tasks),
             &tasks,
             |b, &tasks| {
                 b.iter_custom(|iters| {
-                    runtime.block_on(async {
-                        let per_task = iters.div_ceil(tasks);
-                        let start = Instant::now();
-                        let handles: Vec<_> = (0..tasks)
-                            .map(|t| {
-                                let mut conn = multiplexed.clone();
-                                tokio::spawn(async move {
-                                    for i in 0..per_task {
-                                        let key = format!("raw:{}", (i + t * 7) % KEYS);
-                                        let v: String = redis::cmd("GET")
-                                            .arg(key)
-                                            .query_async(&mut conn)
-                                            .await
-                                            .unwrap();
-                                        black_box(v);
-                                    }
-                                })
-                            })
-                            .collect();
-                        for handle in handles {
-                            handle.await.unwrap();
+                    concurrently(&runtime, tasks, iters, |t, n| {
+                        let mut conn = multiplexed.clone();
+                        async move {
+                            for i in 0..n {
+                                let v: String = redis::cmd("GET")
+                                    .arg(format!("raw:{}", key_of(t, i)))
+                                    .query_async(&mut conn)
+                                    .await
+                                    .unwrap();
+                                black_box(v);
+                            }
                         }
-                        start.elapsed()
                     })
                 })
             },
@@ -498,28 +552,59 @@ fn redis_tier(c: &mut Criterion) {
             &tasks,
             |b, &tasks| {
                 b.iter_custom(|iters| {
-                    runtime.block_on(async {
-                        let per_task = iters.div_ceil(tasks);
-                        let start = Instant::now();
-                        let handles: Vec<_> = (0..tasks)
-                            .map(|t| {
-                                tokio::spawn(async move {
-                                    for i in 0..per_task {
-                                        black_box(l2_hit_async((i + t * 7) % KEYS).await);
-                                    }
-                                })
-                            })
-                            .collect();
-                        for handle in handles {
-                            handle.await.unwrap();
+                    concurrently(&runtime, tasks, iters, |t, n| async move {
+                        for i in 0..n {
+                            black_box(l2_hit_async(key_of(t, i)).await);
                         }
-                        start.elapsed()
+                    })
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("cached_redis_store", tasks),
+            &tasks,
+            |b, &tasks| {
+                b.iter_custom(|iters| {
+                    concurrently(&runtime, tasks, iters, |t, n| {
+                        let store = cached_async.clone();
+                        async move {
+                            for i in 0..n {
+                                let key = key_of(t, i);
+                                let found =
+                                    cached::ConcurrentCachedAsync::async_cache_get(&store, &key);
+                                black_box(found.await.unwrap());
+                            }
+                        }
                     })
                 })
             },
         );
     }
     group.finish();
+}
+
+/// Spawns `tasks` tasks at once, task `t` made by `task(t, n)` to run `n`
+/// of the `iters` operations; the wall time until all are done.
+fn concurrently<F>(
+    runtime: &tokio::runtime::Runtime,
+    tasks: u64,
+    iters: u64,
+    task: impl Fn(u64, u64) -> F,
+) -> Duration
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    runtime.block_on(async {
+        let per_task = iters.div_ceil(tasks);
+        let start = Instant::now();
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| tokio::spawn(task(t, per_task)))
+            .collect();
+        for handle in handles {
+            handle.await.unwrap();
+        }
+        start.elapsed()
+    })
 }
 
 criterion_group! {
