@@ -115,7 +115,9 @@ def main():
             ratio = value / floor_value if floor_value else float("nan")
             out.append(f"| {name} | {fmt(value)} | {ratio:.2f}x {floor_name} |")
     out.append("\n## memory per entry\n")
-    out.append("Resident memory grown by 100 000 inserts, per entry, each contender in a fresh process (`benches/src/bin/memory.rs`).\n")
+    out.append("Resident memory grown by 100 000 inserts, per entry, each contender in a fresh process (`benches/src/bin/memory.rs`). "
+               "The `per_instance` rows: 100 000 instances, each with one cached entry of its own (a per-instance `#[memoized]` method "
+               "called once, against an instance holding its own `DashMap`), bytes per instance, the instance included.\n")
     with open(memory_md) as f:
         out.append(f.read().strip())
     with open(bench_log) as f:

@@ -30,6 +30,8 @@ pub struct MemoSpec {
 /// Different keys never wait on each other.
 pub struct Memoized<K, V> {
     spec: MemoSpec,
+    /// Held by one instance of many (see `Store::per_instance`).
+    per_instance: bool,
     inner: OnceLock<Inner<K, V>>,
 }
 
@@ -44,14 +46,26 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     pub const fn new(spec: MemoSpec) -> Self {
         Memoized {
             spec,
+            per_instance: false,
             inner: OnceLock::new(),
+        }
+    }
+
+    fn per_instance(spec: MemoSpec) -> Self {
+        Memoized {
+            per_instance: true,
+            ..Self::new(spec)
         }
     }
 
     #[inline]
     fn inner(&self) -> &Inner<K, V> {
         self.inner.get_or_init(|| Inner {
-            store: Store::new(self.spec.max_entries),
+            store: if self.per_instance {
+                Store::per_instance(self.spec.max_entries)
+            } else {
+                Store::new(self.spec.max_entries)
+            },
             ttl: self.spec.timeout.map(clock::ticks),
             flights: Flights::new(),
         })
@@ -247,7 +261,7 @@ impl Memos {
         if let Some(cache) = found(&caches) {
             return cache;
         }
-        let cache = Arc::new(Memoized::new(spec));
+        let cache = Arc::new(Memoized::per_instance(spec));
         caches.push((slot, cache.clone()));
         cache
     }

@@ -33,12 +33,15 @@
 //! entry, and a removed value is freed once no reader can still see it
 //! (seize batches of retired entries) rather than at once.
 
+use std::borrow::Borrow;
 use std::collections::VecDeque;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use papaya::{Compute, Equivalent, Operation};
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use papaya::{Compute, Operation};
 
 use crate::clock::{self, Tick, NEVER};
 
@@ -50,7 +53,7 @@ const EAGER_CLEAR: usize = 1024;
 const RECLAIM_PER_INSERT: usize = 2;
 
 pub(crate) struct Store<K, V> {
-    map: papaya::HashMap<K, Slot<V>, Hasher>,
+    map: Map<K, V>,
     len: AtomicUsize,
     max_entries: usize,
     epoch: AtomicU64,
@@ -76,8 +79,26 @@ struct Slot<V> {
 impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     /// A map holding at most `max_entries` entries (`None`: unbounded).
     pub(crate) fn new(max_entries: Option<usize>) -> Self {
+        Self::with_map(
+            Map::Lockfree(papaya::HashMap::with_hasher(Hasher::default())),
+            max_entries,
+        )
+    }
+
+    /// A map for caches that many objects each hold (per-instance
+    /// `#[memoized]` methods): on a `DashMap`, ~1 KB when small, where an
+    /// empty papaya map costs ~18 KB (its epoch collector's per-thread
+    /// slots).
+    pub(crate) fn per_instance(max_entries: Option<usize>) -> Self {
+        Self::with_map(
+            Map::Sharded(DashMap::with_hasher(Hasher::default())),
+            max_entries,
+        )
+    }
+
+    fn with_map(map: Map<K, V>, max_entries: Option<usize>) -> Self {
         Store {
-            map: papaya::HashMap::with_hasher(Hasher::default()),
+            map,
             len: AtomicUsize::new(0),
             max_entries: max_entries.unwrap_or(usize::MAX).max(1),
             epoch: AtomicU64::new(0),
@@ -109,19 +130,24 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     #[inline]
     pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
     where
-        Q: Equivalent<K> + Hash + ?Sized,
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
     {
-        let map = self.map.pin();
-        let slot = map.get(key)?;
-        if slot.epoch != self.epoch() || (slot.expires != NEVER && clock::now() >= slot.expires) {
-            return None;
-        }
-        // Written once per insert or spare, not per hit: a hot key's slot
-        // stays a line every core can hold shared.
-        if self.bounded() && !slot.referenced.load(Ordering::Relaxed) {
-            slot.referenced.store(true, Ordering::Relaxed);
-        }
-        Some(slot.value.clone())
+        self.map
+            .read(key, |slot| {
+                if slot.epoch != self.epoch()
+                    || (slot.expires != NEVER && clock::now() >= slot.expires)
+                {
+                    return None;
+                }
+                // Written once per insert or spare, not per hit: a hot key's
+                // slot stays a line every core can hold shared.
+                if self.bounded() && !slot.referenced.load(Ordering::Relaxed) {
+                    slot.referenced.store(true, Ordering::Relaxed);
+                }
+                Some(slot.value.clone())
+            })
+            .flatten()
     }
 
     fn slot(&self, value: V, ttl: Option<Tick>, epoch: u64, now: Tick) -> Slot<V> {
@@ -146,7 +172,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         let slot = self.slot(value, ttl, epoch, clock::now());
         let seq = slot.seq;
         let record = self.ringed().then(|| key.clone());
-        let added = self.map.pin().insert(key, slot).is_none();
+        let added = self.map.insert(key, slot);
         self.inserted(added, record.map(|key| (key, seq)));
     }
 
@@ -156,22 +182,16 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         let epoch = self.epoch();
         let now = clock::now();
         let record = self.ringed().then(|| key.clone());
-        let map = self.map.pin();
-        // Called again if the entry changes under it, so it builds a new
-        // slot (of a clone of the value) each time it inserts.
-        let computed = map.compute(key, |held| match held {
-            Some((_, held)) if held.expires > now && held.epoch == epoch => {
-                Operation::Abort(held.value.clone())
-            }
-            _ => Operation::Insert(self.slot(value.clone(), ttl, epoch, now)),
-        });
-        let (added, seq) = match computed {
-            Compute::Inserted(_, slot) => (true, slot.seq),
-            Compute::Updated { new: (_, slot), .. } => (false, slot.seq),
-            Compute::Aborted(live) => return Err(live),
-            Compute::Removed(..) => unreachable!("the closure never removes"),
+        let put = self.map.put_unless_live(
+            key,
+            |held| (held.expires > now && held.epoch == epoch).then(|| held.value.clone()),
+            || self.slot(value.clone(), ttl, epoch, now),
+        );
+        let (added, seq) = match put {
+            Put::Added(seq) => (true, seq),
+            Put::Replaced(seq) => (false, seq),
+            Put::Live(live) => return Err(live),
         };
-        drop(map);
         self.inserted(added, record.map(|key| (key, seq)));
         Ok(())
     }
@@ -215,8 +235,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
 
     /// Drops the ring records whose slot is gone or was replaced.
     fn compact(&self, ring: &mut VecDeque<(K, u64)>) {
-        let map = self.map.pin();
-        ring.retain(|(key, seq)| map.get(key).is_some_and(|slot| slot.seq == *seq));
+        ring.retain(|(key, seq)| self.map.read(key, |slot| slot.seq == *seq) == Some(true));
     }
 
     /// Pops the front record if its slot is gone, replaced, expired or of an
@@ -226,11 +245,12 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             return false;
         };
         let epoch = self.epoch();
-        let dead = match self.map.pin().get(key) {
-            None => true,
-            Some(slot) if slot.seq != *seq => true,
-            Some(slot) => slot.expires <= now || slot.epoch != epoch,
-        };
+        let dead = self
+            .map
+            .read(key, |slot| {
+                slot.seq != *seq || slot.expires <= now || slot.epoch != epoch
+            })
+            .unwrap_or(true);
         if dead {
             if let Some((key, seq)) = ring.pop_front() {
                 self.remove_if_seq(&key, seq);
@@ -248,14 +268,16 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             return false;
         };
         let epoch = self.epoch();
-        let spared = match self.map.pin().get(&key) {
-            None => return false,
-            Some(slot) if slot.seq != seq => return false,
-            Some(slot) => {
+        let spared = match self.map.read(&key, |slot| {
+            (slot.seq == seq).then(|| {
                 slot.expires > now
                     && slot.epoch == epoch
                     && slot.referenced.swap(false, Ordering::Relaxed)
-            }
+            })
+        }) {
+            Some(Some(spared)) => spared,
+            // Gone or replaced: a stale record.
+            _ => return false,
         };
         if spared {
             ring.push_back((key, seq));
@@ -266,10 +288,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     }
 
     fn remove_if_seq(&self, key: &K, seq: u64) -> bool {
-        let removed = matches!(
-            self.map.pin().remove_if(key, |_, slot| slot.seq == seq),
-            Ok(Some(_))
-        );
+        let removed = self.map.remove_if(key, |slot| slot.seq == seq);
         if removed {
             self.len.fetch_sub(1, Ordering::Relaxed);
         }
@@ -280,14 +299,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     /// did.
     pub(crate) fn remove_if<Q>(&self, key: &Q, matches: impl Fn(&V) -> bool) -> bool
     where
-        Q: Equivalent<K> + Hash + ?Sized,
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
     {
-        let removed = matches!(
-            self.map
-                .pin()
-                .remove_if(key, |_, slot| matches(&slot.value)),
-            Ok(Some(_))
-        );
+        let removed = self.map.remove_if(key, |slot| matches(&slot.value));
         if removed {
             self.len.fetch_sub(1, Ordering::Relaxed);
         }
@@ -297,9 +312,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     /// Drops the entry under `key`, if any.
     pub(crate) fn remove<Q>(&self, key: &Q)
     where
-        Q: Equivalent<K> + Hash + ?Sized,
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
     {
-        if self.map.pin().remove(key).is_some() {
+        if self.map.remove_if(key, |_| true) {
             self.len.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -328,7 +344,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     fn sweep(&self) {
         let epoch = self.epoch();
         let mut removed = 0;
-        self.map.pin().retain(|_, slot| {
+        self.map.retain(|slot| {
             let kept = slot.epoch == epoch;
             removed += usize::from(!kept);
             kept
@@ -336,6 +352,122 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         self.len.fetch_sub(removed, Ordering::Relaxed);
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         self.compact(&mut ring);
+    }
+}
+
+/// The map under a [`Store`]: papaya for the caches that live as long as
+/// the process (reads without read-modify-writes), a `DashMap` for the small
+/// per-instance ones (a fraction of papaya's fixed cost per map).
+enum Map<K, V> {
+    Lockfree(papaya::HashMap<K, Slot<V>, Hasher>),
+    Sharded(DashMap<K, Slot<V>, Hasher>),
+}
+
+/// What [`Map::put_unless_live`] did.
+enum Put<V> {
+    /// Stored under a new key; the slot's sequence number.
+    Added(u64),
+    /// Stored over a dead slot; the new slot's sequence number.
+    Replaced(u64),
+    /// Left the live value there, a clone of which this is.
+    Live(V),
+}
+
+impl<K: Hash + Eq, V> Map<K, V> {
+    /// `f` of the slot under `key`, read in place.
+    #[inline]
+    fn read<Q, R>(&self, key: &Q, f: impl FnOnce(&Slot<V>) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        match self {
+            Map::Lockfree(map) => map.pin().get(key).map(f),
+            Map::Sharded(map) => map.get(key).map(|slot| f(&slot)),
+        }
+    }
+
+    /// Stores `slot`; says whether the key is new.
+    fn insert(&self, key: K, slot: Slot<V>) -> bool {
+        match self {
+            Map::Lockfree(map) => map.pin().insert(key, slot).is_none(),
+            Map::Sharded(map) => map.insert(key, slot).is_none(),
+        }
+    }
+
+    /// Stores `make()` under `key` unless `live` finds the slot there alive,
+    /// atomically per key. `make` may be called more than once (papaya
+    /// retries when the entry changes under it); one slot is stored.
+    fn put_unless_live(
+        &self,
+        key: K,
+        live: impl Fn(&Slot<V>) -> Option<V>,
+        make: impl Fn() -> Slot<V>,
+    ) -> Put<V> {
+        match self {
+            Map::Lockfree(map) => {
+                let pinned = map.pin();
+                let computed =
+                    pinned.compute(key, |held| match held.and_then(|(_, slot)| live(slot)) {
+                        Some(value) => Operation::Abort(value),
+                        None => Operation::Insert(make()),
+                    });
+                match computed {
+                    Compute::Inserted(_, slot) => Put::Added(slot.seq),
+                    Compute::Updated { new: (_, slot), .. } => Put::Replaced(slot.seq),
+                    Compute::Aborted(value) => Put::Live(value),
+                    Compute::Removed(..) => unreachable!("the closure never removes"),
+                }
+            }
+            Map::Sharded(map) => match map.entry(key) {
+                Entry::Occupied(mut held) => {
+                    if let Some(value) = live(held.get()) {
+                        return Put::Live(value);
+                    }
+                    let slot = make();
+                    let seq = slot.seq;
+                    held.insert(slot);
+                    Put::Replaced(seq)
+                }
+                Entry::Vacant(free) => {
+                    let slot = make();
+                    let seq = slot.seq;
+                    free.insert(slot);
+                    Put::Added(seq)
+                }
+            },
+        }
+    }
+
+    /// Drops the slot under `key` if `matches` it; says whether it did.
+    fn remove_if<Q>(&self, key: &Q, matches: impl Fn(&Slot<V>) -> bool) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        match self {
+            Map::Lockfree(map) => matches!(
+                map.pin().remove_if(key, |_, slot| matches(slot)),
+                Ok(Some(_))
+            ),
+            Map::Sharded(map) => map.remove_if(key, |_, slot| matches(slot)).is_some(),
+        }
+    }
+
+    /// Keeps the slots `keep` says to.
+    fn retain(&self, mut keep: impl FnMut(&Slot<V>) -> bool) {
+        match self {
+            Map::Lockfree(map) => map.pin().retain(|_, slot| keep(slot)),
+            Map::Sharded(map) => map.retain(|_, slot| keep(slot)),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        match self {
+            Map::Lockfree(map) => map.len(),
+            Map::Sharded(map) => map.len(),
+        }
     }
 }
 
@@ -350,7 +482,7 @@ mod tests {
         for k in 0..1000 {
             store.insert(k, k, None, store.epoch());
             assert!(store.len() <= 100, "len {} over the bound", store.len());
-            assert_eq!(store.map.pin().len(), store.len());
+            assert_eq!(store.map.len(), store.len());
         }
         assert_eq!(store.len(), 100, "evicts one per insert, no more");
     }
@@ -394,7 +526,7 @@ mod tests {
             store.insert(k, k, Some(ttl), store.epoch());
         }
         assert!(
-            store.map.pin().get(&1).is_none(),
+            store.map.read(&1, |_| ()).is_none(),
             "expired entry not reclaimed"
         );
     }
@@ -410,6 +542,32 @@ mod tests {
         store.insert(1, 1, None, store.epoch());
         assert_eq!(store.len(), 1, "the next insert reclaims the cleared slots");
         assert_eq!(store.get(&1), Some(1));
+    }
+
+    #[test]
+    fn both_maps_keep_the_same_promises() {
+        for store in [
+            Store::<u64, u64>::new(Some(50)),
+            Store::per_instance(Some(50)),
+        ] {
+            for k in 0..500 {
+                store.insert(k, k, None, store.epoch());
+                assert!(store.len() <= 50);
+            }
+            assert_eq!(store.map.len(), store.len());
+            assert_eq!(store.get(&499), Some(499));
+            assert_eq!(store.insert_if_absent(499, 0, None), Err(499));
+            assert_eq!(store.insert_if_absent(1000, 7, None), Ok(()));
+            assert!(store.remove_if(&1000, |v| *v == 7));
+            assert_eq!(store.get(&1000), None);
+            let epoch = store.epoch();
+            store.clear();
+            store.insert(1, 1, None, epoch);
+            assert_eq!(store.get(&499), None);
+            assert_eq!(store.get(&1), None);
+            assert_eq!(store.insert_if_absent(2, 2, None), Ok(()));
+            assert_eq!(store.len(), 1);
+        }
     }
 
     #[test]

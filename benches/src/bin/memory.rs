@@ -1,11 +1,13 @@
 //! Memory per cached entry: resident memory grown by 100 000 inserts, each
 //! contender in a fresh process (so no allocator reuse between them): memo's
-//! L1 and `#[memoized]` against the peers. Prints Markdown rows for
+//! L1 and `#[memoized]` against the peers; and 100 000 instances with a
+//! per-instance `#[memoized]` method called once each, against instances
+//! holding a `DashMap` of their own. Prints Markdown rows for
 //! `benches/RESULTS.md`. Linux only (reads `/proc/self/statm`).
 
 use std::process::Command;
 
-use memo_core::{memoized, quickcache};
+use memo_core::{memoized, quickcache, HasMemos, Memos};
 
 const ENTRIES: u64 = 100_000;
 const PAGE: u64 = 4096;
@@ -24,6 +26,25 @@ fn quick(k: u64) -> String {
     value_of(k)
 }
 
+#[derive(Default)]
+struct Account {
+    id: u64,
+    memos: Memos,
+}
+
+impl HasMemos for Account {
+    fn memos(&self) -> &Memos {
+        &self.memos
+    }
+}
+
+impl Account {
+    #[memoized]
+    fn statement(&self, month: u64) -> String {
+        value_of(self.id * 100 + month)
+    }
+}
+
 fn resident() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
     statm
@@ -34,12 +55,14 @@ fn resident() -> u64 {
         * PAGE
 }
 
-const CONTENDERS: [&str; 5] = [
+const CONTENDERS: [&str; 7] = [
     "dashmap",
     "memoized",
     "quickcache_l1",
     "moka",
     "quick_cache",
+    "per_instance/dashmap",
+    "per_instance/memoized",
 ];
 
 fn measure(name: &str) -> f64 {
@@ -72,6 +95,29 @@ fn measure(name: &str) -> f64 {
             let cache = quick_cache::sync::Cache::new(200_000);
             (0..ENTRIES).for_each(|k| cache.insert(k, value_of(k)));
             Box::new(cache)
+        }
+        "per_instance/dashmap" => {
+            let instances: Vec<(u64, dashmap::DashMap<u64, String>)> = (0..ENTRIES)
+                .map(|id| {
+                    let map = dashmap::DashMap::new();
+                    map.insert(1, value_of(id * 100 + 1));
+                    (id, map)
+                })
+                .collect();
+            Box::new(instances)
+        }
+        "per_instance/memoized" => {
+            let instances: Vec<Account> = (0..ENTRIES)
+                .map(|id| {
+                    let account = Account {
+                        id,
+                        ..Default::default()
+                    };
+                    drop(account.statement(1));
+                    account
+                })
+                .collect();
+            Box::new(instances)
         }
         other => panic!("unknown contender {other}"),
     };

@@ -28,45 +28,6 @@ mod encoder;
 /// without chasing a pointer and a miss stores without allocating.
 pub(crate) type ArgsKey = smallvec::SmallVec<[u8; 24]>;
 
-/// Encoded arguments looking themselves up in L1 or the flights: they hash
-/// as the [`ArgsKey`] they equal does (as a byte slice), and compare keys of
-/// up to 16 bytes as two words instead of calling `memcmp`.
-#[derive(Clone, Copy)]
-pub(crate) struct Probe<'a>(pub(crate) &'a [u8]);
-
-impl std::hash::Hash for Probe<'_> {
-    #[inline]
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
-    }
-}
-
-impl papaya::Equivalent<ArgsKey> for Probe<'_> {
-    #[inline]
-    fn equivalent(&self, key: &ArgsKey) -> bool {
-        same_bytes(self.0, key)
-    }
-}
-
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| {
-        s.get(at..at + 8)
-            .and_then(|w| w.try_into().ok())
-            .map_or(0, u64::from_ne_bytes)
-    };
-    if (8..=16).contains(&n) {
-        // Two overlapping words cover every byte.
-        word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8)
-    } else {
-        a == b
-    }
-}
-
 /// Prefix of every key memo writes to a shared tier.
 pub const PREFIX: &str = "memo";
 
@@ -182,25 +143,6 @@ mod tests {
         let mut hex = String::new();
         push_hex(&mut hex, &every_byte);
         assert_eq!(hex, expected);
-    }
-
-    #[test]
-    fn probes_equal_exactly_the_same_bytes() {
-        use papaya::Equivalent;
-        use std::hash::BuildHasher;
-        let hasher = foldhash::fast::FixedState::default();
-        for n in 0..40u8 {
-            let bytes: Vec<u8> = (0..n).collect();
-            let key = ArgsKey::from_slice(&bytes);
-            assert!(Probe(&bytes).equivalent(&key));
-            assert_eq!(hasher.hash_one(Probe(&bytes)), hasher.hash_one(&key));
-            for at in 0..bytes.len() {
-                let mut other = bytes.clone();
-                other[at] ^= 0x40;
-                assert!(!Probe(&other).equivalent(&key), "length {n}, byte {at}");
-            }
-            assert!(!Probe(&bytes[..bytes.len().saturating_sub(1)]).equivalent(&key) || n == 0);
-        }
     }
 
     #[test]

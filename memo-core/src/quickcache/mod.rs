@@ -168,7 +168,7 @@ where
     {
         let probed = key::with_encoded(args, |encoded| {
             let bytes = encoded.map_err(|e| Error::Encode(e.0))?;
-            match self.l1().and_then(|l1| l1.get(&key::Probe(bytes))) {
+            match self.l1().and_then(|l1| l1.get(bytes)) {
                 Some(value) => Ok(Err(value)),
                 None => Ok(Ok(ArgsKey::from_slice(bytes))),
             }
