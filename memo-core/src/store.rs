@@ -30,8 +30,14 @@
 //! Linux), so two threads hitting the same hot keys run in parallel: 4-5x
 //! faster than `DashMap` on the two-thread hot-key bench, level with it on
 //! one thread (`benches/RESULTS.md`). What it costs: an insert allocates the
-//! entry, and a removed value is freed once no reader can still see it
-//! (seize batches of retired entries) rather than at once.
+//! entry, a removed value is freed once no reader can still see it (seize
+//! batches of retired entries) rather than at once, and each map has a
+//! fixed ~18 KB (its collector's per-thread slots). So caches of which there
+//! may be one per object (per-instance `#[memoized]` methods) stay on a
+//! `DashMap` ([`Store::per_instance`]). papaya's `shared_collector` would
+//! remove the fixed cost, but papaya 0.2.5 calls `reclaim_all` on the
+//! collector when a map drops, which seize documents as sound only when no
+//! other thread uses the collector: not usable for maps that come and go.
 
 use std::borrow::Borrow;
 use std::collections::VecDeque;
