@@ -80,30 +80,19 @@ fn quick_row(k: u64) -> Row {
 /// Runs `op(i)` `iters` times on each of `threads` threads started together;
 /// the time per op per thread.
 fn threaded(threads: usize, iters: u64, op: impl Fn(u64) + Sync) -> Duration {
-    let barrier = Barrier::new(threads + 1);
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let (barrier, op) = (&barrier, &op);
-            s.spawn(move || {
-                barrier.wait();
-                for i in 0..iters {
-                    op(i.wrapping_mul(t as u64 + 1));
-                }
-                barrier.wait();
-            });
-        }
-        barrier.wait();
-        let start = Instant::now();
-        barrier.wait();
-        start.elapsed()
-    })
+    at_once(threads as u64, iters, |t, i| op(i.wrapping_mul(t + 1)))
 }
 
 /// Runs `iters` calls of `op(thread, i)` spread over `threads` threads
 /// started together; the wall time, so criterion reports time per op over
 /// all threads (the inverse of throughput).
 fn spread(threads: u64, iters: u64, op: impl Fn(u64, u64) + Sync) -> Duration {
-    let per_thread = iters.div_ceil(threads);
+    at_once(threads, iters.div_ceil(threads), op)
+}
+
+/// Runs `op(thread, i)` for `i` in `0..per_thread` on each of `threads`
+/// threads started together; the wall time from start to the last one done.
+fn at_once(threads: u64, per_thread: u64, op: impl Fn(u64, u64) + Sync) -> Duration {
     let barrier = Barrier::new(threads as usize + 1);
     std::thread::scope(|s| {
         for t in 0..threads {
