@@ -1,8 +1,10 @@
 //! The shared tier: the [`Backend`] trait and the process-wide backend slot.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -261,6 +263,16 @@ fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
 }
 
 static INSTALLED: RwLock<Option<Arc<dyn Backend>>> = RwLock::new(None);
+/// Bumped by every [`set_backend`]: a thread's cached handle is current
+/// while the count it was cached at is.
+static INSTALLS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's handle on the installed backend, so a call does not
+    /// take the global lock: under many threads, the lock's cache line
+    /// bouncing between cores cost more than the rest of a Redis hit.
+    static CACHED: RefCell<Option<(u64, Arc<dyn Backend>)>> = const { RefCell::new(None) };
+}
 
 /// Installs `backend` as the shared tier of every `#[quickcache]` function in
 /// this process, replacing the embedded [`MemoryBackend`]. Call it once at
@@ -276,6 +288,7 @@ static INSTALLED: RwLock<Option<Arc<dyn Backend>>> = RwLock::new(None);
 pub fn set_backend<B: Backend>(backend: B) {
     let backend: Arc<dyn Backend> = Arc::new(backend);
     *INSTALLED.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&backend));
+    INSTALLS.fetch_add(1, Ordering::AcqRel);
     backend.attach(coherence::install());
 }
 
@@ -288,6 +301,25 @@ pub fn set_backend<B: Backend>(backend: B) {
 /// assert!(!memo_core::backend::current().name().is_empty());
 /// ```
 pub fn current() -> Arc<dyn Backend> {
+    // Read before the backend: a handle cached under an older count is
+    // refreshed on the next call.
+    let installs = INSTALLS.load(Ordering::Acquire);
+    let cached = CACHED.try_with(|cached| match &*cached.borrow() {
+        Some((at, backend)) if *at == installs => Some(Arc::clone(backend)),
+        _ => None,
+    });
+    if let Ok(Some(backend)) = cached {
+        return backend;
+    }
+    let backend = installed();
+    // During thread teardown there is no cache: use the handle uncached.
+    // The replaced handle drops after the cell is released.
+    let _replaced =
+        CACHED.try_with(|cached| cached.replace(Some((installs, Arc::clone(&backend)))));
+    backend
+}
+
+fn installed() -> Arc<dyn Backend> {
     if let Some(backend) = INSTALLED.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
         return Arc::clone(backend);
     }

@@ -20,22 +20,17 @@ use event_listener::{Event, Listener};
 
 type Hasher = foldhash::fast::RandomState;
 
-/// The flights in progress of one cache.
+/// The flights in progress of one cache: per key, the followers' meeting
+/// point, made by the first follower (an uncontended flight allocates
+/// nothing and wakes nobody).
 pub(crate) struct Flights<K, V> {
-    map: DashMap<K, Arc<Flight<V>>, Hasher>,
+    map: DashMap<K, Option<Arc<Flight<V>>>, Hasher>,
 }
 
-/// One computation in progress.
+/// Where the followers of one flight wait for its outcome.
 pub(crate) struct Flight<V> {
-    state: Mutex<State<V>>,
+    outcome: Mutex<Outcome<V>>,
     done: Event,
-}
-
-struct State<V> {
-    outcome: Outcome<V>,
-    /// Whether anyone waits: an uncontended flight lands without waking
-    /// anybody (no notification, no value clone).
-    followed: bool,
 }
 
 enum Outcome<V> {
@@ -57,8 +52,8 @@ pub(crate) enum Joined<'f, K: Hash + Eq, V> {
 /// releases them to retry.
 pub(crate) struct Leader<'f, K: Hash + Eq, V> {
     flights: &'f Flights<K, V>,
+    /// `None` once landed.
     key: Option<K>,
-    flight: Arc<Flight<V>>,
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
@@ -71,21 +66,21 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
     /// Leads the flight for `key`, or follows the one in progress.
     pub(crate) fn join(&self, key: K) -> Joined<'_, K, V> {
         match self.map.entry(key) {
-            Entry::Occupied(held) => Joined::Follower(Arc::clone(held.get())),
-            Entry::Vacant(free) => {
-                let flight = Arc::new(Flight {
-                    state: Mutex::new(State {
-                        outcome: Outcome::Pending,
-                        followed: false,
-                    }),
-                    done: Event::new(),
+            Entry::Occupied(mut held) => {
+                let flight = held.get_mut().get_or_insert_with(|| {
+                    Arc::new(Flight {
+                        outcome: Mutex::new(Outcome::Pending),
+                        done: Event::new(),
+                    })
                 });
+                Joined::Follower(Arc::clone(flight))
+            }
+            Entry::Vacant(free) => {
                 let key = free.key().clone();
-                free.insert(Arc::clone(&flight));
+                free.insert(None);
                 Joined::Leader(Leader {
                     flights: self,
                     key: Some(key),
-                    flight,
                 })
             }
         }
@@ -93,25 +88,15 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
 }
 
 impl<K: Hash + Eq, V> Flights<K, V> {
-    /// Ends `flight`: removes it from the map (a new flight may start), then
-    /// publishes the outcome and wakes the followers, if any.
-    fn land(&self, key: &K, flight: &Arc<Flight<V>>, outcome: impl FnOnce() -> Outcome<V>) {
-        self.map
-            .remove_if(key, |_, current| Arc::ptr_eq(current, flight));
-        let followed = {
-            let mut state = flight.state.lock().unwrap_or_else(|e| e.into_inner());
-            // Nobody waits: no clone of the value; a caller that still holds
-            // the flight finds it ended and looks again.
-            state.outcome = if state.followed {
-                outcome()
-            } else {
-                Outcome::Abandoned
-            };
-            state.followed
+    /// Ends the flight for `key` (only its leader calls this, so the entry
+    /// is the leader's own): removes it, so a new flight may start, then
+    /// publishes the outcome to the followers, if any, and wakes them.
+    fn land(&self, key: &K, outcome: impl FnOnce() -> Outcome<V>) {
+        let Some((_, Some(flight))) = self.map.remove(key) else {
+            return;
         };
-        if followed {
-            flight.done.notify(usize::MAX);
-        }
+        *flight.outcome.lock().unwrap_or_else(|e| e.into_inner()) = outcome();
+        flight.done.notify(usize::MAX);
     }
 }
 
@@ -119,8 +104,7 @@ impl<K: Hash + Eq, V: Clone> Leader<'_, K, V> {
     /// Hands `value` to every follower and ends the flight.
     pub(crate) fn finish(mut self, value: &V) {
         if let Some(key) = self.key.take() {
-            self.flights
-                .land(&key, &self.flight, || Outcome::Ready(value.clone()));
+            self.flights.land(&key, || Outcome::Ready(value.clone()));
         }
     }
 }
@@ -128,22 +112,19 @@ impl<K: Hash + Eq, V: Clone> Leader<'_, K, V> {
 impl<K: Hash + Eq, V> Drop for Leader<'_, K, V> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.flights.land(&key, &self.flight, || Outcome::Abandoned);
+            self.flights.land(&key, || Outcome::Abandoned);
         }
     }
 }
 
 impl<V: Clone> Flight<V> {
-    /// The outcome if the leader landed; otherwise marks the flight followed
-    /// and registers `listener` before the lock is released, so the leader
-    /// cannot land unseen in between.
+    /// The outcome if the leader landed; otherwise a listener registered
+    /// before the lock is released, so the leader cannot land unseen in
+    /// between.
     fn outcome_or_listen(&self) -> Result<Option<V>, event_listener::EventListener> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        match &state.outcome {
-            Outcome::Pending => {
-                state.followed = true;
-                Err(self.done.listen())
-            }
+        let outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        match &*outcome {
+            Outcome::Pending => Err(self.done.listen()),
             Outcome::Ready(value) => Ok(Some(value.clone())),
             Outcome::Abandoned => Ok(None),
         }

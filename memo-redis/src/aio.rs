@@ -4,7 +4,9 @@
 //! holding a connection each. Same circuit breaker and failure rules as the
 //! sync pool.
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use memo_core::Error;
@@ -22,51 +24,145 @@ pub(crate) enum AsyncConn {
 }
 
 impl AsyncConn {
+    /// Runs `cmd`; hands the handle back with the reply, so it can be kept
+    /// for the next call (see [`AsyncSlot`]).
     pub(crate) async fn query<T: redis::FromRedisValue>(
         mut self,
         cmd: &redis::Cmd,
-    ) -> RedisResult<T> {
-        match &mut self {
+    ) -> (Self, RedisResult<T>) {
+        let reply = match &mut self {
             AsyncConn::Single(connection) => cmd.query_async(connection).await,
             AsyncConn::Cluster(connection) => cmd.query_async(connection).await,
-        }
+        };
+        (self, reply)
     }
 }
 
 /// The shared async connection, made on first use and remade after it
-/// breaks. Calls clone the handle under a brief read lock (never held across
-/// an await); only connecting takes the async mutex, so one task connects
-/// while the others wait for it.
-#[derive(Default)]
+/// breaks. Only connecting takes the async mutex, so one task connects while
+/// the others wait for it.
+///
+/// A call needs a handle of its own (redis-rs's queries take `&mut`), and
+/// cloning one from the slot (a read lock, then the channel's sender and
+/// reference counts) writes to cache lines every core shares: under 64
+/// tasks on two cores that cost more than the rest of a Redis hit. So a
+/// handle a call is done with is kept as a spare by the thread it finished
+/// on, and the next call there takes it without touching shared memory.
+/// Spares are tagged with the slot and the connection they are clones of;
+/// once the slot holds another connection they are dropped, never used.
 pub(crate) struct AsyncSlot {
     conn: RwLock<Option<AsyncConn>>,
     connecting: tokio::sync::Mutex<()>,
+    /// This slot among all slots of the process.
+    id: u64,
+    /// Bumped whenever the slot's connection changes.
+    generation: AtomicU64,
+}
+
+/// Handles a thread keeps between calls: clones of one slot's connection.
+struct Spares {
+    /// The slot id and generation the handles are clones of.
+    of: (u64, u64),
+    handles: Vec<AsyncConn>,
+}
+
+/// Spares a thread keeps, at most: as many calls as it runs at once.
+const SPARES_PER_THREAD: usize = 64;
+
+thread_local! {
+    static SPARES: RefCell<Spares> = const {
+        RefCell::new(Spares { of: (0, 0), handles: Vec::new() })
+    };
+}
+
+/// A handle on the slot's connection, and the generation it belongs to.
+pub(crate) struct Checkout {
+    conn: AsyncConn,
+    generation: u64,
+}
+
+impl Default for AsyncSlot {
+    fn default() -> Self {
+        static SLOTS: AtomicU64 = AtomicU64::new(1);
+        AsyncSlot {
+            conn: RwLock::default(),
+            connecting: tokio::sync::Mutex::default(),
+            id: SLOTS.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
+        }
+    }
 }
 
 impl AsyncSlot {
-    fn current(&self) -> Option<AsyncConn> {
-        self.conn.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// A spare of this thread's, or a clone of the slot's connection.
+    fn current(&self) -> Option<Checkout> {
+        // Read before the connection: a clone tagged with an older
+        // generation than its connection's is only ever dropped, not kept.
+        let generation = self.generation.load(Ordering::Acquire);
+        let of = (self.id, generation);
+        let spare = SPARES
+            .try_with(|spares| {
+                let mut spares = spares.borrow_mut();
+                (spares.of == of).then(|| spares.handles.pop()).flatten()
+            })
+            .ok()
+            .flatten();
+        let conn = match spare {
+            Some(conn) => conn,
+            None => self
+                .conn
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()?,
+        };
+        Some(Checkout { conn, generation })
     }
 
-    fn replace(&self, conn: Option<AsyncConn>) {
-        *self.conn.write().unwrap_or_else(|e| e.into_inner()) = conn;
+    /// Keeps `conn` as this thread's spare, if the slot still holds the
+    /// connection it is a clone of.
+    fn check_in(&self, conn: AsyncConn, generation: u64) {
+        if generation != self.generation.load(Ordering::Acquire) {
+            return;
+        }
+        let of = (self.id, generation);
+        let _stale = SPARES.try_with(|spares| {
+            let mut spares = spares.borrow_mut();
+            let stale = if spares.of == of {
+                Vec::new()
+            } else {
+                spares.of = of;
+                std::mem::take(&mut spares.handles)
+            };
+            if spares.handles.len() < SPARES_PER_THREAD {
+                spares.handles.push(conn);
+            }
+            stale
+        });
+    }
+
+    /// Puts `conn` in the slot; its generation. Bumped under the lock, so
+    /// generations follow the order connections were put in.
+    fn replace(&self, conn: Option<AsyncConn>) -> u64 {
+        let mut slot = self.conn.write().unwrap_or_else(|e| e.into_inner());
+        *slot = conn;
+        self.generation.fetch_add(1, Ordering::AcqRel) + 1
     }
 }
 
 impl Inner {
-    async fn async_conn(&self, fresh: bool) -> RedisResult<AsyncConn> {
+    async fn async_conn(&self, fresh: bool) -> RedisResult<Checkout> {
         if fresh {
             self.async_slot.replace(None);
-        } else if let Some(conn) = self.async_slot.current() {
-            return Ok(conn);
+        } else if let Some(checkout) = self.async_slot.current() {
+            return Ok(checkout);
         }
         let _connecting = self.async_slot.connecting.lock().await;
-        if let Some(conn) = self.async_slot.current() {
-            return Ok(conn);
+        if let Some(checkout) = self.async_slot.current() {
+            return Ok(checkout);
         }
         let conn = connect(&self.target, self.timeouts).await?;
-        self.async_slot.replace(Some(conn.clone()));
-        Ok(conn)
+        let generation = self.async_slot.replace(Some(conn.clone()));
+        Ok(Checkout { conn, generation })
     }
 
     fn forget_async_conn(&self) {
@@ -80,7 +176,7 @@ impl Inner {
     pub(crate) async fn run_async<T, F, Fut>(&self, op: F) -> Result<T, Error>
     where
         F: Fn(AsyncConn) -> Fut,
-        Fut: Future<Output = RedisResult<T>>,
+        Fut: Future<Output = (AsyncConn, RedisResult<T>)>,
     {
         let Some(permit) = self.breaker.permit() else {
             return Err(Error::Unavailable { backend: NAME });
@@ -111,11 +207,16 @@ impl Inner {
     async fn attempt<T, F, Fut>(&self, op: &F, fresh: bool) -> RedisResult<T>
     where
         F: Fn(AsyncConn) -> Fut,
-        Fut: Future<Output = RedisResult<T>>,
+        Fut: Future<Output = (AsyncConn, RedisResult<T>)>,
     {
         // The connection carries the connect and response timeouts (see
         // `connect`), so no timer is armed per command here.
-        op(self.async_conn(fresh).await?).await
+        let Checkout { conn, generation } = self.async_conn(fresh).await?;
+        let (conn, reply) = op(conn).await;
+        if !reply.as_ref().is_err_and(broken) {
+            self.async_slot.check_in(conn, generation);
+        }
+        reply
     }
 }
 

@@ -127,11 +127,11 @@ impl Backend for RedisBackend {
                 .run_async(|conn| {
                     let (get_generation, get_value) = (&get_generation, &get_value);
                     async move {
-                        let (generation, value) = tokio::join!(
+                        let ((_, generation), (conn, value)) = tokio::join!(
                             conn.clone().query::<Option<Vec<u8>>>(get_generation),
                             conn.query::<Option<Vec<u8>>>(get_value)
                         );
-                        Ok((generation?, value?))
+                        (conn, generation.and_then(|g| value.map(|v| (g, v))))
                     }
                 })
                 .await?;
@@ -181,8 +181,10 @@ impl Backend for RedisBackend {
                 .run_async(|conn| {
                     let (set_nx, get) = (&set_nx, &get);
                     async move {
-                        conn.clone().query::<Option<String>>(set_nx).await?;
-                        conn.query(get).await
+                        match conn.query::<Option<String>>(set_nx).await {
+                            (conn, Ok(_)) => conn.query(get).await,
+                            (conn, Err(error)) => (conn, Err(error)),
+                        }
                     }
                 })
                 .await?;

@@ -1,8 +1,8 @@
 //! Loops of L1 hits, misses and Redis hits, for profiling with callgrind:
 //! `valgrind --tool=callgrind target/release/hitloop [hit|miss|l2|raw]`
 //! (`l2` and `raw`: async hits from 64 tasks on one thread, memo's against
-//! raw GETs on the same kind of multiplexed connection; they need
-//! `MEMO_BENCH_REDIS=redis://...`).
+//! raw GETs on the same kind of multiplexed connection, 500 per task or the
+//! number given after the mode; they need `MEMO_BENCH_REDIS=redis://...`).
 
 use memo_core::{memoized, quickcache};
 
@@ -91,7 +91,10 @@ fn main() {
                 total += memo_miss(k);
             }
         }
-        "l2" | "raw" => total = redis_loop(mode == "raw", 500),
+        "l2" | "raw" => {
+            let per_task = std::env::args().nth(2).and_then(|n| n.parse().ok());
+            total = redis_loop(mode == "raw", per_task.unwrap_or(500));
+        }
         _ => {
             for k in 0..1024 {
                 quick_hit(k);

@@ -206,7 +206,7 @@ where
         if let Some(lock) = entry.lock {
             lock.release_async().await;
         }
-        cache.keep_local(entry.args, value.clone(), miss.epoch);
+        cache.keep_local(entry.args, &value, miss.epoch);
         if let Some(leader) = miss.leader {
             leader.finish(&value);
         }
@@ -233,7 +233,7 @@ where
         match cache.store_async(&*backend, &key, None, &value).await {
             Ok(()) => {
                 let broadcast = backend.broadcast_async(&cache.namespace, Some(&args)).await;
-                cache.keep_local(args, value, epoch);
+                cache.keep_local(args, &value, epoch);
                 broadcast
             }
             Err(error) => {

@@ -252,7 +252,7 @@ where
         epoch: u64,
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
-        self.keep_local(args, value.clone(), epoch);
+        self.keep_local(args, &value, epoch);
         leader.finish(&value);
         Lookup::Hit(value)
     }
@@ -310,9 +310,10 @@ where
         self.l1.as_ref().filter(|_| coherence::l1_on())
     }
 
-    fn keep_local(&self, args: ArgsKey, value: V, epoch: u64) {
+    /// Keeps a copy of `value` in L1, if L1 is on (cloned only then).
+    fn keep_local(&self, args: ArgsKey, value: &V, epoch: u64) {
         if let Some(l1) = self.l1() {
-            l1.insert(args, value, Some(self.l1_ttl), epoch);
+            l1.insert(args, value.clone(), Some(self.l1_ttl), epoch);
         }
     }
 
