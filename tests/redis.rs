@@ -488,3 +488,62 @@ fn async_functions_on_redis_share_one_multiplexed_connection() {
         start.elapsed()
     );
 }
+
+static RESTART_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::async_across_restart", memoize_timeout = 0)]
+async fn async_across_restart(x: u64) -> u64 {
+    RESTART_RUNS.fetch_add(1, Ordering::SeqCst);
+    x + 1
+}
+
+/// Many tasks on two worker threads, so each thread holds spare handles on
+/// the multiplexed connection; after Redis dies and comes back, no call uses
+/// a handle of the dead connection for long, and caching resumes.
+#[test]
+fn async_calls_recover_after_redis_restarts() {
+    let _turn = exclusive();
+    let mut server = RedisServer::start();
+    install(RedisBackend::connect(&server.url()).unwrap());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let burst = |base: u64| {
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..64)
+                .map(|t| tokio::spawn(async_across_restart(base + t % 8)))
+                .collect();
+            for (t, task) in tasks.into_iter().enumerate() {
+                assert_eq!(task.await.unwrap(), base + t as u64 % 8 + 1);
+            }
+        })
+    };
+    burst(0);
+    burst(0);
+    let runs = RESTART_RUNS.load(Ordering::SeqCst);
+    burst(0);
+    assert_eq!(RESTART_RUNS.load(Ordering::SeqCst), runs, "Redis hits");
+
+    server.kill();
+    let start = Instant::now();
+    burst(100);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+
+    server.restart();
+    wait_until(
+        Duration::from_secs(10),
+        "async caching to resume after the restart",
+        || {
+            burst(200);
+            let runs = RESTART_RUNS.load(Ordering::SeqCst);
+            burst(200);
+            RESTART_RUNS.load(Ordering::SeqCst) == runs
+        },
+    );
+}
