@@ -543,3 +543,50 @@ fn async_calls_recover_after_redis_restarts() {
     server.restart();
     caching_resumes(&RESTART_RUNS, || burst(200));
 }
+
+#[quickcache(name = "redis_tests::pooled", memoize_timeout = 0)]
+fn pooled(x: u64) -> u64 {
+    x * 5
+}
+
+fn connections_received(server: &RedisServer) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(&mut server.client())
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_connections_received:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap()
+}
+
+/// 32 threads on a pool of 4: they take turns on 4 connections instead of
+/// opening and closing one per call beyond the idle ones.
+#[test]
+fn many_threads_share_the_bounded_pool() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    install(
+        RedisBackend::builder(&server.url())
+            .pool_size(4)
+            .build()
+            .unwrap(),
+    );
+    for x in 0..8 {
+        pooled(x);
+    }
+    let before = connections_received(&server);
+    std::thread::scope(|s| {
+        for t in 0..32 {
+            s.spawn(move || {
+                for i in 0..100 {
+                    let x = (t + i) % 8;
+                    assert_eq!(pooled(x), x * 5);
+                }
+            });
+        }
+    });
+    // Our inspection connection is one; the pool may have opened up to 4.
+    let opened = connections_received(&server) - before;
+    assert!(opened <= 1 + 4, "{opened} connections opened");
+}

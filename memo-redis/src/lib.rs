@@ -23,9 +23,11 @@
 //!   `invalidate()`: `SET` of a new random generation (O(1)), then `PUBLISH`.
 //!   `set_cached_value`: `SET`, then `PUBLISH`.
 //!
-//! Connections come from a small pool (no new connection per call, no
-//! health-check round trip per checkout); sync calls use blocking
-//! connections, never an async runtime, so they work inside tokio too.
+//! Sync calls use blocking connections from a bounded pool (`pool_size`, 16
+//! by default; no new connection per call, no health-check round trip per
+//! checkout; callers beyond the bound wait for a connection), never an async
+//! runtime, so they work inside tokio too. Async calls pipeline on one
+//! multiplexed connection.
 //!
 //! # Failures
 //!
@@ -41,15 +43,17 @@ mod aio;
 mod breaker;
 mod channel;
 mod commands;
+mod pool;
 mod target;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use memo_core::Error;
 
-use breaker::{Breaker, Permit};
+use breaker::Breaker;
 use channel::Shared;
+use pool::Pool;
 use target::{Conn, Target, Timeouts};
 
 const NAME: &str = "redis";
@@ -75,7 +79,7 @@ pub struct RedisBackend {
 struct Inner {
     target: Arc<Target>,
     timeouts: Timeouts,
-    pool: Mutex<Vec<Conn>>,
+    pool: Pool,
     pool_size: usize,
     breaker: Breaker,
     shared: Arc<Shared>,
@@ -204,14 +208,14 @@ impl RedisBackend {
     /// # Ok::<(), memo_core::Error>(())
     /// ```
     pub fn ping(&self) -> Result<(), Error> {
-        let mut conn = self
-            .inner
-            .target
-            .connect(self.inner.timeouts)
-            .map_err(redis_error)?;
+        let inner = &self.inner;
+        let lease = inner.pool.lease(inner.timeouts.command);
+        // A new connection, so the answer is about Redis now; it takes the
+        // place of the idle one the lease may hold.
+        let mut conn = inner.target.connect(inner.timeouts).map_err(redis_error)?;
         conn.command::<String>(&redis::cmd("PING"))
             .map_err(redis_error)?;
-        self.inner.give_back(conn);
+        lease.give_back(conn);
         Ok(())
     }
 
@@ -290,8 +294,10 @@ impl RedisBackendBuilder {
         self
     }
 
-    /// How many idle connections to keep (default 16). More concurrent
-    /// callers open more connections; those beyond this are closed after use.
+    /// How many connections sync calls may hold open (default 16). A caller
+    /// that finds them all busy waits for one (up to the command timeout),
+    /// then uses a one-off connection rather than fail. Async calls share
+    /// one multiplexed connection whatever this is.
     ///
     /// # Examples
     ///
@@ -356,7 +362,7 @@ impl RedisBackendBuilder {
             inner: Arc::new(Inner {
                 target,
                 timeouts,
-                pool: Mutex::new(Vec::new()),
+                pool: Pool::new(self.pool_size),
                 pool_size: self.pool_size,
                 breaker: Breaker::default(),
                 shared,
@@ -373,13 +379,6 @@ impl Drop for Inner {
 }
 
 impl Inner {
-    fn give_back(&self, conn: Conn) {
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < self.pool_size {
-            pool.push(conn);
-        }
-    }
-
     /// Runs `op` on a pooled connection, through the circuit breaker. A
     /// connection that failed is dropped with every idle one (they likely
     /// share its fate, e.g. after a restart), and an op that failed on a
@@ -388,50 +387,50 @@ impl Inner {
         let Some(permit) = self.breaker.permit() else {
             return Err(Error::Unavailable { backend: NAME });
         };
-        let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let reused = pooled.is_some();
-        let result = match pooled {
+        let mut lease = self.pool.lease(self.timeouts.command);
+        let (result, conn) = match lease.conn.take() {
             Some(mut conn) => match op(&mut conn) {
-                Err(error) if reused && broken(&error) && !error.is_timeout() => {
-                    self.pool.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                Err(error) if broken(&error) && !error.is_timeout() => {
+                    self.pool.clear_idle();
                     self.run_fresh(&op)
                 }
-                result => result.map(|value| (value, conn)),
+                result => (result, Some(conn)),
             },
             None => self.run_fresh(&op),
         };
-        self.settle(&permit, result)
-    }
-
-    fn run_fresh<T>(
-        &self,
-        op: &impl Fn(&mut Conn) -> redis::RedisResult<T>,
-    ) -> redis::RedisResult<(T, Conn)> {
-        let mut conn = self.target.connect(self.timeouts)?;
-        op(&mut conn).map(|value| (value, conn))
-    }
-
-    fn settle<T>(
-        &self,
-        permit: &Permit,
-        result: redis::RedisResult<(T, Conn)>,
-    ) -> Result<T, Error> {
         match result {
-            Ok((value, conn)) => {
-                self.breaker.success(permit);
-                self.give_back(conn);
+            Ok(value) => {
+                self.breaker.success(&permit);
+                if let Some(conn) = conn {
+                    lease.give_back(conn);
+                }
                 Ok(value)
             }
+            Err(error) if broken(&error) => {
+                self.breaker.failure(&permit);
+                self.pool.clear_idle();
+                Err(redis_error(error))
+            }
             Err(error) => {
-                if broken(&error) {
-                    self.breaker.failure(permit);
-                    self.pool.lock().unwrap_or_else(|e| e.into_inner()).clear();
-                } else {
-                    // Redis answered (with an error): the server is up.
-                    self.breaker.success(permit);
+                // Redis answered (with an error): the server and the
+                // connection are fine.
+                self.breaker.success(&permit);
+                if let Some(conn) = conn {
+                    lease.give_back(conn);
                 }
                 Err(redis_error(error))
             }
+        }
+    }
+
+    /// `op` on a new connection; the connection, if it was made.
+    fn run_fresh<T>(
+        &self,
+        op: &impl Fn(&mut Conn) -> redis::RedisResult<T>,
+    ) -> (redis::RedisResult<T>, Option<Conn>) {
+        match self.target.connect(self.timeouts) {
+            Ok(mut conn) => (op(&mut conn), Some(conn)),
+            Err(error) => (Err(error), None),
         }
     }
 }
