@@ -79,18 +79,20 @@ where
 /// The shared-tier key of one entry of `namespace`.
 pub(crate) fn entry_key(namespace: &str, args: &[u8]) -> String {
     let head = PREFIX.len() + 3 + namespace.len() + 1;
-    let mut key = String::with_capacity(head + 2 * args.len().min(MAX_KEY_LEN));
-    key.push_str(PREFIX);
-    key.push_str(":v:");
-    key.push_str(namespace);
-    key.push(':');
+    // Built as bytes (a `String` checks every pushed char), all ASCII but
+    // the namespace, which is a `str`: the conversion cannot fail.
+    let mut key = Vec::with_capacity(head + 2 * args.len().min(MAX_KEY_LEN));
+    key.extend_from_slice(PREFIX.as_bytes());
+    key.extend_from_slice(b":v:");
+    key.extend_from_slice(namespace.as_bytes());
+    key.push(b':');
     if head + 2 * args.len() <= MAX_KEY_LEN {
         push_hex(&mut key, args);
     } else {
-        key.push('#');
+        key.push(b'#');
         push_hex(&mut key, &Sha256::digest(args));
     }
-    key
+    String::from_utf8(key).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The shared-tier key under which a function with this namespace stores its
@@ -137,12 +139,11 @@ pub(crate) fn generation_key(namespace: &str) -> String {
 /// Lowercase hex, two digits a byte. By table: `write!("{b:02x}")` went
 /// through the formatting machinery per byte, about 75 instructions each,
 /// and was most of the client-side cost of a Redis hit.
-fn push_hex(out: &mut String, bytes: &[u8]) {
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     out.reserve(2 * bytes.len());
     for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]);
     }
 }
 
@@ -170,9 +171,10 @@ mod tests {
         assert_eq!(entry_key("c::f", &[0xab]), "memo:v:c::f:ab");
         let every_byte: Vec<u8> = (0..=255).collect();
         let expected: String = every_byte.iter().map(|b| format!("{b:02x}")).collect();
-        let mut hex = String::new();
+        let mut hex = Vec::new();
         push_hex(&mut hex, &every_byte);
-        assert_eq!(hex, expected);
+        assert_eq!(String::from_utf8(hex).unwrap(), expected);
+        assert_eq!(entry_key("ns::é", &[1, 0xfe]), "memo:v:ns::é:01fe");
     }
 
     #[test]
