@@ -278,7 +278,9 @@ thread_local! {
 /// this process, replacing the embedded [`MemoryBackend`]. Call it once at
 /// start-up, before the first cached call; calling it again switches backends
 /// and drops every local (L1) entry, so nothing read from the old backend is
-/// served afterwards.
+/// served afterwards. Each thread keeps a handle on the backend it last used
+/// (so a call takes no global lock); a thread lets go of the old backend, and
+/// so of its connections, at its next cached call or when it ends.
 ///
 /// # Examples
 ///
