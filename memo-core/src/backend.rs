@@ -69,7 +69,7 @@ pub struct Fetched {
 ///
 /// # Examples
 ///
-/// Any backend goes in through [`set_backend`](crate::set_backend):
+/// Any backend goes in through [`set_backend`]:
 ///
 /// ```
 /// use memo_core::{Backend, MemoryBackend};
@@ -167,7 +167,7 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Called once when the backend is installed with
-    /// [`set_backend`](crate::set_backend). A backend shared between
+    /// [`set_backend`]. A backend shared between
     /// processes keeps `link` and reports through it: whether its broadcast
     /// channel works ([`Link::up`], [`Link::down`]; L1 is bypassed while it
     /// is down) and what other processes invalidated ([`Link::invalidated`]).
