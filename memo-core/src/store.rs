@@ -274,23 +274,28 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             return false;
         };
         let epoch = self.epoch();
-        let spared = match self.map.read(&key, |slot| {
-            (slot.seq == seq).then(|| {
-                slot.expires > now
+        // Evicting is one probe: remove unless it is another slot or one to
+        // spare (live and read since). Only then look again to tell which.
+        let evicted = self.map.remove_if(&key, |slot| {
+            slot.seq == seq
+                && !(slot.expires > now
                     && slot.epoch == epoch
-                    && slot.referenced.swap(false, Ordering::Relaxed)
-            })
-        }) {
-            Some(Some(spared)) => spared,
-            // Gone or replaced: a stale record.
-            _ => return false,
-        };
-        if spared {
-            ring.push_back((key, seq));
-            false
-        } else {
-            self.remove_if_seq(&key, seq)
+                    && slot.referenced.load(Ordering::Relaxed))
+        });
+        if evicted {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            return true;
         }
+        let spared = self.map.read(&key, |slot| {
+            slot.seq == seq && {
+                slot.referenced.store(false, Ordering::Relaxed);
+                true
+            }
+        });
+        if spared == Some(true) {
+            ring.push_back((key, seq));
+        }
+        false
     }
 
     fn remove_if_seq(&self, key: &K, seq: u64) -> bool {

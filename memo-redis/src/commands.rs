@@ -16,10 +16,27 @@ fn parse_generation(value: Option<Vec<u8>>) -> Option<Generation> {
 /// Compare-and-delete: releases a lock only if it still holds our token.
 const UNLOCK: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
+/// `name key`, with its buffers sized up front: `redis::Cmd::get` and
+/// friends grow them from empty, three reallocations on every GET (about a
+/// fifth of the client's own work on a Redis hit).
+fn keyed(name: &str, key: &str, more_args: usize, more_bytes: usize) -> redis::Cmd {
+    let mut cmd = redis::Cmd::with_capacity(2 + more_args, name.len() + key.len() + more_bytes);
+    cmd.arg(name).arg(key);
+    cmd
+}
+
+fn get(key: &str) -> redis::Cmd {
+    keyed("GET", key, 0, 0)
+}
+
+fn del(key: &str) -> redis::Cmd {
+    keyed("DEL", key, 0, 0)
+}
+
 fn set_px(key: &str, value: &[u8], ttl: Duration) -> redis::Cmd {
     let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-    let mut cmd = redis::cmd("SET");
-    cmd.arg(key).arg(value).arg("PX").arg(ms);
+    let mut cmd = keyed("SET", key, 3, value.len() + 2 + 20 + 2);
+    cmd.arg(value).arg("PX").arg(ms);
     cmd
 }
 
@@ -31,8 +48,7 @@ impl Backend for RedisBackend {
     fn get(&self, generation_key: &str, key: &str) -> Result<Fetched, Error> {
         let (generation, value): (Option<Vec<u8>>, Option<Vec<u8>>) = self.inner.run(|conn| {
             conn.pipeline(|pipe| {
-                pipe.add(redis::Cmd::get(generation_key))
-                    .add(redis::Cmd::get(key));
+                pipe.add(get(generation_key)).add(get(key));
             })
         })?;
         Ok(Fetched {
@@ -42,7 +58,7 @@ impl Backend for RedisBackend {
     }
 
     fn get_value(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.inner.run(|conn| conn.command(&redis::Cmd::get(key)))
+        self.inner.run(|conn| conn.command(&get(key)))
     }
 
     fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
@@ -51,8 +67,7 @@ impl Backend for RedisBackend {
     }
 
     fn delete(&self, key: &str) -> Result<(), Error> {
-        self.inner
-            .run(|conn| conn.command::<()>(&redis::Cmd::del(key)))
+        self.inner.run(|conn| conn.command::<()>(&del(key)))
     }
 
     fn generation(&self, generation_key: &str) -> Result<Generation, Error> {
@@ -61,7 +76,7 @@ impl Backend for RedisBackend {
             conn.pipeline(|pipe| {
                 let mut set_nx = redis::cmd("SET");
                 set_nx.arg(generation_key).arg(&candidate).arg("NX");
-                pipe.add(set_nx).add(redis::Cmd::get(generation_key));
+                pipe.add(set_nx).add(get(generation_key));
             })
         })?;
         match parse_generation(current) {
@@ -118,8 +133,7 @@ impl Backend for RedisBackend {
         key: &'a str,
     ) -> BoxFuture<'a, Result<Fetched, Error>> {
         Box::pin(async move {
-            let (get_generation, get_value) =
-                (redis::Cmd::get(generation_key), redis::Cmd::get(key));
+            let (get_generation, get_value) = (get(generation_key), get(key));
             // Both GETs go out together on the multiplexed connection (to
             // their own nodes in a cluster): one round trip of latency.
             let (generation, value) = self
@@ -146,7 +160,7 @@ impl Backend for RedisBackend {
         &'a self,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
-        let cmd = redis::Cmd::get(key);
+        let cmd = get(key);
         Box::pin(async move { self.inner.run_async(|conn| conn.query(&cmd)).await })
     }
 
@@ -161,7 +175,7 @@ impl Backend for RedisBackend {
     }
 
     fn delete_async<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
-        let cmd = redis::Cmd::del(key);
+        let cmd = del(key);
         Box::pin(async move { self.inner.run_async(|conn| conn.query::<()>(&cmd)).await })
     }
 
@@ -175,14 +189,14 @@ impl Backend for RedisBackend {
                 .arg(generation_key)
                 .arg(new_generation().to_string())
                 .arg("NX");
-            let get = redis::Cmd::get(generation_key);
+            let read = get(generation_key);
             let current: Option<Vec<u8>> = self
                 .inner
                 .run_async(|conn| {
-                    let (set_nx, get) = (&set_nx, &get);
+                    let (set_nx, read) = (&set_nx, &read);
                     async move {
                         match conn.query::<Option<String>>(set_nx).await {
-                            (conn, Ok(_)) => conn.query(get).await,
+                            (conn, Ok(_)) => conn.query(read).await,
                             (conn, Err(error)) => (conn, Err(error)),
                         }
                     }

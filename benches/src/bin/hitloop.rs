@@ -1,5 +1,8 @@
 //! Loops of L1 hits, misses and Redis hits, for profiling with callgrind:
-//! `valgrind --tool=callgrind target/release/hitloop [hit|miss|l2|raw]`
+//! `valgrind --tool=callgrind target/release/hitloop [hit|memoized|miss|l2|raw]`
+//! (`hit`: `#[quickcache]` L1 hits; `memoized`: `#[memoized]` hits;
+//! `dashmap`, `quick_cache`, `cached`: the same loop on the peers of the
+//! `l1_hit_1_thread` bench, to compare instructions per hit;
 //! (`l2` and `raw`: async hits from 64 tasks on one thread, memo's against
 //! raw GETs on the same kind of multiplexed connection, 500 per task or the
 //! number given after the mode; they need `MEMO_BENCH_REDIS=redis://...`).
@@ -12,6 +15,16 @@ fn value_of(k: u64) -> String {
 
 #[quickcache(memoize_timeout = 3600, max_entries = 100_000)]
 fn quick_hit(k: u64) -> String {
+    value_of(k)
+}
+
+#[memoized]
+fn memo_hit(k: u64) -> String {
+    value_of(k)
+}
+
+#[cached::macros::cached(max_size = 100_000)]
+fn cached_hit(k: u64) -> String {
     value_of(k)
 }
 
@@ -36,6 +49,10 @@ fn redis_loop(raw: bool, per_task: u64) -> u64 {
         .build()
         .expect("runtime");
     memo_core::set_backend(memo_redis::RedisBackend::connect(&url).expect("redis"));
+    // Until the invalidation channel is up, a hit also reads the generation
+    // (two GETs instead of one): give the subscriber time to connect, so
+    // that runs count the same path.
+    std::thread::sleep(std::time::Duration::from_millis(500));
     let client = redis::Client::open(url.as_str()).expect("url");
     runtime.block_on(async move {
         let conn = client
@@ -82,6 +99,14 @@ fn redis_loop(raw: bool, per_task: u64) -> u64 {
     })
 }
 
+/// 200 000 hits on 1024 keys (after one miss each), as in `l1_hit_1_thread`.
+fn hits(get: impl Fn(u64) -> String) -> u64 {
+    for k in 0..KEYS {
+        get(k);
+    }
+    (0..200_000u64).map(|i| get(i % KEYS).len() as u64).sum()
+}
+
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "hit".into());
     let mut total = 0;
@@ -95,14 +120,23 @@ fn main() {
             let per_task = std::env::args().nth(2).and_then(|n| n.parse().ok());
             total = redis_loop(mode == "raw", per_task.unwrap_or(500));
         }
-        _ => {
-            for k in 0..1024 {
-                quick_hit(k);
-            }
-            for i in 0..200_000u64 {
-                total += quick_hit(i % 1024).len() as u64;
-            }
+        "memoized" => total = hits(memo_hit),
+        "cached" => total = hits(cached_hit),
+        "dashmap" => {
+            let map = dashmap::DashMap::new();
+            total = hits(|k| map.entry(k).or_insert_with(|| value_of(k)).value().clone());
         }
+        "quick_cache" => {
+            let cache = quick_cache::sync::Cache::new(100_000);
+            total = hits(|k| {
+                cache.get(&k).unwrap_or_else(|| {
+                    cache
+                        .get_or_insert_with(&k, || Ok::<_, ()>(value_of(k)))
+                        .unwrap_or_default()
+                })
+            });
+        }
+        _ => total = hits(quick_hit),
     }
     println!("{total}");
 }

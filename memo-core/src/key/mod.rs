@@ -76,23 +76,34 @@ where
     f(encoded.map(|()| &buf[..]))
 }
 
+/// What every entry key of `namespace` starts with: `memo:v:{namespace}:`.
+/// A cache builds it once (see [`entry_key_at`]).
+pub(crate) fn entry_prefix(namespace: &str) -> String {
+    format!("{PREFIX}:v:{namespace}:")
+}
+
 /// The shared-tier key of one entry of `namespace`.
 pub(crate) fn entry_key(namespace: &str, args: &[u8]) -> String {
-    let head = PREFIX.len() + 3 + namespace.len() + 1;
-    // Built as bytes (a `String` checks every pushed char), all ASCII but
-    // the namespace, which is a `str`: the conversion cannot fail.
-    let mut key = Vec::with_capacity(head + 2 * args.len().min(MAX_KEY_LEN));
-    key.extend_from_slice(PREFIX.as_bytes());
-    key.extend_from_slice(b":v:");
-    key.extend_from_slice(namespace.as_bytes());
-    key.push(b':');
-    if head + 2 * args.len() <= MAX_KEY_LEN {
+    entry_key_at(&entry_prefix(namespace), args)
+}
+
+/// The shared-tier key of one entry, after its namespace's
+/// [`entry_prefix`]: one allocation of the exact size, the prefix copied,
+/// the arguments in hex.
+pub(crate) fn entry_key_at(prefix: &str, args: &[u8]) -> String {
+    if prefix.len() + 2 * args.len() <= MAX_KEY_LEN {
+        let mut key = String::with_capacity(prefix.len() + 2 * args.len());
+        key.push_str(prefix);
         push_hex(&mut key, args);
+        key
     } else {
-        key.push(b'#');
-        push_hex(&mut key, &Sha256::digest(args));
+        let digest = Sha256::digest(args);
+        let mut key = String::with_capacity(prefix.len() + 1 + 2 * digest.len());
+        key.push_str(prefix);
+        key.push('#');
+        push_hex(&mut key, &digest);
+        key
     }
-    String::from_utf8(key).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The shared-tier key under which a function with this namespace stores its
@@ -139,11 +150,12 @@ pub(crate) fn generation_key(namespace: &str) -> String {
 /// Lowercase hex, two digits a byte. By table: `write!("{b:02x}")` went
 /// through the formatting machinery per byte, about 75 instructions each,
 /// and was most of the client-side cost of a Redis hit.
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+fn push_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     out.reserve(2 * bytes.len());
     for &b in bytes {
-        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]);
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
 }
 
@@ -171,9 +183,9 @@ mod tests {
         assert_eq!(entry_key("c::f", &[0xab]), "memo:v:c::f:ab");
         let every_byte: Vec<u8> = (0..=255).collect();
         let expected: String = every_byte.iter().map(|b| format!("{b:02x}")).collect();
-        let mut hex = Vec::new();
+        let mut hex = String::new();
         push_hex(&mut hex, &every_byte);
-        assert_eq!(String::from_utf8(hex).unwrap(), expected);
+        assert_eq!(hex, expected);
         assert_eq!(entry_key("ns::é", &[1, 0xfe]), "memo:v:ns::é:01fe");
     }
 

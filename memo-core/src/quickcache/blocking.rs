@@ -78,7 +78,7 @@ where
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         let backend = backend::current();
-        let key = key::entry_key(&self.namespace, &args);
+        let key = self.entry_key(&args);
         // Knowing the current generation, a hit is one GET of the entry.
         if let Some(known) = self.known_generation() {
             match backend.get_value(&key) {
@@ -167,7 +167,7 @@ where
     {
         let args = super::encode(args)?;
         let backend = backend::current();
-        let deleted = backend.delete(&key::entry_key(&self.namespace, &args));
+        let deleted = backend.delete(&self.entry_key(&args));
         self.forget_local(&args);
         deleted?;
         backend.broadcast(&self.namespace, Some(&args))
@@ -241,7 +241,7 @@ where
         let epoch = cache.epoch();
         let args = self.args?;
         let backend = backend::current();
-        let key = key::entry_key(&cache.namespace, &args);
+        let key = cache.entry_key(&args);
         match cache.store(&*backend, &key, None, &value) {
             Ok(()) => {
                 let broadcast = backend.broadcast(&cache.namespace, Some(&args));

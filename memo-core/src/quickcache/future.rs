@@ -71,7 +71,7 @@ where
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         let backend = backend::current();
-        let key = key::entry_key(&self.namespace, &args);
+        let key = self.entry_key(&args);
         if let Some(known) = self.known_generation() {
             match backend.get_value_async(&key).await {
                 Ok(Some(bytes)) => {
@@ -157,7 +157,7 @@ where
     {
         let args = super::encode(args)?;
         let backend = backend::current();
-        let key = key::entry_key(&self.namespace, &args);
+        let key = self.entry_key(&args);
         let deleted = backend.delete_async(&key).await;
         self.forget_local(&args);
         deleted?;
@@ -229,7 +229,7 @@ where
         let epoch = cache.epoch();
         let args = self.args?;
         let backend = backend::current();
-        let key = key::entry_key(&cache.namespace, &args);
+        let key = cache.entry_key(&args);
         match cache.store_async(&*backend, &key, None, &value).await {
             Ok(()) => {
                 let broadcast = backend.broadcast_async(&cache.namespace, Some(&args)).await;

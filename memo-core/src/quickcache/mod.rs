@@ -67,6 +67,8 @@ pub struct QuickCache<V, C> {
 /// One function's cache: its namespace, its L1 and its codec.
 pub struct Cache<V, C> {
     namespace: String,
+    /// `memo:v:{namespace}:`, the start of every entry key.
+    entry_prefix: String,
     generation_key: String,
     l1: Option<Store<ArgsKey, V>>,
     l1_ttl: clock::Tick,
@@ -138,6 +140,7 @@ where
         let l1 = (!spec.memoize_timeout.is_zero()).then(|| Store::new(Some(spec.max_entries)));
         Cache {
             generation_key: key::generation_key(&namespace),
+            entry_prefix: key::entry_prefix(&namespace),
             namespace,
             l1,
             l1_ttl: clock::ticks(spec.memoize_timeout),
@@ -155,6 +158,11 @@ where
     /// The namespace of this function's shared-tier keys.
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    /// The shared-tier key of the entry for `args` (encoded).
+    fn entry_key(&self, args: &[u8]) -> String {
+        key::entry_key_at(&self.entry_prefix, args)
     }
 
     /// Arguments → key → L1: encodes `args` into a stack buffer and looks
