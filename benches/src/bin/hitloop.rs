@@ -126,6 +126,16 @@ fn main() {
             let map = dashmap::DashMap::new();
             total = hits(|k| map.entry(k).or_insert_with(|| value_of(k)).value().clone());
         }
+        "papaya" => {
+            let map = papaya::HashMap::<u64, String, foldhash::fast::RandomState>::default();
+            total = hits(|k| {
+                let map = map.pin();
+                match map.get(&k) {
+                    Some(value) => value.clone(),
+                    None => map.get_or_insert(k, value_of(k)).clone(),
+                }
+            });
+        }
         "quick_cache" => {
             let cache = quick_cache::sync::Cache::new(100_000);
             total = hits(|k| {
