@@ -29,6 +29,10 @@ pub struct LockGuard {
     key: String,
     token: u64,
     released: bool,
+    /// Taken by an async caller: dropped inside a runtime (a cancelled
+    /// future, a guard that goes out of scope), it releases in a task rather
+    /// than block the executor thread on the backend.
+    taken_async: bool,
 }
 
 impl LockGuard {
@@ -44,15 +48,38 @@ impl LockGuard {
             key,
             token,
             released: false,
+            taken_async: true,
         }))
     }
 
-    /// Releases without blocking the executor; failures are counted, and the
-    /// lock then expires with its TTL.
-    pub(crate) async fn release_async(mut self) {
+    /// [`LockGuard::release`] for async callers: releases the lock without
+    /// blocking the executor, and says whether the backend confirmed it.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails; the lock then expires with its TTL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), memo_core::Error> {
+    /// let guard = memo_core::lock_async("job", std::time::Duration::from_secs(5)).await?;
+    /// guard.release_async().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn release_async(mut self) -> Result<(), Error> {
         self.released = true;
-        if let Err(error) = self.backend.unlock_async(&self.key, self.token).await {
-            stats::backend_failed("unlock", &self.key, &error);
+        self.backend.unlock_async(&self.key, self.token).await
+    }
+
+    /// Releases for memo's own async paths: a failure is counted, and the
+    /// lock then expires with its TTL.
+    pub(crate) async fn release_async_counted(self) {
+        let key = self.key.clone();
+        if let Err(error) = self.release_async().await {
+            stats::backend_failed("unlock", &key, &error);
         }
     }
 
@@ -67,6 +94,7 @@ impl LockGuard {
             key,
             token,
             released: false,
+            taken_async: false,
         }))
     }
 
@@ -88,12 +116,30 @@ impl LockGuard {
     }
 }
 
+/// Releases the lock if it was not released explicitly. A guard taken by an
+/// async caller and dropped inside a Tokio runtime releases in a task spawned
+/// there, so dropping it (or cancelling the future that holds it) never
+/// blocks the executor thread on a round trip; until that task runs, the lock
+/// is still held. Any other guard releases before `drop` returns.
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        if !self.released {
-            if let Err(error) = self.backend.unlock(&self.key, self.token) {
-                stats::backend_failed("unlock", &self.key, &error);
+        if self.released {
+            return;
+        }
+        if self.taken_async {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let backend = Arc::clone(&self.backend);
+                let (key, token) = (std::mem::take(&mut self.key), self.token);
+                runtime.spawn(async move {
+                    if let Err(error) = backend.unlock_async(&key, token).await {
+                        stats::backend_failed("unlock", &key, &error);
+                    }
+                });
+                return;
             }
+        }
+        if let Err(error) = self.backend.unlock(&self.key, self.token) {
+            stats::backend_failed("unlock", &self.key, &error);
         }
     }
 }
@@ -187,7 +233,7 @@ pub fn try_lock(name: &str, ttl: Duration) -> Result<Option<LockGuard>, Error> {
 ///
 /// let guard = memo_core::lock_async("rebuild-index", Duration::from_secs(30)).await?;
 /// // rebuild the index
-/// drop(guard);
+/// guard.release_async().await?;
 /// # Ok(())
 /// # }
 /// ```
@@ -277,7 +323,7 @@ where
             Ok(Some(guard)) => {
                 return match read().await {
                     Ok(Some(value)) => {
-                        guard.release_async().await;
+                        guard.release_async_counted().await;
                         Waited::Value(value)
                     }
                     _ => Waited::Held(guard),
@@ -302,5 +348,138 @@ where
                 return Waited::GaveUp;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::backend::{BoxFuture, Fetched, Generation};
+    use crate::MemoryBackend;
+
+    /// The embedded backend, counting the sync unlocks called from inside a
+    /// Tokio runtime (each would block an executor thread on a real server).
+    #[derive(Debug, Default)]
+    struct Watched {
+        inner: MemoryBackend,
+        blocking_unlocks: AtomicUsize,
+    }
+
+    impl Backend for Watched {
+        fn name(&self) -> &'static str {
+            "watched"
+        }
+        fn get(&self, generation_key: &str, key: &str) -> Result<Fetched, Error> {
+            self.inner.get(generation_key, key)
+        }
+        fn get_value(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+            self.inner.get_value(key)
+        }
+        fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
+            self.inner.set(key, value, ttl)
+        }
+        fn delete(&self, key: &str) -> Result<(), Error> {
+            self.inner.delete(key)
+        }
+        fn generation(&self, generation_key: &str) -> Result<Generation, Error> {
+            self.inner.generation(generation_key)
+        }
+        fn new_generation(&self, generation_key: &str) -> Result<Generation, Error> {
+            self.inner.new_generation(generation_key)
+        }
+        fn try_lock(&self, key: &str, token: u64, ttl: Duration) -> Result<bool, Error> {
+            self.inner.try_lock(key, token, ttl)
+        }
+        fn unlock(&self, key: &str, token: u64) -> Result<(), Error> {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                self.blocking_unlocks.fetch_add(1, Ordering::SeqCst);
+            }
+            self.inner.unlock(key, token)
+        }
+        fn unlock_async<'a>(
+            &'a self,
+            key: &'a str,
+            token: u64,
+        ) -> BoxFuture<'a, Result<(), Error>> {
+            let unlocked = self.inner.unlock(key, token);
+            Box::pin(async move { unlocked })
+        }
+    }
+
+    fn watched() -> (Arc<Watched>, Arc<dyn Backend>) {
+        let watched = Arc::new(Watched::default());
+        let backend: Arc<dyn Backend> = watched.clone();
+        (watched, backend)
+    }
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    fn is_free(backend: &dyn Backend, key: &str) -> bool {
+        let free = backend.try_lock(key, 99, TTL).unwrap();
+        if free {
+            backend.unlock(key, 99).unwrap();
+        }
+        free
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn async_guards_dropped_in_a_runtime_release_without_blocking_it() {
+        let (watched, backend) = watched();
+        let key = "memo:lock:dropped".to_owned();
+
+        let guard = LockGuard::try_take_async(backend.clone(), key.clone(), TTL)
+            .await
+            .unwrap()
+            .expect("free");
+        drop(guard);
+        tokio::task::yield_now().await;
+        assert!(is_free(&watched.inner, &key));
+
+        // A future holding the guard, cancelled.
+        let holder = tokio::spawn({
+            let (backend, key) = (backend.clone(), key.clone());
+            async move {
+                let _guard = LockGuard::try_take_async(backend, key, TTL).await;
+                std::future::pending::<()>().await;
+            }
+        });
+        tokio::task::yield_now().await;
+        assert!(!is_free(&watched.inner, &key), "held by the task");
+        holder.abort();
+        let _ = holder.await;
+        tokio::task::yield_now().await;
+        assert!(is_free(&watched.inner, &key));
+
+        let guard = LockGuard::try_take_async(backend.clone(), key.clone(), TTL)
+            .await
+            .unwrap()
+            .expect("free");
+        guard.release_async().await.unwrap();
+        assert!(is_free(&watched.inner, &key));
+        assert_eq!(watched.blocking_unlocks.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn guards_dropped_outside_a_runtime_release_before_drop_returns() {
+        let (watched, backend) = watched();
+        let key = "memo:lock:sync".to_owned();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let taken_async = runtime
+            .block_on(LockGuard::try_take_async(backend.clone(), key.clone(), TTL))
+            .unwrap()
+            .expect("free");
+        drop(taken_async);
+        assert!(is_free(&watched.inner, &key));
+
+        let taken = LockGuard::try_take(backend, key.clone(), TTL)
+            .unwrap()
+            .expect("free");
+        assert!(!is_free(&watched.inner, &key));
+        drop(taken);
+        assert!(is_free(&watched.inner, &key));
     }
 }

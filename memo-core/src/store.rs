@@ -133,34 +133,27 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     }
 
     /// A clone of the live value under `key`.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        // Matched here rather than through `Map::read`: the hit path is a
-        // few dozen instructions, and each layer of closures and nested
-        // options showed up in it.
-        match &self.map {
-            Map::Lockfree(map) => self.serve(map.pin().get(key)?),
-            Map::Sharded(map) => self.serve(&*map.get(key)?),
-        }
-    }
-
-    /// A clone of `slot`'s value if it may be served: of the current epoch
-    /// and not expired.
-    #[inline(always)]
-    fn serve(&self, slot: &Slot<V>) -> Option<V> {
-        if slot.epoch != self.epoch() || (slot.expires != NEVER && clock::now() >= slot.expires) {
-            return None;
-        }
-        // Written once per insert or spare, not per hit: a hot key's slot
-        // stays a line every core can hold shared.
-        if self.bounded() && !slot.referenced.load(Ordering::Relaxed) {
-            slot.referenced.store(true, Ordering::Relaxed);
-        }
-        Some(slot.value.clone())
+        self.map
+            .read(key, |slot| {
+                if slot.epoch != self.epoch()
+                    || (slot.expires != NEVER && clock::now() >= slot.expires)
+                {
+                    return None;
+                }
+                // Written once per insert or spare, not per hit: a hot key's
+                // slot stays a line every core can hold shared.
+                if self.bounded() && !slot.referenced.load(Ordering::Relaxed) {
+                    slot.referenced.store(true, Ordering::Relaxed);
+                }
+                Some(slot.value.clone())
+            })
+            .flatten()
     }
 
     fn slot(&self, value: V, ttl: Option<Tick>, epoch: u64, now: Tick) -> Slot<V> {
@@ -392,9 +385,8 @@ enum Put<V> {
 }
 
 impl<K: Hash + Eq, V> Map<K, V> {
-    /// `f` of the slot under `key`, read in place. Always inlined: called
-    /// out of line, saving and restoring registers was a tenth of a hit.
-    #[inline(always)]
+    /// `f` of the slot under `key`, read in place.
+    #[inline]
     fn read<Q, R>(&self, key: &Q, f: impl FnOnce(&Slot<V>) -> R) -> Option<R>
     where
         K: Borrow<Q>,

@@ -204,7 +204,7 @@ where
             }
         }
         if let Some(lock) = entry.lock {
-            lock.release_async().await;
+            lock.release_async_counted().await;
         }
         cache.keep_local(entry.args, &value, miss.epoch);
         if let Some(leader) = miss.leader {
