@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh machine: installs redis-server if it is
-# missing (the Redis tests start their own servers on free loopback ports),
-# then checks formatting and lints and runs every test and doc test.
+# The whole test suite, on a fresh machine: installs redis-server (and the
+# openssl command, which makes the TLS test's certificates) if missing (the
+# Redis tests start their own servers on free loopback ports), then checks
+# formatting and lints and runs every test and doc test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+missing=()
+command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || missing+=(redis-server)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing redis-server (Debian package) for the Redis tests"
+    echo "installing ${missing[*]} (Debian packages) for the Redis tests"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "redis-server is missing: install it (Debian/Ubuntu: sudo apt-get install redis-server) and run again" >&2
+    echo "${missing[*]} missing: install (Debian/Ubuntu: sudo apt-get install ${missing[*]}) and run again" >&2
     exit 1
   fi
 fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The tests turn on memo-redis's `tls` feature for the whole workspace; check
+# the default build (no TLS) too.
+cargo clippy -p memo-redis --quiet -- -D warnings
 cargo test --workspace

@@ -601,3 +601,68 @@ fn many_threads_share_the_bounded_pool() {
     let opened = redis_stat(&server, "total_connections_received") - before;
     assert!(opened <= 1 + 4, "{opened} connections opened");
 }
+
+static TLS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::sealed", memoize_timeout = 0)]
+fn sealed(x: u64) -> String {
+    TLS_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("sealed {x}")
+}
+
+#[quickcache(name = "redis_tests::sealed_async", memoize_timeout = 0)]
+async fn sealed_async(x: u64) -> String {
+    TLS_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("sealed {x}")
+}
+
+#[test]
+fn tls_with_a_private_ca_and_a_client_certificate() {
+    let _turn = exclusive();
+    let (server, tls) = RedisServer::start_tls(true);
+    let trusting = || RedisBackend::builder(&tls.url()).tls_root_certificates(&tls.ca);
+
+    // The server's certificate is from a CA only the test knows, and the
+    // server wants a client certificate: both are needed.
+    let strangers = RedisBackend::builder(&tls.url()).build().unwrap();
+    assert!(
+        strangers.ping().is_err(),
+        "the private CA is not trusted by default"
+    );
+    let anonymous = trusting().build().unwrap();
+    assert!(anonymous.ping().is_err(), "the server verifies clients");
+    assert!(RedisBackend::sentinel("m", &["rediss://127.0.0.1:1"])
+        .tls_root_certificates(&tls.ca)
+        .build()
+        .is_err());
+
+    let backend = trusting()
+        .tls_client_identity(&tls.client_cert, &tls.client_key)
+        .build()
+        .unwrap();
+    backend.ping().unwrap();
+    // The subscriber's connection is over TLS too.
+    install(backend);
+
+    let runs = TLS_RUNS.load(Ordering::SeqCst);
+    assert_eq!(sealed(1), "sealed 1");
+    assert_eq!(sealed(1), "sealed 1");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        assert_eq!(sealed_async(2).await, "sealed 2");
+        assert_eq!(sealed_async(2).await, "sealed 2");
+    });
+    assert_eq!(
+        TLS_RUNS.load(Ordering::SeqCst),
+        runs + 2,
+        "the second calls hit Redis"
+    );
+    let stored: Vec<String> = redis::cmd("KEYS")
+        .arg("memo:v:redis_tests::sealed*")
+        .query(&mut server.client())
+        .unwrap();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+}

@@ -103,6 +103,7 @@ pub struct RedisBackendBuilder {
     command_timeout: Duration,
     pool_size: usize,
     channel: String,
+    certificates: target::Certificates,
 }
 
 #[derive(Debug, Clone)]
@@ -264,6 +265,7 @@ impl RedisBackendBuilder {
             command_timeout: RedisBackend::DEFAULT_COMMAND_TIMEOUT,
             pool_size: RedisBackend::DEFAULT_POOL_SIZE,
             channel: RedisBackend::DEFAULT_CHANNEL.to_owned(),
+            certificates: None,
         }
     }
 
@@ -323,6 +325,61 @@ impl RedisBackendBuilder {
         self
     }
 
+    /// Trusts the certificate authorities in `pem` (one or more PEM
+    /// certificates) for `rediss://` connections, instead of the system's
+    /// root certificates: for servers whose certificates a private CA signs.
+    /// A single server or a cluster; Sentinel setups use the system's roots
+    /// ([`build`](Self::build) says so if this is set).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let ca = std::fs::read("/etc/redis/tls/ca.crt").unwrap();
+    /// let backend = memo_redis::RedisBackend::builder("rediss://redis.internal:6380/0")
+    ///     .tls_root_certificates(&ca)
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_root_certificates(mut self, pem: &[u8]) -> Self {
+        self.certificates
+            .get_or_insert(redis::TlsCertificates {
+                client_tls: None,
+                root_cert: None,
+            })
+            .root_cert = Some(pem.to_vec());
+        self
+    }
+
+    /// Presents this client certificate and key (PEM) on `rediss://`
+    /// connections, for servers that verify clients (`tls-auth-clients
+    /// yes`). A single server or a cluster, as for
+    /// [`tls_root_certificates`](Self::tls_root_certificates).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let read = |path| std::fs::read(path).unwrap();
+    /// let backend = memo_redis::RedisBackend::builder("rediss://redis.internal:6380/0")
+    ///     .tls_root_certificates(&read("/etc/redis/tls/ca.crt"))
+    ///     .tls_client_identity(&read("/etc/app/tls/client.crt"), &read("/etc/app/tls/client.key"))
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_client_identity(mut self, cert_pem: &[u8], key_pem: &[u8]) -> Self {
+        self.certificates
+            .get_or_insert(redis::TlsCertificates {
+                client_tls: None,
+                root_cert: None,
+            })
+            .client_tls = Some(redis::ClientTlsConfig {
+            client_cert: cert_pem.to_vec(),
+            client_key: key_pem.to_vec(),
+        });
+        self
+    }
+
     /// Builds the backend and starts its invalidation subscriber thread.
     ///
     /// # Errors
@@ -330,19 +387,35 @@ impl RedisBackendBuilder {
     /// [`Error::Config`] when a URL is invalid (or `rediss://` without the
     /// `tls` feature).
     ///
+    /// With the `tls` feature, this installs rustls's ring provider as the
+    /// process's default crypto provider if the application has not
+    /// installed one.
+    ///
     /// # Examples
     ///
     /// ```
     /// let backend = memo_redis::RedisBackend::builder("redis://127.0.0.1:6379/0").build().unwrap();
     /// ```
     pub fn build(self) -> Result<RedisBackend, Error> {
+        // rustls wants one process-wide crypto provider; unless the
+        // application chose one, use ring's (an error here means one is
+        // installed already, which is what we want).
+        #[cfg(feature = "tls")]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let timeouts = Timeouts {
             connect: self.connect_timeout,
             command: self.command_timeout,
         };
         let config = |e: redis::RedisError| Error::Config(e.to_string());
         let target = match &self.kind {
-            Kind::Single(url) => Target::single(url).map_err(config)?,
+            Kind::Single(url) => Target::single(url, &self.certificates).map_err(config)?,
+            Kind::Sentinel { .. } if self.certificates.is_some() => {
+                return Err(Error::Config(
+                    "custom TLS certificates are supported for a single server and a cluster; \
+                     Sentinel setups use the system's root certificates"
+                        .into(),
+                ));
+            }
             Kind::Sentinel { service, sentinels } => {
                 let sentinels: Vec<&str> = sentinels.iter().map(String::as_str).collect();
                 Target::sentinel(service, &sentinels).map_err(config)?
@@ -352,7 +425,7 @@ impl RedisBackendBuilder {
                     return Err(Error::Config("a cluster needs at least one node".into()));
                 }
                 let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
-                Target::cluster(&nodes, timeouts).map_err(config)?
+                Target::cluster(&nodes, timeouts, &self.certificates).map_err(config)?
             }
         };
         let target = Arc::new(target);

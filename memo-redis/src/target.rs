@@ -25,6 +25,25 @@ pub(crate) enum Conn {
     Cluster(Box<ClusterConnection>),
 }
 
+/// Custom TLS trust and identity (the `tls` feature): `None` uses the
+/// system's root certificates and no client certificate.
+#[cfg(feature = "tls")]
+pub(crate) type Certificates = Option<redis::TlsCertificates>;
+/// Without the `tls` feature there are none to give.
+#[cfg(not(feature = "tls"))]
+pub(crate) type Certificates = Option<std::convert::Infallible>;
+
+/// A client for `url`, trusting `certificates` when given.
+fn client(url: &str, certificates: &Certificates) -> RedisResult<Client> {
+    match certificates {
+        #[cfg(feature = "tls")]
+        Some(certificates) => Client::build_with_tls(url, certificates.clone()),
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match *never {},
+        None => Client::open(url),
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timeouts {
     pub(crate) connect: Duration,
@@ -32,10 +51,13 @@ pub(crate) struct Timeouts {
 }
 
 impl Target {
-    pub(crate) fn single(url: &str) -> RedisResult<Target> {
-        Ok(Target::Single(Client::open(url)?))
+    pub(crate) fn single(url: &str, certificates: &Certificates) -> RedisResult<Target> {
+        Ok(Target::Single(client(url, certificates)?))
     }
 
+    // redis-rs takes the service as a `String` without TLS and as
+    // `impl AsRef<str>` with it: an owned string suits both.
+    #[allow(clippy::unnecessary_to_owned)]
     pub(crate) fn sentinel(service: &str, sentinels: &[&str]) -> RedisResult<Target> {
         let client = SentinelClient::build(
             sentinels.to_vec(),
@@ -46,14 +68,23 @@ impl Target {
         Ok(Target::Sentinel(Mutex::new(client)))
     }
 
-    pub(crate) fn cluster(nodes: &[&str], timeouts: Timeouts) -> RedisResult<Target> {
-        let client = ClusterClient::builder(nodes.to_vec())
+    pub(crate) fn cluster(
+        nodes: &[&str],
+        timeouts: Timeouts,
+        certificates: &Certificates,
+    ) -> RedisResult<Target> {
+        let builder = ClusterClient::builder(nodes.to_vec())
             .connection_timeout(timeouts.connect)
-            .response_timeout(timeouts.command)
-            .build()?;
+            .response_timeout(timeouts.command);
+        #[cfg(feature = "tls")]
+        let builder = match certificates {
+            Some(certificates) => builder.certs(certificates.clone()),
+            None => builder,
+        };
+        let client = builder.build()?;
         let nodes = nodes
             .iter()
-            .map(|n| Client::open(*n))
+            .map(|n| self::client(n, certificates))
             .collect::<RedisResult<_>>()?;
         Ok(Target::Cluster { client, nodes })
     }

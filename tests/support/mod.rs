@@ -95,6 +95,29 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// A server that also listens for TLS on a second port, with a
+    /// certificate for 127.0.0.1 from a CA made for the test; with
+    /// `verify_clients`, TLS clients must present a certificate from it too.
+    /// The plain port stays open for the harness to inspect the server.
+    pub fn start_tls(verify_clients: bool) -> (RedisServer, TestTls) {
+        let tls = TestTls::make();
+        let path = |name: &str| tls.dir.join(name).to_str().expect("utf-8").to_owned();
+        let port = tls.port.to_string();
+        let server = Self::start_with(&[
+            "--tls-port",
+            &port,
+            "--tls-cert-file",
+            &path("server.crt"),
+            "--tls-key-file",
+            &path("server.key"),
+            "--tls-ca-cert-file",
+            &path("ca.crt"),
+            "--tls-auth-clients",
+            if verify_clients { "yes" } else { "no" },
+        ]);
+        (server, tls)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -169,6 +192,147 @@ fn signal(signal: &str, pid: u32) {
         .arg(signal)
         .arg(pid.to_string())
         .status();
+}
+
+/// What a TLS client of [`RedisServer::start_tls`] needs: the port, the CA
+/// to trust, and a client certificate and key the server accepts (PEM).
+/// Made with the `openssl` command (scripts/test.sh installs it).
+pub struct TestTls {
+    pub port: u16,
+    pub ca: Vec<u8>,
+    pub client_cert: Vec<u8>,
+    pub client_key: Vec<u8>,
+    dir: PathBuf,
+}
+
+impl TestTls {
+    fn make() -> TestTls {
+        let dir = scratch_dir("tls");
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).expect("write");
+        write(
+            "openssl.cnf",
+            "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = memo test\n\
+             [ca]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n\
+             subjectKeyIdentifier = hash\n",
+        );
+        let leaf = |usage: &str, san: &str| {
+            format!(
+                "basicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\n\
+                 extendedKeyUsage = {usage}\nauthorityKeyIdentifier = keyid\n{san}"
+            )
+        };
+        write(
+            "server.ext",
+            &leaf("serverAuth", "subjectAltName = IP:127.0.0.1\n"),
+        );
+        write("client.ext", &leaf("clientAuth", ""));
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        openssl(
+            &dir,
+            &[
+                &[
+                    "req",
+                    "-x509",
+                    "-config",
+                    "openssl.cnf",
+                    "-extensions",
+                    "ca",
+                    "-days",
+                    "2",
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.crt",
+                ][..],
+                &key,
+            ]
+            .concat(),
+        );
+        for (name, subject) in [
+            ("server", "/CN=127.0.0.1"),
+            ("client", "/CN=memo-test-client"),
+        ] {
+            let (csr, keyfile) = (format!("{name}.csr"), format!("{name}.key"));
+            let (crt, ext) = (format!("{name}.crt"), format!("{name}.ext"));
+            openssl(
+                &dir,
+                &[
+                    &[
+                        "req",
+                        "-new",
+                        "-config",
+                        "openssl.cnf",
+                        "-subj",
+                        subject,
+                        "-keyout",
+                        &keyfile,
+                        "-out",
+                        &csr,
+                    ][..],
+                    &key,
+                ]
+                .concat(),
+            );
+            openssl(
+                &dir,
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    "ca.crt",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-days",
+                    "2",
+                    "-extfile",
+                    &ext,
+                    "-out",
+                    &crt,
+                ],
+            );
+        }
+        let read = |name: &str| std::fs::read(dir.join(name)).expect("read");
+        TestTls {
+            port: free_port(false),
+            ca: read("ca.crt"),
+            client_cert: read("client.crt"),
+            client_key: read("client.key"),
+            dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("rediss://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for TestTls {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A 3-master Redis Cluster, created with `redis-cli --cluster create`.
