@@ -9,15 +9,76 @@ use syn::{Attribute, Ident};
 use crate::attr::{self, combine, Kind, Options, Seconds};
 use crate::model::Function;
 
-/// Expands either attribute; on error, emits the function untouched beside
-/// the errors, so the user sees the attribute's diagnostics and no cascade.
+/// Expands either attribute. On error, emits the errors beside the function
+/// and companions of the right signatures that cache nothing (or beside the
+/// function untouched, when it is not one the attribute takes), so the user
+/// sees the attribute's diagnostics and no cascade from code that calls the
+/// companions.
 pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     match try_expand(kind, args, item.clone()) {
         Ok(tokens) => tokens,
         Err(error) => {
             let error = error.into_compile_error();
-            quote!(#item #error)
+            match Function::parse(kind, item.clone()) {
+                Ok(function) => {
+                    let form = Form::of(&function);
+                    let parts = stub_parts(kind, &function, &form);
+                    let stubs = emit(&function, &form, parts);
+                    quote!(#stubs #error)
+                }
+                Err(_) => quote!(#item #error),
+            }
         }
+    }
+}
+
+/// What an attribute with an error contributes: the body called directly,
+/// and companions with the signatures the attribute would give them, whose
+/// bodies never run (the crate does not compile).
+fn stub_parts(kind: Kind, function: &Function, form: &Form) -> Parts {
+    let output = &function.output;
+    let accessor_ident = &form.accessor;
+    let body_call = &form.body_call;
+    let never = quote!(::core::unreachable!(
+        "the attribute has errors: this crate does not compile"
+    ));
+    let is_async = function.is_async();
+    let outcome = quote!(::core::result::Result<(), ::memo_core::Error>);
+    let (clear_ty, set_ty, per_instance, clear_is_async) = match kind {
+        Kind::Memoized => (
+            quote!(()),
+            quote!(::memo_core::SetCachedValue<#output>),
+            function.receiver,
+            false,
+        ),
+        Kind::Quickcache if is_async => (
+            outcome.clone(),
+            quote!(::memo_core::SetCachedValue<#output, ::memo_core::backend::BoxFuture<'static, #outcome>>),
+            false,
+            true,
+        ),
+        Kind::Quickcache => (
+            outcome.clone(),
+            quote!(::memo_core::SetCachedValue<#output, #outcome>),
+            false,
+            false,
+        ),
+    };
+    let body = if is_async {
+        quote!(#body_call.await)
+    } else {
+        quote!(#body_call)
+    };
+    Parts {
+        checks: TokenStream::new(),
+        body: body.clone(),
+        accessor: quote!(fn #accessor_ident() {}),
+        per_instance,
+        clear: (clear_ty.clone(), never.clone()),
+        invalidate: (clear_ty, never.clone()),
+        set_cached_value: (set_ty, never),
+        refresh: body,
+        clear_is_async,
     }
 }
 
