@@ -666,3 +666,54 @@ fn tls_with_a_private_ca_and_a_client_certificate() {
         .unwrap();
     assert_eq!(stored.len(), 2, "{stored:?}");
 }
+
+static PREFIXED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::prefixed", memoize_timeout = 0)]
+fn prefixed(x: u64) -> u64 {
+    PREFIXED_RUNS.fetch_add(1, Ordering::SeqCst);
+    x + 1
+}
+
+#[test]
+fn key_prefixes_keep_applications_apart_on_one_database() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    let app = |prefix: &str| {
+        RedisBackend::builder(&server.url())
+            .key_prefix(prefix)
+            .build()
+            .unwrap()
+    };
+    let runs = || PREFIXED_RUNS.load(Ordering::SeqCst);
+    let keys = |pattern: &str| -> Vec<String> {
+        redis::cmd("KEYS")
+            .arg(pattern)
+            .query(&mut server.client())
+            .unwrap()
+    };
+
+    install(app("billing"));
+    let before = runs();
+    assert_eq!((prefixed(1), prefixed(1)), (2, 2));
+    assert_eq!(runs(), before + 1);
+    assert_eq!(keys("billing:memo:v:redis_tests::prefixed:*").len(), 1);
+    assert_eq!(keys("billing:memo:g:redis_tests::prefixed").len(), 1);
+    assert!(keys("memo:*").is_empty(), "nothing outside the prefix");
+
+    // Another application: its own entries, generation and invalidations.
+    install(app("shipping"));
+    assert_eq!(prefixed(1), 2);
+    assert_eq!(runs(), before + 2);
+    prefixed::invalidate().unwrap();
+    assert_eq!(prefixed(1), 2);
+    assert_eq!(runs(), before + 3);
+
+    install(app("billing"));
+    assert_eq!(prefixed(1), 2);
+    assert_eq!(
+        runs(),
+        before + 3,
+        "billing's entry survived shipping's invalidate"
+    );
+}

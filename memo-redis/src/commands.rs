@@ -46,6 +46,8 @@ impl Backend for RedisBackend {
     }
 
     fn get(&self, generation_key: &str, key: &str) -> Result<Fetched, Error> {
+        let generation_key = &*self.inner.key(generation_key);
+        let key = &*self.inner.key(key);
         let (generation, value): (Option<Vec<u8>>, Option<Vec<u8>>) = self.inner.run(|conn| {
             conn.pipeline(|pipe| {
                 pipe.add(get(generation_key)).add(get(key));
@@ -58,25 +60,29 @@ impl Backend for RedisBackend {
     }
 
     fn get_value(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let key = &*self.inner.key(key);
         self.inner.run(|conn| conn.command(&get(key)))
     }
 
     fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
+        let key = &*self.inner.key(key);
         self.inner
             .run(|conn| conn.command::<()>(&set_px(key, value, ttl)))
     }
 
     fn delete(&self, key: &str) -> Result<(), Error> {
+        let key = &*self.inner.key(key);
         self.inner.run(|conn| conn.command::<()>(&del(key)))
     }
 
     fn generation(&self, generation_key: &str) -> Result<Generation, Error> {
+        let stored = self.inner.key(generation_key);
         let candidate = new_generation().to_string();
         let (_, current): (Option<String>, Option<Vec<u8>>) = self.inner.run(|conn| {
             conn.pipeline(|pipe| {
                 let mut set_nx = redis::cmd("SET");
-                set_nx.arg(generation_key).arg(&candidate).arg("NX");
-                pipe.add(set_nx).add(get(generation_key));
+                set_nx.arg(&*stored).arg(&candidate).arg("NX");
+                pipe.add(set_nx).add(get(&stored));
             })
         })?;
         match parse_generation(current) {
@@ -87,6 +93,7 @@ impl Backend for RedisBackend {
     }
 
     fn new_generation(&self, generation_key: &str) -> Result<Generation, Error> {
+        let generation_key = &*self.inner.key(generation_key);
         let generation = new_generation();
         self.inner.run(|conn| {
             conn.command::<()>(
@@ -99,6 +106,7 @@ impl Backend for RedisBackend {
     }
 
     fn try_lock(&self, key: &str, token: u64, ttl: Duration) -> Result<bool, Error> {
+        let key = &*self.inner.key(key);
         let mut cmd = set_px(key, token.to_string().as_bytes(), ttl);
         cmd.arg("NX");
         let taken: Option<String> = self.inner.run(|conn| conn.command(&cmd))?;
@@ -106,6 +114,7 @@ impl Backend for RedisBackend {
     }
 
     fn unlock(&self, key: &str, token: u64) -> Result<(), Error> {
+        let key = &*self.inner.key(key);
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(UNLOCK).arg(1).arg(key).arg(token.to_string());
         self.inner.run(|conn| conn.command::<i64>(&cmd)).map(drop)
@@ -133,7 +142,8 @@ impl Backend for RedisBackend {
         key: &'a str,
     ) -> BoxFuture<'a, Result<Fetched, Error>> {
         Box::pin(async move {
-            let (get_generation, get_value) = (get(generation_key), get(key));
+            let (generation_key, key) = (self.inner.key(generation_key), self.inner.key(key));
+            let (get_generation, get_value) = (get(&generation_key), get(&key));
             // Both GETs go out together on the multiplexed connection (to
             // their own nodes in a cluster): one round trip of latency.
             let (generation, value) = self
@@ -160,6 +170,7 @@ impl Backend for RedisBackend {
         &'a self,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
+        let key = &*self.inner.key(key);
         let cmd = get(key);
         Box::pin(async move { self.inner.run_async(|conn| conn.query(&cmd)).await })
     }
@@ -170,11 +181,13 @@ impl Backend for RedisBackend {
         value: &'a [u8],
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), Error>> {
+        let key = &*self.inner.key(key);
         let cmd = set_px(key, value, ttl);
         Box::pin(async move { self.inner.run_async(|conn| conn.query::<()>(&cmd)).await })
     }
 
     fn delete_async<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        let key = &*self.inner.key(key);
         let cmd = del(key);
         Box::pin(async move { self.inner.run_async(|conn| conn.query::<()>(&cmd)).await })
     }
@@ -184,12 +197,13 @@ impl Backend for RedisBackend {
         generation_key: &'a str,
     ) -> BoxFuture<'a, Result<Generation, Error>> {
         Box::pin(async move {
+            let stored = self.inner.key(generation_key);
             let mut set_nx = redis::cmd("SET");
             set_nx
-                .arg(generation_key)
+                .arg(&*stored)
                 .arg(new_generation().to_string())
                 .arg("NX");
-            let read = get(generation_key);
+            let read = get(&stored);
             let current: Option<Vec<u8>> = self
                 .inner
                 .run_async(|conn| {
@@ -213,6 +227,7 @@ impl Backend for RedisBackend {
         &'a self,
         generation_key: &'a str,
     ) -> BoxFuture<'a, Result<Generation, Error>> {
+        let generation_key = &*self.inner.key(generation_key);
         let generation = new_generation();
         let mut cmd = redis::cmd("SET");
         cmd.arg(generation_key).arg(generation.to_string());
@@ -228,6 +243,7 @@ impl Backend for RedisBackend {
         token: u64,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, Error>> {
+        let key = &*self.inner.key(key);
         let mut cmd = set_px(key, token.to_string().as_bytes(), ttl);
         cmd.arg("NX");
         Box::pin(async move {
@@ -237,6 +253,7 @@ impl Backend for RedisBackend {
     }
 
     fn unlock_async<'a>(&'a self, key: &'a str, token: u64) -> BoxFuture<'a, Result<(), Error>> {
+        let key = &*self.inner.key(key);
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(UNLOCK).arg(1).arg(key).arg(token.to_string());
         Box::pin(async move {

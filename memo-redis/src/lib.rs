@@ -84,6 +84,8 @@ struct Inner {
     breaker: Breaker,
     shared: Arc<Shared>,
     async_slot: aio::AsyncSlot,
+    /// Put before every key (`{prefix}:memo:v:...`); empty: none.
+    key_prefix: String,
 }
 
 /// Configures a [`RedisBackend`]; every setting has a default.
@@ -103,6 +105,7 @@ pub struct RedisBackendBuilder {
     command_timeout: Duration,
     pool_size: usize,
     channel: String,
+    key_prefix: String,
     certificates: target::Certificates,
 }
 
@@ -265,6 +268,7 @@ impl RedisBackendBuilder {
             command_timeout: RedisBackend::DEFAULT_COMMAND_TIMEOUT,
             pool_size: RedisBackend::DEFAULT_POOL_SIZE,
             channel: RedisBackend::DEFAULT_CHANNEL.to_owned(),
+            key_prefix: String::new(),
             certificates: None,
         }
     }
@@ -322,6 +326,27 @@ impl RedisBackendBuilder {
     /// ```
     pub fn channel(mut self, channel: &str) -> Self {
         channel.clone_into(&mut self.channel);
+        self
+    }
+
+    /// Puts `prefix` and a `:` before every key this backend reads or
+    /// writes (`billing:memo:v:...`), as Django's cache `KEY_PREFIX` does:
+    /// applications sharing one Redis database keep apart, and changing the
+    /// prefix at a deploy starts every function on an empty cache. Unless a
+    /// [`channel`](Self::channel) is set, invalidations go on
+    /// `{prefix}:memo:invalidate`, so they stay apart too. Default: none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = memo_redis::RedisBackend::builder("redis://127.0.0.1/").key_prefix("billing");
+    /// ```
+    pub fn key_prefix(mut self, prefix: &str) -> Self {
+        self.key_prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}:")
+        };
         self
     }
 
@@ -429,7 +454,15 @@ impl RedisBackendBuilder {
             }
         };
         let target = Arc::new(target);
-        let shared = Shared::new(self.channel);
+        // A prefix keeps applications apart: their invalidations too, unless
+        // a channel was chosen.
+        let channel =
+            if !self.key_prefix.is_empty() && self.channel == RedisBackend::DEFAULT_CHANNEL {
+                format!("{}{}", self.key_prefix, RedisBackend::DEFAULT_CHANNEL)
+            } else {
+                self.channel
+            };
+        let shared = Shared::new(channel);
         channel::spawn(Arc::clone(&target), Arc::clone(&shared));
         Ok(RedisBackend {
             inner: Arc::new(Inner {
@@ -440,6 +473,7 @@ impl RedisBackendBuilder {
                 breaker: Breaker::default(),
                 shared,
                 async_slot: aio::AsyncSlot::default(),
+                key_prefix: self.key_prefix,
             }),
         })
     }
@@ -452,6 +486,15 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// `key` as stored: after the key prefix, if any.
+    fn key<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        if self.key_prefix.is_empty() {
+            std::borrow::Cow::Borrowed(key)
+        } else {
+            std::borrow::Cow::Owned([self.key_prefix.as_str(), key].concat())
+        }
+    }
+
     /// Runs `op` on a pooled connection, through the circuit breaker. A
     /// connection that failed is dropped with every idle one (they likely
     /// share its fate, e.g. after a restart), and an op that failed on a

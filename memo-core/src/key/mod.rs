@@ -108,7 +108,9 @@ pub(crate) fn entry_key_at(prefix: &str, args: &[u8]) -> String {
 
 /// The shared-tier key under which a function with this namespace stores its
 /// value for `args` (the tuple of its `vary_on` values, each by reference:
-/// `&(&a, &b.id)`). For tools and tests that inspect the shared tier.
+/// `&(&a, &b.id)`). For tools and tests that inspect the shared tier. A
+/// backend may store it after a prefix of its own (memo-redis's
+/// `key_prefix`).
 ///
 /// # Errors
 ///
