@@ -32,7 +32,7 @@ use crate::Error;
 /// ```
 #[derive(Clone)]
 pub struct MemoryBackend {
-    store: Arc<Store<Box<str>, Arc<[u8]>>>,
+    store: Arc<Store<Arc<str>, Arc<[u8]>>>,
     max_entries: usize,
 }
 

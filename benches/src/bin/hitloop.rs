@@ -1,6 +1,8 @@
 //! Loops of L1 hits, misses and Redis hits, for profiling with callgrind:
 //! `valgrind --tool=callgrind target/release/hitloop [hit|memoized|miss|l2|raw]`
 //! (`hit`: `#[quickcache]` L1 hits; `memoized`: `#[memoized]` hits;
+//! `miss`, `qmiss`: `#[memoized]` and `#[quickcache]` misses on the embedded
+//! backend;
 //! `dashmap`, `quick_cache`, `cached`: the same loop on the peers of the
 //! `l1_hit_1_thread` bench, to compare instructions per hit;
 //! (`l2` and `raw`: async hits from 64 tasks on one thread, memo's against
@@ -26,6 +28,11 @@ fn memo_hit(k: u64) -> String {
 #[cached::macros::cached(max_size = 100_000)]
 fn cached_hit(k: u64) -> String {
     value_of(k)
+}
+
+#[quickcache(max_entries = 100_000)]
+fn quick_miss(k: u64) -> u64 {
+    k
 }
 
 #[memoized(max_entries = 100_000)]
@@ -119,6 +126,11 @@ fn main() {
         "l2" | "raw" => {
             let per_task = std::env::args().nth(2).and_then(|n| n.parse().ok());
             total = redis_loop(mode == "raw", per_task.unwrap_or(500));
+        }
+        "qmiss" => {
+            for k in 0..100_000u64 {
+                total += quick_miss(k);
+            }
         }
         "memoized" => total = hits(memo_hit),
         "cached" => total = hits(cached_hit),
