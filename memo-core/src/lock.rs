@@ -120,7 +120,8 @@ impl LockGuard {
 /// async caller and dropped inside a Tokio runtime releases in a task spawned
 /// there, so dropping it (or cancelling the future that holds it) never
 /// blocks the executor thread on a round trip; until that task runs, the lock
-/// is still held. Any other guard releases before `drop` returns.
+/// is still held (and if the runtime shuts down first, it expires with its
+/// TTL). Any other guard releases before `drop` returns.
 impl Drop for LockGuard {
     fn drop(&mut self) {
         if self.released {
