@@ -334,7 +334,8 @@ impl RedisBackendBuilder {
     /// applications sharing one Redis database keep apart, and changing the
     /// prefix at a deploy starts every function on an empty cache. Unless a
     /// [`channel`](Self::channel) is set, invalidations go on
-    /// `{prefix}:memo:invalidate`, so they stay apart too. Default: none.
+    /// `{prefix}:memo:invalidate`, so they stay apart too. Costs one small
+    /// allocation per command (the prefixed key). Default: none.
     ///
     /// # Examples
     ///
@@ -367,12 +368,7 @@ impl RedisBackendBuilder {
     /// ```
     #[cfg(feature = "tls")]
     pub fn tls_root_certificates(mut self, pem: &[u8]) -> Self {
-        self.certificates
-            .get_or_insert(redis::TlsCertificates {
-                client_tls: None,
-                root_cert: None,
-            })
-            .root_cert = Some(pem.to_vec());
+        self.tls().root_cert = Some(pem.to_vec());
         self
     }
 
@@ -393,16 +389,20 @@ impl RedisBackendBuilder {
     /// ```
     #[cfg(feature = "tls")]
     pub fn tls_client_identity(mut self, cert_pem: &[u8], key_pem: &[u8]) -> Self {
-        self.certificates
-            .get_or_insert(redis::TlsCertificates {
-                client_tls: None,
-                root_cert: None,
-            })
-            .client_tls = Some(redis::ClientTlsConfig {
+        self.tls().client_tls = Some(redis::ClientTlsConfig {
             client_cert: cert_pem.to_vec(),
             client_key: key_pem.to_vec(),
         });
         self
+    }
+
+    /// The custom TLS settings, made empty on first use.
+    #[cfg(feature = "tls")]
+    fn tls(&mut self) -> &mut redis::TlsCertificates {
+        self.certificates.get_or_insert(redis::TlsCertificates {
+            client_tls: None,
+            root_cert: None,
+        })
     }
 
     /// Builds the backend and starts its invalidation subscriber thread.
