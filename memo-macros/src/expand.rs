@@ -9,77 +9,54 @@ use syn::{Attribute, Ident};
 use crate::attr::{self, combine, Kind, Options, Seconds};
 use crate::model::Function;
 
-/// Expands either attribute. On error, emits the errors beside the function
-/// and companions of the right signatures that cache nothing (or beside the
-/// function untouched, when it is not one the attribute takes), so the user
-/// sees the attribute's diagnostics and no cascade from code that calls the
-/// companions.
+mod fallback;
+
+/// Expands either attribute. On error, emits the errors beside a fallback
+/// expansion (see `fallback`), so the user sees the attribute's diagnostics
+/// and no cascade.
 pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     match try_expand(kind, args, item.clone()) {
         Ok(tokens) => tokens,
-        Err(error) => {
-            let error = error.into_compile_error();
-            match Function::parse(kind, item.clone()) {
-                Ok(function) => {
-                    let form = Form::of(&function);
-                    let parts = stub_parts(kind, &function, &form);
-                    let stubs = emit(&function, &form, parts);
-                    quote!(#stubs #error)
-                }
-                Err(_) => quote!(#item #error),
+        Err(error) => fallback::with_error(kind, item, &error),
+    }
+}
+
+/// The return types of the companions that do not return the function's
+/// value (`clear` and `invalidate`, and `set_cached_value(..).to(..)`), and
+/// whether `clear` and `invalidate` are `async`: one place for the
+/// expansion and for the stubs emitted on error.
+struct Signatures {
+    outcome: TokenStream,
+    set: TokenStream,
+    clear_is_async: bool,
+}
+
+fn signatures(kind: Kind, function: &Function) -> Signatures {
+    let output = &function.output;
+    match kind {
+        Kind::Memoized => Signatures {
+            outcome: quote!(()),
+            set: quote!(::memo_core::SetCachedValue<#output>),
+            clear_is_async: false,
+        },
+        Kind::Quickcache => {
+            let outcome = quote!(::core::result::Result<(), ::memo_core::Error>);
+            let (set_outcome, clear_is_async) = if function.is_async() {
+                (boxed_future(&outcome), true)
+            } else {
+                (outcome.clone(), false)
+            };
+            Signatures {
+                set: quote!(::memo_core::SetCachedValue<#output, #set_outcome>),
+                outcome,
+                clear_is_async,
             }
         }
     }
 }
 
-/// What an attribute with an error contributes: the body called directly,
-/// and companions with the signatures the attribute would give them, whose
-/// bodies never run (the crate does not compile).
-fn stub_parts(kind: Kind, function: &Function, form: &Form) -> Parts {
-    let output = &function.output;
-    let accessor_ident = &form.accessor;
-    let body_call = &form.body_call;
-    let never = quote!(::core::unreachable!(
-        "the attribute has errors: this crate does not compile"
-    ));
-    let is_async = function.is_async();
-    let outcome = quote!(::core::result::Result<(), ::memo_core::Error>);
-    let (clear_ty, set_ty, per_instance, clear_is_async) = match kind {
-        Kind::Memoized => (
-            quote!(()),
-            quote!(::memo_core::SetCachedValue<#output>),
-            function.receiver,
-            false,
-        ),
-        Kind::Quickcache if is_async => (
-            outcome.clone(),
-            quote!(::memo_core::SetCachedValue<#output, ::memo_core::backend::BoxFuture<'static, #outcome>>),
-            false,
-            true,
-        ),
-        Kind::Quickcache => (
-            outcome.clone(),
-            quote!(::memo_core::SetCachedValue<#output, #outcome>),
-            false,
-            false,
-        ),
-    };
-    let body = if is_async {
-        quote!(#body_call.await)
-    } else {
-        quote!(#body_call)
-    };
-    Parts {
-        checks: TokenStream::new(),
-        body: body.clone(),
-        accessor: quote!(fn #accessor_ident() {}),
-        per_instance,
-        clear: (clear_ty.clone(), never.clone()),
-        invalidate: (clear_ty, never.clone()),
-        set_cached_value: (set_ty, never),
-        refresh: body,
-        clear_is_async,
-    }
+fn boxed_future(output: &TokenStream) -> TokenStream {
+    quote!(::memo_core::backend::BoxFuture<'static, #output>)
 }
 
 fn try_expand(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
@@ -209,6 +186,7 @@ struct Parts {
 fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
     let output = &function.output;
     let per_instance = function.receiver;
+    let signatures = signatures(Kind::Memoized, function);
     let key_tys: Vec<TokenStream> = function
         .params
         .iter()
@@ -291,10 +269,10 @@ fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
         body,
         accessor,
         per_instance,
-        clear: (quote!(()), quote!(#cache.clear(&#key))),
-        invalidate: (quote!(()), quote!(#cache.invalidate())),
+        clear: (signatures.outcome.clone(), quote!(#cache.clear(&#key))),
+        invalidate: (signatures.outcome, quote!(#cache.invalidate())),
         set_cached_value: (
-            quote!(::memo_core::SetCachedValue<#output>),
+            signatures.set,
             quote! {
                 let __memo_cache = #cache;
                 let __memo_key = #key;
@@ -302,7 +280,7 @@ fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
             },
         ),
         refresh,
-        clear_is_async: false,
+        clear_is_async: signatures.clear_is_async,
     }
 }
 
@@ -408,9 +386,13 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
     };
     let cache = &form.cache;
     let body_call = &form.body_call;
-    let outcome = quote!(::core::result::Result<(), ::memo_core::Error>);
+    let Signatures {
+        outcome,
+        set,
+        clear_is_async,
+    } = signatures(Kind::Quickcache, function);
     if function.is_async() {
-        let future = quote!(::memo_core::backend::BoxFuture<'static, #outcome>);
+        let future = boxed_future(&outcome);
         return Parts {
             checks: quote!(#checks #output_check),
             body: quote! {
@@ -422,7 +404,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
             clear: (outcome.clone(), quote!(#cache.clear_async(#key).await)),
             invalidate: (outcome, quote!(#cache.invalidate_async().await)),
             set_cached_value: (
-                quote!(::memo_core::SetCachedValue<#output, #future>),
+                set,
                 quote! {
                     let __memo_prepared = #cache.prepare(#key);
                     ::memo_core::SetCachedValue::new(move |value| -> #future {
@@ -434,7 +416,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
                 let __memo_prepared = #cache.prepare(#key);
                 __memo_prepared.refresh_async(#body_call).await
             },
-            clear_is_async: true,
+            clear_is_async,
         };
     }
     Parts {
@@ -446,9 +428,9 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
         accessor,
         per_instance: false,
         clear: (outcome.clone(), quote!(#cache.clear(#key))),
-        invalidate: (outcome.clone(), quote!(#cache.invalidate())),
+        invalidate: (outcome, quote!(#cache.invalidate())),
         set_cached_value: (
-            quote!(::memo_core::SetCachedValue<#output, #outcome>),
+            set,
             quote! {
                 let __memo_prepared = #cache.prepare(#key);
                 ::memo_core::SetCachedValue::new(move |value| __memo_prepared.set(value))
@@ -458,7 +440,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
             let __memo_prepared = #cache.prepare(#key);
             __memo_prepared.refresh(move || #body_call)
         },
-        clear_is_async: false,
+        clear_is_async,
     }
 }
 

@@ -20,6 +20,20 @@ pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool)
     }
 }
 
+/// The installed backend is process-wide: tests that install one take turns.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Installs `backend` once its invalidation channel is up.
+pub fn install(backend: memo_redis::RedisBackend) {
+    wait_until(Duration::from_secs(10), "the invalidation channel", || {
+        backend.is_subscribed()
+    });
+    memo_core::set_backend(backend);
+}
+
 /// A free loopback port (and, for cluster nodes, its bus port + 10000).
 pub fn free_port(with_bus: bool) -> u16 {
     loop {

@@ -1,0 +1,127 @@
+//! The Redis backend's connection settings against real servers: TLS with a
+//! private CA and client certificates, and key prefixes.
+#![allow(missing_docs)]
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use memo_core::quickcache;
+use memo_redis::RedisBackend;
+use support::{exclusive, install, RedisServer};
+
+static TLS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::sealed", memoize_timeout = 0)]
+fn sealed(x: u64) -> String {
+    TLS_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("sealed {x}")
+}
+
+#[quickcache(name = "redis_tests::sealed_async", memoize_timeout = 0)]
+async fn sealed_async(x: u64) -> String {
+    TLS_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("sealed {x}")
+}
+
+#[test]
+fn tls_with_a_private_ca_and_a_client_certificate() {
+    let _turn = exclusive();
+    let (server, tls) = RedisServer::start_tls(true);
+    let trusting = || RedisBackend::builder(&tls.url()).tls_root_certificates(&tls.ca);
+
+    // The server's certificate is from a CA only the test knows, and the
+    // server wants a client certificate: both are needed.
+    let strangers = RedisBackend::builder(&tls.url()).build().unwrap();
+    assert!(
+        strangers.ping().is_err(),
+        "the private CA is not trusted by default"
+    );
+    let anonymous = trusting().build().unwrap();
+    assert!(anonymous.ping().is_err(), "the server verifies clients");
+    assert!(RedisBackend::sentinel("m", &["rediss://127.0.0.1:1"])
+        .tls_root_certificates(&tls.ca)
+        .build()
+        .is_err());
+
+    let backend = trusting()
+        .tls_client_identity(&tls.client_cert, &tls.client_key)
+        .build()
+        .unwrap();
+    backend.ping().unwrap();
+    // The subscriber's connection is over TLS too.
+    install(backend);
+
+    let runs = TLS_RUNS.load(Ordering::SeqCst);
+    assert_eq!(sealed(1), "sealed 1");
+    assert_eq!(sealed(1), "sealed 1");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        assert_eq!(sealed_async(2).await, "sealed 2");
+        assert_eq!(sealed_async(2).await, "sealed 2");
+    });
+    assert_eq!(
+        TLS_RUNS.load(Ordering::SeqCst),
+        runs + 2,
+        "the second calls hit Redis"
+    );
+    let stored: Vec<String> = redis::cmd("KEYS")
+        .arg("memo:v:redis_tests::sealed*")
+        .query(&mut server.client())
+        .unwrap();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+}
+
+static PREFIXED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::prefixed", memoize_timeout = 0)]
+fn prefixed(x: u64) -> u64 {
+    PREFIXED_RUNS.fetch_add(1, Ordering::SeqCst);
+    x + 1
+}
+
+#[test]
+fn key_prefixes_keep_applications_apart_on_one_database() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    let app = |prefix: &str| {
+        RedisBackend::builder(&server.url())
+            .key_prefix(prefix)
+            .build()
+            .unwrap()
+    };
+    let runs = || PREFIXED_RUNS.load(Ordering::SeqCst);
+    let keys = |pattern: &str| -> Vec<String> {
+        redis::cmd("KEYS")
+            .arg(pattern)
+            .query(&mut server.client())
+            .unwrap()
+    };
+
+    install(app("billing"));
+    let before = runs();
+    assert_eq!((prefixed(1), prefixed(1)), (2, 2));
+    assert_eq!(runs(), before + 1);
+    assert_eq!(keys("billing:memo:v:redis_tests::prefixed:*").len(), 1);
+    assert_eq!(keys("billing:memo:g:redis_tests::prefixed").len(), 1);
+    assert!(keys("memo:*").is_empty(), "nothing outside the prefix");
+
+    // Another application: its own entries, generation and invalidations.
+    install(app("shipping"));
+    assert_eq!(prefixed(1), 2);
+    assert_eq!(runs(), before + 2);
+    prefixed::invalidate().unwrap();
+    assert_eq!(prefixed(1), 2);
+    assert_eq!(runs(), before + 3);
+
+    install(app("billing"));
+    assert_eq!(prefixed(1), 2);
+    assert_eq!(
+        runs(),
+        before + 3,
+        "billing's entry survived shipping's invalidate"
+    );
+}
