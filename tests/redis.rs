@@ -402,11 +402,7 @@ fn unix_socket_urls_and_sync_calls_inside_tokio() {
 
     // A sync cached function called from async code on a tokio runtime: no
     // nested-runtime panic, no hop through the runtime.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_workers();
     let (first, second) = runtime.block_on(async {
         let first = tokio::spawn(async { through_sentinel(40) }).await.unwrap();
         (first, through_sentinel(40))
@@ -435,11 +431,7 @@ fn async_functions_on_redis_share_one_multiplexed_connection() {
     let _turn = exclusive();
     let server = RedisServer::start();
     install(RedisBackend::connect(&server.url()).unwrap());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_workers();
     let commands_before = redis_stat(&server, "total_commands_processed");
     runtime.block_on(async {
         // 256 tasks on a cold key: one computation, one store.
@@ -506,11 +498,7 @@ fn async_calls_recover_after_redis_restarts() {
     let _turn = exclusive();
     let mut server = RedisServer::start();
     install(RedisBackend::connect(&server.url()).unwrap());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_workers();
     let burst = |base: u64| {
         runtime.block_on(async {
             let tasks: Vec<_> = (0..64)
@@ -586,4 +574,13 @@ fn many_threads_share_the_bounded_pool() {
     // Our inspection connection is one; the pool may have opened up to 4.
     let opened = redis_stat(&server, "total_connections_received") - before;
     assert!(opened <= 1 + 4, "{opened} connections opened");
+}
+
+/// A Tokio runtime with two worker threads, as the async tests run on.
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
