@@ -576,6 +576,162 @@ fn many_threads_share_the_bounded_pool() {
     assert!(opened <= 1 + 4, "{opened} connections opened");
 }
 
+static BATCHED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::batched", memoize_timeout = 0)]
+async fn batched(x: u64) -> String {
+    BATCHED_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("value of {x}")
+}
+
+/// A counter of one command from `INFO commandstats` (0 if never called).
+fn command_calls(server: &RedisServer, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut server.client())
+        .unwrap();
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|line| line.strip_prefix(&prefix)?.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `tasks` tasks, each reading `per_task` keys of `0..512`: every read gets
+/// its own key's value, from Redis, within 10 s.
+fn read_concurrently(runtime: &tokio::runtime::Runtime, tasks: u64, per_task: u64) {
+    let runs = BATCHED_RUNS.load(Ordering::SeqCst);
+    let reads = async {
+        let tasks: Vec<_> = (0..tasks)
+            .map(|t| {
+                tokio::spawn(async move {
+                    for i in 0..per_task {
+                        let x = (t * 7 + i * 13) % 512;
+                        assert_eq!(batched(x).await, format!("value of {x}"));
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    };
+    runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), reads)
+            .await
+            .expect("every read answered within 10 s");
+    });
+    assert_eq!(BATCHED_RUNS.load(Ordering::SeqCst), runs, "all hits");
+}
+
+/// Async reads beyond the few on the wire queue and go out as one `MGET`
+/// per batch; each caller gets the value of its own key. With batching off,
+/// every read is a `GET`.
+#[test]
+fn concurrent_async_reads_are_batched_and_each_gets_its_own_value() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    install(RedisBackend::connect(&server.url()).unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for x in 0..512 {
+            batched(x).await;
+        }
+    });
+    let (gets, mgets) = (
+        command_calls(&server, "get"),
+        command_calls(&server, "mget"),
+    );
+    read_concurrently(&runtime, 256, 8);
+    let (gets, mgets) = (
+        command_calls(&server, "get") - gets,
+        command_calls(&server, "mget") - mgets,
+    );
+    assert!(mgets >= 1, "no MGET for 2048 concurrent reads");
+    assert!(
+        gets + mgets <= 2048 / 8,
+        "{gets} GETs and {mgets} MGETs for 2048 reads"
+    );
+
+    install(
+        RedisBackend::builder(&server.url())
+            .batch_reads(false)
+            .build()
+            .unwrap(),
+    );
+    runtime.block_on(async { batched(0).await });
+    let mgets = command_calls(&server, "mget");
+    read_concurrently(&runtime, 64, 4);
+    assert_eq!(command_calls(&server, "mget"), mgets, "batching is off");
+}
+
+/// Callers cancelled while their read is queued or on the wire, and a
+/// flusher that dies with its runtime while its `MGET` is on the wire,
+/// leave nothing stuck: reads on another runtime are served, batched.
+#[test]
+fn cancelled_reads_and_a_dead_flusher_leave_nothing_stuck() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    let backend = RedisBackend::connect(&server.url()).unwrap();
+    install(backend.clone());
+    let one_thread = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let first = one_thread();
+    first.block_on(async {
+        for x in 0..512 {
+            batched(x).await;
+        }
+        // Queued reads cancelled at once (a zero timeout polls each once).
+        let reads: Vec<_> = (0..64)
+            .map(|x| tokio::time::timeout(Duration::ZERO, batched(x)))
+            .collect();
+        for read in reads {
+            let _ = read.await;
+        }
+    });
+    read_concurrently(&first, 64, 4);
+
+    // Redis stops answering; reads pile up on the wire and in the queue,
+    // then their runtime (the flusher's too) goes away mid-read.
+    server.freeze();
+    first.block_on(async {
+        for t in 0..64 {
+            tokio::spawn(batched(t));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    });
+    drop(first);
+    server.thaw();
+    wait_until(Duration::from_secs(10), "the invalidation channel", || {
+        backend.is_subscribed()
+    });
+
+    let second = one_thread();
+    let mgets = command_calls(&server, "mget");
+    let start = Instant::now();
+    second.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            // The first read finds the old connection dead and reconnects.
+            batched(1).await;
+        })
+        .await
+        .expect("a read after the runtime died");
+    });
+    read_concurrently(&second, 64, 4);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(command_calls(&server, "mget") > mgets, "batching resumed");
+}
+
 /// A Tokio runtime with two worker threads, as the async tests run on.
 fn two_workers() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

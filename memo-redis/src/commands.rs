@@ -25,7 +25,7 @@ fn keyed(name: &str, key: &str, more_args: usize, more_bytes: usize) -> redis::C
     cmd
 }
 
-fn get(key: &str) -> redis::Cmd {
+pub(crate) fn get(key: &str) -> redis::Cmd {
     keyed("GET", key, 0, 0)
 }
 
@@ -170,9 +170,7 @@ impl Backend for RedisBackend {
         &'a self,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
-        let key = &*self.inner.key(key);
-        let cmd = get(key);
-        Box::pin(async move { self.inner.run_async(|conn| conn.query(&cmd)).await })
+        Box::pin(async move { self.inner.read(&self.inner.key(key)).await })
     }
 
     fn set_async<'a>(
