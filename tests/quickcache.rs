@@ -237,3 +237,58 @@ fn local_types_in_blocks() {
     assert_eq!(double(2), Local(4));
     double::clear(2).unwrap();
 }
+
+trait Named {
+    const NAME: &'static str;
+}
+
+struct Apples;
+struct Pears;
+
+impl Named for Apples {
+    const NAME: &'static str = "apples";
+}
+
+impl Named for Pears {
+    const NAME: &'static str = "pears";
+}
+
+struct Stock<T> {
+    shop: u64,
+    _kind: std::marker::PhantomData<T>,
+}
+
+impl<T: Named> Stock<T> {
+    fn new(shop: u64) -> Self {
+        Stock {
+            shop,
+            _kind: std::marker::PhantomData,
+        }
+    }
+
+    #[quickcache(vary_on = [self.shop], memoize_timeout = 0)]
+    fn label(&self) -> String {
+        format!("{} in shop {}", T::NAME, self.shop)
+    }
+}
+
+/// A method of a generic impl has one static for every `Self`: each type
+/// gets its own cache and namespace, never the other's values (L1 is off,
+/// so every call reads the shared tier under its type's namespace).
+#[test]
+fn methods_of_generic_impls_cache_per_self_type() {
+    let (apples, pears) = (Stock::<Apples>::new(1), Stock::<Pears>::new(1));
+    for _ in 0..2 {
+        assert_eq!(apples.label(), "apples in shop 1");
+        assert_eq!(pears.label(), "pears in shop 1");
+    }
+    apples
+        .label_set_cached_value()
+        .to("sold out".into())
+        .unwrap();
+    assert_eq!(apples.label(), "sold out");
+    assert_eq!(pears.label(), "pears in shop 1");
+    Stock::<Apples>::label_invalidate().unwrap();
+    assert_eq!(apples.label(), "apples in shop 1");
+    assert_eq!(pears.label(), "pears in shop 1");
+}

@@ -359,12 +359,10 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
         None => quote!(::core::option::Option::None),
     };
     let function_name = function.name().to_string();
-    let owner = if function.receiver {
-        quote!(::core::option::Option::Some(
-            ::memo_core::__private::type_name::<Self>
-        ))
+    let get = if function.receiver {
+        quote!(get_for(::memo_core::__private::type_name::<Self>))
     } else {
-        quote!(::core::option::Option::None)
+        quote!(get())
     };
     let accessor_ident = &form.accessor;
     let cache_ty = quote!(::memo_core::__private::QuickCache<#output, #codec>);
@@ -381,7 +379,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
                     lock_ttl: #lock_ttl,
                 },
             );
-            __MEMO_CACHE.get(#owner)
+            __MEMO_CACHE.#get
         }
     };
     let cache = &form.cache;

@@ -10,7 +10,7 @@ mod blocking;
 mod future;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -59,13 +59,23 @@ impl Spec {
 
 /// The static a `#[quickcache]` function keeps its cache in; built on first
 /// use by [`QuickCache::get`].
-pub struct QuickCache<V, C> {
+///
+/// A method in a generic `impl` has one static for every `Self` type it is
+/// instantiated with, and each `Self` needs a cache (and a namespace) of its
+/// own, or `Svc<A>` would be served values computed by `Svc<B>`: the first
+/// `Self` to call gets `cache`, later ones a cache in `others`.
+pub struct QuickCache<V: 'static, C: 'static> {
     spec: Spec,
     cache: OnceLock<Cache<V, C>>,
+    /// The caches of the other `Self` types, built once each and kept for
+    /// the life of the process (one per type the method is used with).
+    others: RwLock<Vec<&'static Cache<V, C>>>,
 }
 
 /// One function's cache: its namespace, its L1 and its codec.
 pub struct Cache<V, C> {
+    /// The `Self` type of a method (its type name), `None` for a function.
+    owner: Option<&'static str>,
     namespace: String,
     /// `memo:v:{namespace}:`, the start of every entry key.
     entry_prefix: String,
@@ -103,25 +113,60 @@ where
         QuickCache {
             spec,
             cache: OnceLock::new(),
+            others: RwLock::new(Vec::new()),
         }
     }
 
-    /// The function's cache, built on first use. `owner` names the `Self`
-    /// type of a method, so methods of different types do not share a
-    /// namespace.
+    /// The function's cache, built on first use.
     #[inline]
-    pub fn get(&'static self, owner: Option<fn() -> &'static str>) -> &'static Cache<V, C> {
-        if let Some(cache) = self.cache.get() {
-            return cache;
+    pub fn get(&'static self) -> &'static Cache<V, C> {
+        match self.cache.get() {
+            Some(cache) => cache,
+            None => self.get_slow(None),
         }
+    }
+
+    /// The cache of a method for its `Self` type (named by `owner`), built
+    /// on first use: each type gets a cache and a namespace of its own.
+    #[inline]
+    pub fn get_for(&'static self, owner: fn() -> &'static str) -> &'static Cache<V, C> {
+        let owner = Some(owner());
+        match self.cache.get() {
+            Some(cache) if cache.owned_by(owner) => cache,
+            _ => self.get_slow(owner),
+        }
+    }
+
+    /// The first call, or a method called on a `Self` type other than the
+    /// first one's (a generic `impl`): a read lock per call for those.
+    #[cold]
+    fn get_slow(&'static self, owner: Option<&'static str>) -> &'static Cache<V, C> {
         let mut registered = false;
-        let cache = self.cache.get_or_init(|| {
+        let first = self.cache.get_or_init(|| {
             registered = true;
             Cache::new(&self.spec, owner)
         });
         if registered {
-            coherence::register(cache);
+            coherence::register(first);
         }
+        if first.owned_by(owner) {
+            return first;
+        }
+        let find = |others: &[&'static Cache<V, C>]| {
+            others.iter().copied().find(|cache| cache.owned_by(owner))
+        };
+        if let Some(cache) = find(&self.others.read().unwrap_or_else(|e| e.into_inner())) {
+            return cache;
+        }
+        let mut others = self.others.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(cache) = find(&others) {
+            return cache;
+        }
+        // Kept for the life of the process, as the static's own cache is:
+        // one per `Self` type the method is instantiated with.
+        let cache: &'static Cache<V, C> = Box::leak(Box::new(Cache::new(&self.spec, owner)));
+        coherence::register(cache);
+        others.push(cache);
         cache
     }
 }
@@ -131,14 +176,15 @@ where
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     C: Codec + Default,
 {
-    fn new(spec: &Spec, owner: Option<fn() -> &'static str>) -> Self {
+    fn new(spec: &Spec, owner: Option<&'static str>) -> Self {
         let namespace = match (spec.name, owner) {
             (Some(name), _) => name.to_owned(),
-            (None, Some(owner)) => format!("{}::{}", owner(), spec.function),
+            (None, Some(owner)) => format!("{owner}::{}", spec.function),
             (None, None) => format!("{}::{}", spec.module, spec.function),
         };
         let l1 = (!spec.memoize_timeout.is_zero()).then(|| Store::new(Some(spec.max_entries)));
         Cache {
+            owner,
             generation_key: key::generation_key(&namespace),
             entry_prefix: key::entry_prefix(&namespace),
             namespace,
@@ -158,6 +204,17 @@ where
     /// The namespace of this function's shared-tier keys.
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    /// Whether this is the cache of `owner`'s method (of the function, for
+    /// `None`). Type names of one type are equal, if not always at one
+    /// address.
+    #[inline]
+    fn owned_by(&self, owner: Option<&str>) -> bool {
+        match (self.owner, owner) {
+            (Some(mine), Some(theirs)) => std::ptr::eq(mine, theirs) || mine == theirs,
+            (mine, theirs) => mine.is_none() && theirs.is_none(),
+        }
     }
 
     /// The shared-tier key of the entry for `args` (encoded).
