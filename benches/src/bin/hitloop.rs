@@ -106,12 +106,16 @@ fn redis_loop(raw: bool, per_task: u64) -> u64 {
     })
 }
 
-/// 200 000 hits on 1024 keys (after one miss each), as in `l1_hit_1_thread`.
+/// 200 000 hits on 1024 keys (after one miss each), as in `l1_hit_1_thread`;
+/// as many as `MEMO_HITS` says, for a sampling profiler.
 fn hits(get: impl Fn(u64) -> String) -> u64 {
+    let n = std::env::var("MEMO_HITS").ok().and_then(|n| n.parse().ok());
     for k in 0..KEYS {
         get(k);
     }
-    (0..200_000u64).map(|i| get(i % KEYS).len() as u64).sum()
+    (0..n.unwrap_or(200_000u64))
+        .map(|i| get(i % KEYS).len() as u64)
+        .sum()
 }
 
 fn main() {

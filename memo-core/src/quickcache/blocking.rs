@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{Cache, Entry, Lookup, Prepared, Probe};
+use super::{Cache, Entry, Lookup, Prepared};
 use crate::backend::{self, Backend, Generation};
 use crate::codec::Codec;
 use crate::coherence::LocalTier;
@@ -41,10 +41,23 @@ where
     where
         A: Serialize + ?Sized,
     {
+        match self.get_local(args) {
+            Some(value) => Lookup::Hit(value),
+            None => self.lookup_missed(args),
+        }
+    }
+
+    /// [`Cache::lookup`] after an L1 miss. The L1 epoch is read here, before
+    /// the shared tier is read or the value computed: a value computed
+    /// across a flush is not kept.
+    fn lookup_missed<A>(&self, args: &A) -> Lookup<'_, V, C>
+    where
+        A: Serialize + ?Sized,
+    {
         let epoch = self.epoch();
-        let args = match self.probe_local(args, epoch) {
-            Probe::Missed(args) => args,
-            Probe::Done(done) => return done,
+        let args = match self.encode_for_miss(args, epoch) {
+            Ok(args) => args,
+            Err(done) => return done,
         };
         // Single flight: one caller per key goes on, the others wait for it.
         loop {

@@ -8,7 +8,7 @@ use std::future::Future;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{Cache, Entry, Lookup, Prepared, Probe};
+use super::{Cache, Entry, Lookup, Prepared};
 use crate::backend::{self, Backend, Generation};
 use crate::codec::Codec;
 use crate::coherence::LocalTier;
@@ -36,12 +36,19 @@ where
     where
         A: Serialize + ?Sized,
     {
-        let epoch = self.epoch();
-        let probed = self.probe_local(args, epoch);
+        // The epoch is read after the L1 miss, before the shared tier is
+        // read or the value computed (see `lookup_missed`).
+        let (epoch, start) = match self.get_local(args) {
+            Some(value) => (0, Err(Lookup::Hit(value))),
+            None => {
+                let epoch = self.epoch();
+                (epoch, self.encode_for_miss(args, epoch))
+            }
+        };
         async move {
-            let args = match probed {
-                Probe::Missed(args) => args,
-                Probe::Done(done) => return done,
+            let args = match start {
+                Ok(args) => args,
+                Err(done) => return done,
             };
             loop {
                 match self.flights.join(args.clone()) {
