@@ -139,21 +139,29 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map
-            .read(key, |slot| {
-                if slot.epoch != self.epoch()
-                    || (slot.expires != NEVER && clock::now() >= slot.expires)
-                {
-                    return None;
-                }
-                // Written once per insert or spare, not per hit: a hot key's
-                // slot stays a line every core can hold shared.
-                if self.bounded() && !slot.referenced.load(Ordering::Relaxed) {
-                    slot.referenced.store(true, Ordering::Relaxed);
-                }
-                Some(slot.value.clone())
-            })
-            .flatten()
+        match &self.map {
+            Map::Lockfree(map) => {
+                let map = map.pin();
+                self.serve(map.get(key)?)
+            }
+            Map::Sharded(map) => self.serve(&*map.get(key)?),
+        }
+    }
+
+    /// A clone of `slot`'s value if it is live. The clone is the last step
+    /// and `get` returns it as is: a value copied again after its clone
+    /// stalls on reloading the clone's fresh stores (~7 ns a hit).
+    #[inline]
+    fn serve(&self, slot: &Slot<V>) -> Option<V> {
+        if slot.epoch != self.epoch() || (slot.expires != NEVER && clock::now() >= slot.expires) {
+            return None;
+        }
+        // Written once per insert or spare, not per hit: a hot key's slot
+        // stays a line every core can hold shared.
+        if self.bounded() && !slot.referenced.load(Ordering::Relaxed) {
+            slot.referenced.store(true, Ordering::Relaxed);
+        }
+        Some(slot.value.clone())
     }
 
     fn slot(&self, value: V, ttl: Option<Tick>, epoch: u64, now: Tick) -> Slot<V> {

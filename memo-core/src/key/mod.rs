@@ -47,12 +47,14 @@ impl Clone for ArgsKey {
 impl std::ops::Deref for ArgsKey {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
         &self.0
     }
 }
 
 impl std::borrow::Borrow<[u8]> for ArgsKey {
+    #[inline]
     fn borrow(&self) -> &[u8] {
         &self.0
     }
