@@ -8,6 +8,9 @@
 //! (`l2` and `raw`: async hits from 64 tasks on one thread, memo's against
 //! raw GETs on the same kind of multiplexed connection, 500 per task or the
 //! number given after the mode; they need `MEMO_BENCH_REDIS=redis://...`).
+//! `MEMO_HITS=100000000` makes the hit loops long enough for a sampling
+//! profiler (`perf record`, then `perf annotate`): that is how the stalls on
+//! reloading a fresh clone were found, which callgrind cannot show.
 
 use memo_core::{memoized, quickcache};
 
