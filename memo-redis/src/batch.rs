@@ -8,7 +8,8 @@
 //! hands each caller its value, and sends what queued meanwhile, until the
 //! queue is empty. Under load, Redis parses and answers one command per
 //! batch instead of one per read, and the client writes, times and parses
-//! one reply per batch: with 64 tasks reading, about one command in ten
+//! one reply per batch: 64 tasks reading on one thread sent one command
+//! per nine reads (`hitloop l2`), and read 1.3x as fast as raw `GET`s
 //! (`benches/RESULTS.md`).
 //!
 //! Nothing waits on a timer: a queued read waits at most for the `MGET`
