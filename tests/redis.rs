@@ -600,12 +600,23 @@ fn command_calls(server: &RedisServer, command: &str) -> u64 {
 /// its own key's value, from Redis, within 10 s.
 fn read_concurrently(runtime: &tokio::runtime::Runtime, tasks: u64, per_task: u64) {
     let runs = BATCHED_RUNS.load(Ordering::SeqCst);
+    read_values(runtime, tasks, per_task);
+    assert_eq!(BATCHED_RUNS.load(Ordering::SeqCst), runs, "all hits");
+}
+
+/// As [`read_concurrently`], the values from Redis or computed.
+fn read_values(runtime: &tokio::runtime::Runtime, tasks: u64, per_task: u64) {
+    read_keys_below(512, runtime, tasks, per_task);
+}
+
+/// As [`read_values`], on keys of `0..end`.
+fn read_keys_below(end: u64, runtime: &tokio::runtime::Runtime, tasks: u64, per_task: u64) {
     let reads = async {
         let tasks: Vec<_> = (0..tasks)
             .map(|t| {
                 tokio::spawn(async move {
                     for i in 0..per_task {
-                        let x = (t * 7 + i * 13) % 512;
+                        let x = (t * 7 + i * 13) % end;
                         assert_eq!(batched(x).await, format!("value of {x}"));
                     }
                 })
@@ -620,7 +631,6 @@ fn read_concurrently(runtime: &tokio::runtime::Runtime, tasks: u64, per_task: u6
             .await
             .expect("every read answered within 10 s");
     });
-    assert_eq!(BATCHED_RUNS.load(Ordering::SeqCst), runs, "all hits");
 }
 
 /// Async reads beyond the few on the wire queue and go out as one `MGET`
@@ -631,10 +641,7 @@ fn concurrent_async_reads_are_batched_and_each_gets_its_own_value() {
     let _turn = exclusive();
     let server = RedisServer::start();
     install(RedisBackend::connect(&server.url()).unwrap());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = one_thread();
     runtime.block_on(async {
         for x in 0..512 {
             batched(x).await;
@@ -676,12 +683,6 @@ fn cancelled_reads_and_a_dead_flusher_leave_nothing_stuck() {
     let server = RedisServer::start();
     let backend = RedisBackend::connect(&server.url()).unwrap();
     install(backend.clone());
-    let one_thread = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    };
     let first = one_thread();
     first.block_on(async {
         for x in 0..512 {
@@ -730,6 +731,96 @@ fn cancelled_reads_and_a_dead_flusher_leave_nothing_stuck() {
         start.elapsed()
     );
     assert!(command_calls(&server, "mget") > mgets, "batching resumed");
+}
+
+/// A flusher whose one-thread runtime is no longer driven (its `block_on`
+/// returned with the flusher's `MGET` on the wire) holds reads on another
+/// runtime up for a bounded time, and a flusher there takes over.
+#[test]
+fn a_flusher_on_an_idle_runtime_holds_no_one_up() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    let backend = RedisBackend::connect(&server.url()).unwrap();
+    install(backend.clone());
+    let idle = one_thread();
+    idle.block_on(async {
+        for x in 0..512 {
+            batched(x).await;
+        }
+    });
+    server.freeze();
+    idle.block_on(async {
+        for t in 448..512 {
+            tokio::spawn(batched(t));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    });
+    // `idle` lives on, undriven: its reads, its flusher and the connection
+    // it made (its driver task runs there) are stuck. So are its callers'
+    // single flights: the other runtime reads other keys, since a follower
+    // waits for its leader however long that takes.
+    server.thaw();
+    wait_until(Duration::from_secs(10), "the invalidation channel", || {
+        backend.is_subscribed()
+    });
+    let other = one_thread();
+    let start = Instant::now();
+    read_keys_below(448, &other, 64, 4);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    let (runs, mgets) = (
+        &BATCHED_RUNS,
+        std::cell::Cell::new(command_calls(&server, "mget")),
+    );
+    caching_resumes(runs, || read_keys_below(448, &other, 64, 4));
+    assert!(
+        command_calls(&server, "mget") > mgets.get(),
+        "batching resumed"
+    );
+    drop(idle);
+}
+
+/// A task that stops being polled while it opens the async connection (its
+/// one-thread runtime is not driven any more) keeps no other runtime's
+/// calls from connecting for longer than the connect timeout.
+#[test]
+fn a_connect_stuck_on_an_idle_runtime_holds_no_one_up() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    install(RedisBackend::connect(&server.url()).unwrap());
+    // The backend has no async connection yet: the first call opens it,
+    // and stalls in the handshake while Redis is frozen.
+    server.freeze();
+    let idle = one_thread();
+    idle.block_on(async {
+        tokio::spawn(batched(1));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    });
+    server.thaw();
+    let other = one_thread();
+    let start = Instant::now();
+    other.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), batched(2))
+            .await
+            .expect("a call while another runtime's connect is stuck");
+    });
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    drop(idle);
+}
+
+/// A one-thread Tokio runtime: its tasks run only inside its `block_on`.
+fn one_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// A Tokio runtime with two worker threads, as the async tests run on.

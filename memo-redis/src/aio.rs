@@ -156,10 +156,16 @@ impl Inner {
         } else if let Some(checkout) = self.async_slot.current() {
             return Ok(checkout);
         }
-        let _connecting = self.async_slot.connecting.lock().await;
+        // One task connects while the others wait for it, up to the connect
+        // timeout: the task holding the lock may never be polled again (its
+        // one-thread runtime stopped between two `block_on`s), so a waiter
+        // that times out connects on its own rather than wait for ever.
+        let connecting =
+            tokio::time::timeout(self.timeouts.connect, self.async_slot.connecting.lock()).await;
         if let Some(checkout) = self.async_slot.current() {
             return Ok(checkout);
         }
+        let _connecting = connecting.ok();
         let conn = connect(&self.target, self.timeouts).await?;
         let generation = self.async_slot.replace(Some(conn.clone()));
         Ok(Checkout { conn, generation })

@@ -12,12 +12,15 @@
 //! per nine reads (`hitloop l2`), and read 1.3x as fast as raw `GET`s
 //! (`benches/RESULTS.md`).
 //!
-//! Nothing waits on a timer: a queued read waits at most for the `MGET`
+//! Nothing waits on a timer to batch: a queued read waits for the `MGET`
 //! already on the wire, then its own. The flusher is a task of its own, so
 //! its progress does not depend on any caller polling its future; a caller
 //! cancelled while queued is skipped. A flusher that dies with its runtime
 //! drops the queue, and the callers it stranded read their key on their
-//! own.
+//! own. A flusher whose runtime stops running it (a one-thread runtime
+//! between two `block_on`s) holds no one up for long: a queued read waits
+//! for it at most twice the command timeout, then reads on its own, and
+//! the next read that queues starts a new flusher on its own runtime.
 //!
 //! A value goes to the caller whose key is at its index in the `MGET`, and a
 //! reply of another length fails the whole batch: no caller ever gets
@@ -154,12 +157,31 @@ impl Inner {
         match route {
             None => self.read_one(key).await,
             Some(Route::Direct(_place)) => self.read_one(key).await,
-            Some(Route::Queued(receiver)) => match receiver.await {
-                Ok(read) => read,
-                // The flusher died with its runtime before answering.
-                Err(_) => self.read_one(key).await,
-            },
+            Some(Route::Queued(receiver)) => {
+                match tokio::time::timeout(self.queued_wait(), receiver).await {
+                    Ok(Ok(read)) => read,
+                    // The flusher died with its runtime before answering.
+                    Ok(Err(_)) => self.read_one(key).await,
+                    // The flusher's runtime is not running (a one-thread
+                    // runtime outside `block_on`): the next queued read
+                    // starts a flusher of its own, and this one reads on
+                    // its own. Its queued entry is skipped, its receiver
+                    // gone.
+                    Err(_) => {
+                        if let Some(batcher) = &self.batcher {
+                            batcher.state().flushing = false;
+                        }
+                        self.read_one(key).await
+                    }
+                }
+            }
         }
+    }
+
+    /// How long a queued read waits for the flusher: for the `MGET` on the
+    /// wire, then its own, each bounded by the command timeout.
+    fn queued_wait(&self) -> std::time::Duration {
+        2 * self.timeouts.command
     }
 
     /// One `GET`.
