@@ -253,3 +253,33 @@ fn functions_declared_in_blocks_work_with_local_types() {
     assert_eq!(local(Local(2)), 4);
     local::clear(Local(2));
 }
+
+struct Rates;
+
+static RATE_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+#[memo_core::cached_impl]
+impl Rates {
+    #[memoized]
+    fn rate(from: &str, to: &str) -> u64 {
+        RATE_CALLS.fetch_add(1, Ordering::SeqCst);
+        (from.len() * 10 + to.len()) as u64
+    }
+}
+
+/// `#[memoized]` on an associated function without `self`, in an impl
+/// marked `#[cached_impl]`: one cache for the function, companions beside it.
+#[test]
+fn associated_functions_in_a_cached_impl() {
+    assert_eq!(Rates::rate("EUR", "US"), 32);
+    assert_eq!(Rates::rate("EUR", "US"), 32);
+    assert_eq!(RATE_CALLS.load(Ordering::SeqCst), 1);
+    Rates::rate_set_cached_value("EUR", "US").to(1);
+    assert_eq!(Rates::rate("EUR", "US"), 1);
+    Rates::rate_clear("EUR", "US");
+    assert_eq!(Rates::rate("EUR", "US"), 32);
+    assert_eq!(RATE_CALLS.load(Ordering::SeqCst), 2);
+    Rates::rate_invalidate();
+    assert_eq!(Rates::rate_uncached("EUR", "US"), 32);
+    assert_eq!(Rates::rate_refresh("EUR", "US"), 32);
+}

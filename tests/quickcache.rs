@@ -292,3 +292,83 @@ fn methods_of_generic_impls_cache_per_self_type() {
     assert_eq!(apples.label(), "apples in shop 1");
     assert_eq!(pears.label(), "pears in shop 1");
 }
+
+struct Catalog;
+
+static CATALOG_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+#[memo_core::cached_impl]
+impl Catalog {
+    #[quickcache(vary_on = [sku])]
+    fn price(sku: &str, _currency: &str) -> u64 {
+        CATALOG_CALLS.fetch_add(1, Ordering::SeqCst);
+        sku.len() as u64
+    }
+
+    #[memo_core::quickcache(memoize_timeout = 0)]
+    async fn stock(sku: &str) -> u64 {
+        sku.len() as u64 * 10
+    }
+
+    fn label(&self) -> &'static str {
+        "catalog"
+    }
+}
+
+/// Associated functions without `self`, in an impl marked `#[cached_impl]`:
+/// cached under the type's namespace, companions beside them.
+#[test]
+fn associated_functions_in_a_cached_impl() {
+    assert_eq!(Catalog::price("abc", "EUR"), 3);
+    assert_eq!(Catalog::price("abc", "USD"), 3);
+    assert_eq!(CATALOG_CALLS.load(Ordering::SeqCst), 1);
+    Catalog::price_set_cached_value("abc", "EUR").to(7).unwrap();
+    assert_eq!(Catalog::price("abc", "EUR"), 7);
+    assert_eq!(Catalog::price_uncached("abc", "EUR"), 3);
+    Catalog::price_clear("abc", "EUR").unwrap();
+    assert_eq!(Catalog::price("abc", "EUR"), 3);
+    Catalog::price_invalidate().unwrap();
+    assert_eq!(Catalog::price_refresh("abc", "EUR"), 3);
+    assert_eq!(Catalog.label(), "catalog");
+    let namespace = format!("{}::price", std::any::type_name::<Catalog>());
+    assert!(
+        memo_core::stats::functions()
+            .iter()
+            .any(|f| f.namespace == namespace),
+        "a namespace under the type: {namespace}"
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        assert_eq!(Catalog::stock("ab").await, 20);
+        Catalog::stock_clear("ab").await.unwrap();
+        assert_eq!(Catalog::stock_uncached("ab").await, 20);
+    });
+}
+
+impl<T: Named> Stock<T> {
+    fn kind() -> &'static str {
+        T::NAME
+    }
+}
+
+struct Shelf<T>(std::marker::PhantomData<T>);
+
+#[memo_core::cached_impl]
+impl<T: Named> Shelf<T> {
+    #[quickcache(memoize_timeout = 0)]
+    fn describe(n: u64) -> String {
+        format!("{n} {}", Stock::<T>::kind())
+    }
+}
+
+/// In a generic impl, each `Self` type has its own cache.
+#[test]
+fn associated_functions_of_generic_impls_cache_per_self_type() {
+    for _ in 0..2 {
+        assert_eq!(Shelf::<Apples>::describe(2), "2 apples");
+        assert_eq!(Shelf::<Pears>::describe(2), "2 pears");
+    }
+}

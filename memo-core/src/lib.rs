@@ -168,6 +168,44 @@ pub use memo_macros::memoized;
 /// ```
 pub use memo_macros::quickcache;
 
+/// Lets `#[quickcache]` and `#[memoized]` apply to associated functions
+/// without `self` in an inherent impl.
+///
+/// An attribute sees only its own function, so on `fn find(id: u64)` it
+/// cannot tell a free function (whose companions are `find::clear(..)`, on a
+/// struct named after it) from an associated one (an impl cannot hold a
+/// struct). On the impl, this attribute tells it: the companions of each
+/// such function are associated functions beside it, named as a method's
+/// are (`Self::find_clear(..)`, `Self::find_invalidate()`,
+/// `Self::find_set_cached_value(..).to(v)`, `Self::find_refresh(..)`,
+/// `Self::find_uncached(..)`). Methods with `self` need nothing more.
+///
+/// In an impl with type parameters, a `#[quickcache]` function gets a cache
+/// and a namespace per `Self` type; `#[memoized]` is refused there (its one
+/// static cache would serve every `Self` type).
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::{cached_impl, quickcache};
+///
+/// struct Prices;
+///
+/// #[cached_impl]
+/// impl Prices {
+///     #[quickcache(timeout = 60)]
+///     fn of(sku: &str) -> u64 {
+///         sku.len() as u64 * 100
+///     }
+/// }
+///
+/// assert_eq!(Prices::of("abc"), 300);
+/// Prices::of_set_cached_value("abc").to(1).unwrap();
+/// assert_eq!(Prices::of("abc"), 1);
+/// Prices::of_invalidate().unwrap();
+/// ```
+pub use memo_macros::cached_impl;
+
 /// Runtime items the attribute macros call. Not public API: no stability
 /// promise, do not use directly.
 #[doc(hidden)]

@@ -1,7 +1,7 @@
 //! Code generation, from the checked model only. The generated code holds no
 //! cache logic: it builds the key's parts and calls `::memo_core::__private`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident};
@@ -15,10 +15,138 @@ mod fallback;
 /// expansion (see `fallback`), so the user sees the attribute's diagnostics
 /// and no cascade.
 pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
-    match try_expand(kind, args, item.clone()) {
-        Ok(tokens) => tokens,
-        Err(error) => fallback::with_error(kind, item, &error),
+    let (place, args) = Place::take_marker(args);
+    expand_at(kind, args, item, place)
+}
+
+/// What `#[cached_impl]` puts first in the arguments of the attribute of an
+/// associated function without `self`, to tell it where it is. Keeping the
+/// attribute (rather than expanding it in `#[cached_impl]`) keeps its import
+/// used.
+const MARKER: &str = "__memo_associated";
+
+/// Where the decorated function is, as far as the macro can know: an
+/// attribute sees only its function, so an associated function without
+/// `self` is known as one only through `#[cached_impl]` on its impl.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// A free function, or a method (it has `self`).
+    Item,
+    /// An associated function without `self`, in an impl with type or const
+    /// parameters or without.
+    Associated { generic_impl: bool },
+}
+
+impl Place {
+    /// The place `#[cached_impl]` marked in `args`, and the rest of them.
+    fn take_marker(args: TokenStream) -> (Place, TokenStream) {
+        let mut tokens = args.clone().into_iter();
+        let (
+            Some(proc_macro2::TokenTree::Ident(marker)),
+            Some(proc_macro2::TokenTree::Group(group)),
+        ) = (tokens.next(), tokens.next())
+        else {
+            return (Place::Item, args);
+        };
+        if marker != MARKER {
+            return (Place::Item, args);
+        }
+        let generic_impl = group.stream().to_string() == "generic";
+        let rest: TokenStream = tokens
+            .skip_while(|t| matches!(t, proc_macro2::TokenTree::Punct(p) if p.as_char() == ','))
+            .collect();
+        (Place::Associated { generic_impl }, rest)
     }
+
+    /// The marker `take_marker` reads.
+    fn marker(generic_impl: bool) -> TokenStream {
+        let marker = format_ident!("{}", MARKER);
+        let place = if generic_impl {
+            quote!(generic)
+        } else {
+            quote!(plain)
+        };
+        quote!(#marker(#place))
+    }
+}
+
+fn expand_at(kind: Kind, args: TokenStream, item: TokenStream, place: Place) -> TokenStream {
+    match try_expand(kind, args, item.clone(), place) {
+        Ok(tokens) => tokens,
+        Err(error) => fallback::with_error(kind, item, place, &error),
+    }
+}
+
+/// `#[cached_impl]`: expands the `#[quickcache]` and `#[memoized]`
+/// associated functions without `self` of an inherent impl, whose
+/// companions go beside them as associated functions (`Self::f_clear(..)`).
+/// Methods keep their attribute, which expands them as usual.
+pub(crate) fn cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = None;
+    if !args.is_empty() {
+        combine(
+            &mut errors,
+            syn::Error::new_spanned(&args, "#[cached_impl] takes no options"),
+        );
+    }
+    let mut item_impl: syn::ItemImpl = match syn::parse2(item.clone()) {
+        Ok(item_impl) => item_impl,
+        Err(_) => {
+            let error = syn::Error::new(
+                Span::call_site(),
+                "#[cached_impl] applies to an impl block (`impl Type { .. }`)",
+            )
+            .to_compile_error();
+            return quote!(#item #error);
+        }
+    };
+    if let Some((_, path, _)) = &item_impl.trait_ {
+        combine(
+            &mut errors,
+            syn::Error::new_spanned(
+                path,
+                "#[cached_impl] applies to an inherent impl (`impl Type { .. }`): a trait impl cannot hold the companion functions",
+            ),
+        );
+    }
+    let generic_impl = item_impl
+        .generics
+        .params
+        .iter()
+        .any(|param| !matches!(param, syn::GenericParam::Lifetime(_)));
+    if errors.is_none() {
+        for impl_item in &mut item_impl.items {
+            let syn::ImplItem::Fn(function) = impl_item else {
+                continue;
+            };
+            if function.sig.receiver().is_some() {
+                continue;
+            }
+            let attr = function.attrs.iter_mut().find(|attr| {
+                attr.path()
+                    .segments
+                    .last()
+                    .is_some_and(|last| last.ident == "quickcache" || last.ident == "memoized")
+            });
+            let Some(attr) = attr else {
+                continue;
+            };
+            let marker = Place::marker(generic_impl);
+            let path = attr.path().clone();
+            let args = match &attr.meta {
+                syn::Meta::Path(_) => marker,
+                syn::Meta::List(list) => {
+                    let tokens = &list.tokens;
+                    quote!(#marker, #tokens)
+                }
+                // Left for the attribute to report.
+                syn::Meta::NameValue(_) => continue,
+            };
+            *attr = syn::parse_quote!(#[#path(#args)]);
+        }
+    }
+    let errors = errors.map(|e| e.to_compile_error());
+    quote!(#item_impl #errors)
 }
 
 /// The return types of the companions that do not return the function's
@@ -59,9 +187,14 @@ fn boxed_future(output: &TokenStream) -> TokenStream {
     quote!(::memo_core::backend::BoxFuture<'static, #output>)
 }
 
-fn try_expand(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+fn try_expand(
+    kind: Kind,
+    args: TokenStream,
+    item: TokenStream,
+    place: Place,
+) -> syn::Result<TokenStream> {
     let options = attr::parse(kind, args);
-    let function = Function::parse(kind, item);
+    let function = Function::parse_at(kind, item, place);
     let (options, function) = match (options, function) {
         (Ok(options), Ok(function)) => (options, function),
         (Err(mut a), Err(b)) => {
@@ -71,6 +204,12 @@ fn try_expand(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Result<T
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     check_options(kind, &function, &options)?;
+    if kind == Kind::Memoized && place == (Place::Associated { generic_impl: true }) {
+        return Err(syn::Error::new(
+            function.name().span(),
+            "#[memoized] on an associated function of a generic impl would keep one cache for every `Self` type: use #[quickcache] (a cache per `Self` type), or take `&self` (a cache per instance)",
+        ));
+    }
     let form = Form::of(&function);
     let parts = match kind {
         Kind::Memoized => memoized(&function, &options, &form),
@@ -135,12 +274,22 @@ impl Form {
         let name = function.name();
         let body_ident = format_ident!("__memo_body_{}", name);
         let args = function.params.iter().map(|p| &p.ident);
-        if function.receiver {
+        if function.receiver || function.associated {
             let accessor = format_ident!("__memo_cache_{}", name);
+            let callee = if function.receiver {
+                quote!(self)
+            } else {
+                quote!(Self)
+            };
+            let dot = if function.receiver {
+                quote!(.)
+            } else {
+                quote!(::)
+            };
             Form {
                 methods: true,
                 cache: quote!(Self::#accessor()),
-                body_call: quote!(self.#body_ident(#(#args),*)),
+                body_call: quote!(#callee #dot #body_ident(#(#args),*)),
                 body_ident,
                 accessor,
             }
@@ -359,7 +508,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
         None => quote!(::core::option::Option::None),
     };
     let function_name = function.name().to_string();
-    let get = if function.receiver {
+    let get = if form.methods {
         quote!(get_for(::memo_core::__private::type_name::<Self>))
     } else {
         quote!(get())

@@ -23,3 +23,10 @@ pub fn memoized(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn quickcache(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(attr::Kind::Quickcache, args.into(), item.into()).into()
 }
+
+/// Lets `#[quickcache]` and `#[memoized]` apply to associated functions
+/// without `self` in this impl. See `memo_core::cached_impl`.
+#[proc_macro_attribute]
+pub fn cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::cached_impl(args.into(), item.into()).into()
+}

@@ -26,6 +26,9 @@ pub(crate) struct Function {
     pub(crate) block: Box<Block>,
     /// `&self`.
     pub(crate) receiver: bool,
+    /// An associated function without `self` in an impl marked
+    /// `#[cached_impl]`: its companions are associated functions too.
+    pub(crate) associated: bool,
     pub(crate) params: Vec<Param>,
     pub(crate) output: Type,
 }
@@ -37,6 +40,17 @@ impl Function {
 
     pub(crate) fn is_async(&self) -> bool {
         self.sig.asyncness.is_some()
+    }
+
+    /// [`Function::parse`] for a function at `place`.
+    pub(crate) fn parse_at(
+        kind: Kind,
+        item: TokenStream,
+        place: crate::expand::Place,
+    ) -> syn::Result<Function> {
+        let mut function = Function::parse(kind, item)?;
+        function.associated = matches!(place, crate::expand::Place::Associated { .. });
+        Ok(function)
     }
 
     /// Parses the item, rejecting what is not a function.
@@ -180,6 +194,7 @@ impl Function {
                 sig: item.sig,
                 block: item.block,
                 receiver,
+                associated: false,
                 params,
                 output,
             }),

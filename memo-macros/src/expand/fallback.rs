@@ -7,13 +7,18 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{emit, signatures, Form, Parts, Signatures};
+use super::{emit, signatures, Form, Parts, Place, Signatures};
 use crate::attr::Kind;
 use crate::model::Function;
 
-pub(super) fn with_error(kind: Kind, item: TokenStream, error: &syn::Error) -> TokenStream {
+pub(super) fn with_error(
+    kind: Kind,
+    item: TokenStream,
+    place: Place,
+    error: &syn::Error,
+) -> TokenStream {
     let error = error.to_compile_error();
-    match Function::parse(kind, item.clone()) {
+    match Function::parse_at(kind, item.clone(), place) {
         Ok(function) => {
             let form = Form::of(&function);
             let stubs = emit(&function, &form, stub_parts(kind, &function, &form));
