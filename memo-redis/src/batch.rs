@@ -9,7 +9,7 @@
 //! queue is empty. Under load, Redis parses and answers one command per
 //! batch instead of one per read, and the client writes, times and parses
 //! one reply per batch: 64 tasks reading on one thread sent one command
-//! per nine reads (`hitloop l2`), and read 1.3x as fast as raw `GET`s
+//! per nine reads (`hitloop l2`), and read 1.2–1.4x as fast as raw `GET`s
 //! (`benches/RESULTS.md`).
 //!
 //! Nothing waits on a timer to batch: a queued read waits for the `MGET`
