@@ -109,6 +109,10 @@ DONE = [
     "`#[quickcache]`'s (the value went through the miss path's enums). The map read now returns the clone "
     "as is, and the L1 probe returns straight out, apart from the miss path: `#[memoized]` 31-34 to 26 ns "
     "(ahead of every peer), `#[quickcache]` L1 50-53 to 40 ns.",
+    "L1 was probed with a plain `&[u8]`, compared through `Borrow`, which for byte slices is a call to "
+    "`memcmp` (~4 ns of a `#[quickcache]` hit, `perf`): a probe type now compares keys of up to 16 bytes as "
+    "two overlapping words (A/B: 42-48 to 39-40 ns). A fixed-size inline key compared as an array, tried "
+    "first, added 11 instructions and measured no faster: not kept.",
     "With 64 async callers on one multiplexed connection the client spent ~2600 instructions per hit more than "
     "a raw `GET` (callgrind, `hitloop l2` against `hitloop raw`), spread thin (single flight, envelope decode, "
     "connection checkout, breaker, boxed future): removing the single flight outright moved the row by less "
@@ -190,10 +194,9 @@ def main():
                    "`String`: ~17 ns of malloc and copy) and one or two atomic read-modify-writes (papaya's epoch guard "
                    "leaves with an `xchg`; quick_cache takes and drops a read lock), which wait for the clone's stores to "
                    "drain. `#[quickcache]`'s L1 does more on top: it encodes the `vary_on` values into bytes, hashes and "
-                   "compares them as bytes (a `memcmp` call), reads the coarse clock for its TTL (~3 ns, `perf`) and checks "
-                   "coherence. A fixed-size inline key compared word by word (instead of `memcmp`) cut 4% of the samples "
-                   "and added 11 instructions, and measured no faster: not kept. Typed L1 keys where the argument types "
-                   "allow it, and a clock kept by a background thread, are what is left.")
+                   "compares them as bytes, reads the coarse clock for its TTL (~3 ns, `perf`) and checks "
+                   "coherence. Typed L1 keys where the argument types allow it, and a clock kept by a background thread, "
+                   "are what is left.")
         out.append("\nA hot key on a cold cache under 256 concurrent async callers costs one computation and one leader's "
                    "round trips (6 Redis commands counted here, at most 12 asserted in `tests/redis.rs`, against one per caller without the single flight); 32 threads on one cold key run "
                    "the body once (`tests/concurrency.rs`).")

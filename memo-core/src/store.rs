@@ -50,6 +50,7 @@ use dashmap::DashMap;
 use papaya::{Compute, Operation};
 
 use crate::clock::{self, Tick, NEVER};
+use crate::key::{ArgsKey, ArgsRef};
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -390,6 +391,21 @@ enum Put<V> {
     Replaced(u64),
     /// Left the live value there, a clone of which this is.
     Live(V),
+}
+
+impl<V: Clone> Store<ArgsKey, V> {
+    /// [`Store::get`] by encoded arguments, as L1 is probed on a hit:
+    /// compared without a call to `memcmp` (see [`ArgsRef`]).
+    #[inline]
+    pub(crate) fn get_args(&self, args: &[u8]) -> Option<V> {
+        match &self.map {
+            Map::Lockfree(map) => {
+                let map = map.pin();
+                self.serve(map.get(&ArgsRef(args))?)
+            }
+            Map::Sharded(map) => self.serve(&*map.get(args)?),
+        }
+    }
 }
 
 impl<K: Hash + Eq, V> Map<K, V> {

@@ -237,7 +237,7 @@ where
         A: Serialize + ?Sized,
     {
         let l1 = self.l1()?;
-        let value = key::with_encoded(args, |bytes| l1.get(bytes.ok()?))?;
+        let value = key::with_encoded(args, |bytes| l1.get_args(bytes.ok()?))?;
         self.counters.l1_hits.add();
         Some(value)
     }
