@@ -85,11 +85,19 @@ impl Drop for Direct<'_> {
 /// Owned by the flusher task: if the task is dropped unfinished (its
 /// runtime shut down), the queue is dropped too, so the callers waiting in
 /// it read on their own, and the next queued read starts a new flusher.
-struct Flushing(Arc<Inner>);
+struct Flushing {
+    inner: Arc<Inner>,
+    /// The queue was found empty: nothing to drop (reads queued since then
+    /// belong to the next flusher).
+    done: bool,
+}
 
 impl Drop for Flushing {
     fn drop(&mut self) {
-        if let Some(batcher) = &self.0.batcher {
+        if self.done {
+            return;
+        }
+        if let Some(batcher) = &self.inner.batcher {
             let stranded = {
                 let mut state = batcher.state();
                 state.flushing = false;
@@ -117,7 +125,10 @@ impl Batcher {
         if !state.flushing {
             let runtime = tokio::runtime::Handle::try_current().ok()?;
             state.flushing = true;
-            runtime.spawn(flush(Flushing(Arc::clone(inner))));
+            runtime.spawn(flush(Flushing {
+                inner: Arc::clone(inner),
+                done: false,
+            }));
         }
         let (reply, receiver) = oneshot::channel();
         state.queued.push(Queued {
@@ -192,9 +203,10 @@ impl Inner {
 }
 
 /// The flusher: sends the queue as `MGET`s until it is empty.
-async fn flush(flushing: Flushing) {
-    let inner = &flushing.0;
+async fn flush(mut flushing: Flushing) {
+    let inner = Arc::clone(&flushing.inner);
     let Some(batcher) = &inner.batcher else {
+        flushing.done = true;
         return;
     };
     while let Some(batch) = batcher.next_batch() {
@@ -228,6 +240,7 @@ async fn flush(flushing: Flushing) {
             Err(error) => answer_all(batch, &error),
         }
     }
+    flushing.done = true;
 }
 
 /// Hands every caller of a failed batch the error.
