@@ -120,7 +120,7 @@ DONE = [
     "socket (the client's write, timer, reply parse and wake-up; the server's parse and reply), so memo-redis "
     "batches reads now: up to four async reads go out as plain `GET`s, reads beyond that queue, and one task "
     "sends each queue as one `MGET` (`batch_reads`, on by default; 13 850 commands for 129 000 reads in `hitloop l2`). From 0.8x to "
-    "1.2-1.4x the raw throughput (two full runs).",
+    "1.2-1.4x the raw throughput (three full runs).",
     "Key encoding went through `SmallVec::try_reserve` on every byte pushed (a quarter of an L1 hit): a plain "
     "stack buffer now. Earlier: a thread-local `RefCell<Vec>` for the key (69 to 50 ns), CLOCK eviction "
     "instead of O(n) sweeps, the coarse clock for TTLs.",
