@@ -54,8 +54,11 @@ pub(crate) struct Batcher {
 struct State {
     /// Plain `GET`s on the wire.
     direct: usize,
-    /// Whether a flusher task is running (it takes what is queued).
-    flushing: bool,
+    /// The flusher trusted to take what is queued, if any. A flusher whose
+    /// callers gave up on it may run on, but is no longer this one.
+    flusher: Option<u64>,
+    /// The id of the next flusher.
+    next_flusher: u64,
     queued: Vec<Queued>,
 }
 
@@ -87,6 +90,7 @@ impl Drop for Direct<'_> {
 /// it read on their own, and the next queued read starts a new flusher.
 struct Flushing {
     inner: Arc<Inner>,
+    id: u64,
     /// The queue was found empty: nothing to drop (reads queued since then
     /// belong to the next flusher).
     done: bool,
@@ -100,7 +104,11 @@ impl Drop for Flushing {
         if let Some(batcher) = &self.inner.batcher {
             let stranded = {
                 let mut state = batcher.state();
-                state.flushing = false;
+                if state.flusher != Some(self.id) {
+                    // The queue is a newer flusher's now.
+                    return;
+                }
+                state.flusher = None;
                 std::mem::take(&mut state.queued)
             };
             drop(stranded);
@@ -122,11 +130,14 @@ impl Batcher {
             state.direct += 1;
             return Some(Route::Direct(Direct(self)));
         }
-        if !state.flushing {
+        if state.flusher.is_none() {
             let runtime = tokio::runtime::Handle::try_current().ok()?;
-            state.flushing = true;
+            let id = state.next_flusher;
+            state.next_flusher += 1;
+            state.flusher = Some(id);
             runtime.spawn(flush(Flushing {
                 inner: Arc::clone(inner),
+                id,
                 done: false,
             }));
         }
@@ -138,9 +149,10 @@ impl Batcher {
         Some(Route::Queued(receiver))
     }
 
-    /// The next batch to send, oldest reads first, skipping cancelled
-    /// ones; `None` (and the flusher stops) once the queue is empty.
-    fn next_batch(&self) -> Option<Vec<Queued>> {
+    /// The next batch for flusher `id` to send, oldest reads first,
+    /// skipping cancelled ones; `None` (and the flusher stops) once the
+    /// queue is empty.
+    fn next_batch(&self, id: u64) -> Option<Vec<Queued>> {
         let mut state = self.state();
         loop {
             let batch: Vec<Queued> = if state.queued.len() <= MAX_BATCH {
@@ -149,7 +161,9 @@ impl Batcher {
                 state.queued.drain(..MAX_BATCH).collect()
             };
             if batch.is_empty() {
-                state.flushing = false;
+                if state.flusher == Some(id) {
+                    state.flusher = None;
+                }
                 return None;
             }
             let live: Vec<Queued> = batch.into_iter().filter(|q| !q.reply.is_closed()).collect();
@@ -180,7 +194,7 @@ impl Inner {
                     // gone.
                     Err(_) => {
                         if let Some(batcher) = &self.batcher {
-                            batcher.state().flushing = false;
+                            batcher.state().flusher = None;
                         }
                         self.read_one(key).await
                     }
@@ -209,7 +223,7 @@ async fn flush(mut flushing: Flushing) {
         flushing.done = true;
         return;
     };
-    while let Some(batch) = batcher.next_batch() {
+    while let Some(batch) = batcher.next_batch(flushing.id) {
         let mut cmd = redis::Cmd::with_capacity(
             1 + batch.len(),
             4 + batch.iter().map(|q| q.key.len()).sum::<usize>(),
