@@ -223,6 +223,40 @@ pub mod __private {
     #[inline(always)]
     pub fn require_vary_on<T: serde::Serialize + ?Sized>(_: &T) {}
 
+    /// The key a `#[quickcache]` function passes to its cache, picked by
+    /// autoref: `(&KeyOf(key)).memo_key()` is `key` itself when it is
+    /// `Serialize` ([`SerializedKey`]), and `&()` otherwise
+    /// ([`UnserializableKey`]). The second case never runs: the
+    /// `require_vary_on` check beside it fails to compile, with its span on
+    /// the `vary_on` entry, and the cache calls type-check instead of adding
+    /// errors of their own.
+    pub struct KeyOf<'a, T: ?Sized>(pub &'a T);
+
+    /// See [`KeyOf`].
+    pub trait SerializedKey<'a, T: ?Sized> {
+        /// The key.
+        fn memo_key(&self) -> &'a T;
+    }
+
+    impl<'a, T: serde::Serialize + ?Sized> SerializedKey<'a, T> for KeyOf<'a, T> {
+        #[inline]
+        fn memo_key(&self) -> &'a T {
+            self.0
+        }
+    }
+
+    /// See [`KeyOf`].
+    pub trait UnserializableKey {
+        /// A stand-in key, for code that does not compile anyway.
+        fn memo_key(&self) -> &'static ();
+    }
+
+    impl<T: ?Sized> UnserializableKey for &KeyOf<'_, T> {
+        fn memo_key(&self) -> &'static () {
+            &()
+        }
+    }
+
     /// Asserts at compile time that a `#[quickcache]` return type can be
     /// stored in the shared tier.
     #[inline(always)]

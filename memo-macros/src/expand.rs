@@ -533,6 +533,14 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
     };
     let cache = &form.cache;
     let body_call = &form.body_call;
+    // A key that is not `Serialize` fails `checks`, spanned on its
+    // `vary_on` entry; the cache calls then get a stand-in and add no errors
+    // of their own (see `KeyOf`).
+    let key = quote!((&::memo_core::__private::KeyOf(#key)).memo_key());
+    let uses = quote! {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{SerializedKey as _, UnserializableKey as _};
+    };
     let Signatures {
         outcome,
         set,
@@ -543,16 +551,21 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
         return Parts {
             checks: quote!(#checks #output_check),
             body: quote! {
+                #uses
                 let __memo_lookup = #cache.lookup_async(#key).await;
                 __memo_lookup.or_compute_async(#body_call).await
             },
             accessor,
             per_instance: false,
-            clear: (outcome.clone(), quote!(#cache.clear_async(#key).await)),
+            clear: (
+                outcome.clone(),
+                quote!(#uses #cache.clear_async(#key).await),
+            ),
             invalidate: (outcome, quote!(#cache.invalidate_async().await)),
             set_cached_value: (
                 set,
                 quote! {
+                    #uses
                     let __memo_prepared = #cache.prepare(#key);
                     ::memo_core::SetCachedValue::new(move |value| -> #future {
                         ::std::boxed::Box::pin(__memo_prepared.set_async(value))
@@ -560,6 +573,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
                 },
             ),
             refresh: quote! {
+                #uses
                 let __memo_prepared = #cache.prepare(#key);
                 __memo_prepared.refresh_async(#body_call).await
             },
@@ -569,21 +583,24 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
     Parts {
         checks: quote!(#checks #output_check),
         body: quote! {
+            #uses
             let __memo_lookup = #cache.lookup(#key);
             __memo_lookup.or_compute(move || #body_call)
         },
         accessor,
         per_instance: false,
-        clear: (outcome.clone(), quote!(#cache.clear(#key))),
+        clear: (outcome.clone(), quote!(#uses #cache.clear(#key))),
         invalidate: (outcome, quote!(#cache.invalidate())),
         set_cached_value: (
             set,
             quote! {
+                #uses
                 let __memo_prepared = #cache.prepare(#key);
                 ::memo_core::SetCachedValue::new(move |value| __memo_prepared.set(value))
             },
         ),
         refresh: quote! {
+            #uses
             let __memo_prepared = #cache.prepare(#key);
             __memo_prepared.refresh(move || #body_call)
         },
