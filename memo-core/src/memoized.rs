@@ -41,8 +41,10 @@ struct Inner<K, V> {
     flights: Flights<K, V>,
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
-    /// An empty cache; nothing is allocated until the first call.
+impl<K, V> Memoized<K, V> {
+    /// An empty cache; nothing is allocated until the first call. Without
+    /// bounds, so a key type that lacks a trait is reported where the
+    /// arguments are checked, not here as well.
     pub const fn new(spec: MemoSpec) -> Self {
         Memoized {
             spec,
@@ -50,7 +52,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
             inner: OnceLock::new(),
         }
     }
+}
 
+impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     fn per_instance(spec: MemoSpec) -> Self {
         Memoized {
             per_instance: true,

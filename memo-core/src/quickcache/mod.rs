@@ -103,12 +103,10 @@ const ENVELOPE_VERSION: u8 = 1;
 /// version (1) + type fingerprint (8) + generation (8).
 const ENVELOPE_HEADER: usize = 17;
 
-impl<V, C> QuickCache<V, C>
-where
-    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    C: Codec + Default,
-{
-    /// An empty cache; nothing is allocated until the first call.
+impl<V, C> QuickCache<V, C> {
+    /// An empty cache; nothing is allocated until the first call. Without
+    /// bounds, so a value type that lacks a trait is reported where the
+    /// function's return type is checked, not here as well.
     pub const fn new(spec: Spec) -> Self {
         QuickCache {
             spec,
@@ -116,7 +114,13 @@ where
             others: RwLock::new(Vec::new()),
         }
     }
+}
 
+impl<V, C> QuickCache<V, C>
+where
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    C: Codec + Default,
+{
     /// The function's cache, built on first use.
     #[inline]
     pub fn get(&'static self) -> &'static Cache<V, C> {
