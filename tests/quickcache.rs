@@ -372,3 +372,24 @@ fn associated_functions_of_generic_impls_cache_per_self_type() {
         assert_eq!(Shelf::<Pears>::describe(2), "2 pears");
     }
 }
+
+struct Tagged<T> {
+    tag: T,
+}
+
+impl<T: serde::Serialize + std::fmt::Display> Tagged<T> {
+    #[quickcache(vary_on = [self.tag], memoize_timeout = 0)]
+    fn shout(&self) -> String {
+        format!("{}!", self.tag)
+    }
+}
+
+/// A `vary_on` value of a generic type keys by its value.
+#[test]
+fn generic_vary_on_values_key_by_value() {
+    for _ in 0..2 {
+        assert_eq!(Tagged { tag: "a" }.shout(), "a!");
+        assert_eq!(Tagged { tag: "b" }.shout(), "b!");
+        assert_eq!(Tagged { tag: 7u8 }.shout(), "7!");
+    }
+}
