@@ -77,10 +77,10 @@ fn expand_at(kind: Kind, args: TokenStream, item: TokenStream, place: Place) -> 
     }
 }
 
-/// `#[cached_impl]`: expands the `#[quickcache]` and `#[memoized]`
-/// associated functions without `self` of an inherent impl, whose
-/// companions go beside them as associated functions (`Self::f_clear(..)`).
-/// Methods keep their attribute, which expands them as usual.
+/// `#[cached_impl]`: marks the `#[quickcache]` and `#[memoized]` attributes
+/// of the associated functions without `self` of an inherent impl, so that
+/// each expands with its companions beside it as associated functions
+/// (`Self::f_clear(..)`). Methods need no mark.
 pub(crate) fn cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = None;
     if !args.is_empty() {
@@ -114,7 +114,9 @@ pub(crate) fn cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
         .params
         .iter()
         .any(|param| !matches!(param, syn::GenericParam::Lifetime(_)));
-    if errors.is_none() {
+    // Marked even when the attribute itself is misused, so its error comes
+    // alone; not in a trait impl, which cannot take the companions.
+    if item_impl.trait_.is_none() {
         for impl_item in &mut item_impl.items {
             let syn::ImplItem::Fn(function) = impl_item else {
                 continue;

@@ -22,7 +22,12 @@ impl Default for Plain {
 }
 
 #[cached_impl(fast)]
-impl Plain {}
+impl Plain {
+    #[memo_core::quickcache]
+    fn half(x: u64) -> u64 {
+        x / 2
+    }
+}
 
 struct Typo;
 
@@ -40,4 +45,5 @@ fn main() {
     Generic::<u8>::double_clear(1);
     let _ = Typo::triple(1);
     let _ = Typo::triple_clear(1);
+    let _ = Plain::half_clear(1);
 }
