@@ -2,7 +2,7 @@
 # Runs every benchmark in one go (memo and its peers side by side, against a
 # redis-server started here on a free loopback port) and rewrites
 # benches/RESULTS.md, with the example service under load (wrk).
-# Takes about 8 minutes on 2 cores.
+# Takes about 10 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
