@@ -596,20 +596,25 @@ fn command_calls(server: &RedisServer, command: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Stores a value for every key of `0..512` that `read_concurrently` reads.
+fn fill(runtime: &tokio::runtime::Runtime) {
+    runtime.block_on(async {
+        for x in 0..512 {
+            batched(x).await;
+        }
+    });
+}
+
 /// `tasks` tasks, each reading `per_task` keys of `0..512`: every read gets
 /// its own key's value, from Redis, within 10 s.
 fn read_concurrently(runtime: &tokio::runtime::Runtime, tasks: u64, per_task: u64) {
     let runs = BATCHED_RUNS.load(Ordering::SeqCst);
-    read_values(runtime, tasks, per_task);
+    read_keys_below(512, runtime, tasks, per_task);
     assert_eq!(BATCHED_RUNS.load(Ordering::SeqCst), runs, "all hits");
 }
 
-/// As [`read_concurrently`], the values from Redis or computed.
-fn read_values(runtime: &tokio::runtime::Runtime, tasks: u64, per_task: u64) {
-    read_keys_below(512, runtime, tasks, per_task);
-}
-
-/// As [`read_values`], on keys of `0..end`.
+/// `tasks` tasks, each reading `per_task` keys of `0..end`: every read gets
+/// its own key's value, from Redis or computed, within 10 s.
 fn read_keys_below(end: u64, runtime: &tokio::runtime::Runtime, tasks: u64, per_task: u64) {
     let reads = async {
         let tasks: Vec<_> = (0..tasks)
@@ -642,11 +647,7 @@ fn concurrent_async_reads_are_batched_and_each_gets_its_own_value() {
     let server = RedisServer::start();
     install(RedisBackend::connect(&server.url()).unwrap());
     let runtime = one_thread();
-    runtime.block_on(async {
-        for x in 0..512 {
-            batched(x).await;
-        }
-    });
+    fill(&runtime);
     let (gets, mgets) = (
         command_calls(&server, "get"),
         command_calls(&server, "mget"),
@@ -748,11 +749,7 @@ fn a_flusher_on_an_idle_runtime_holds_no_one_up() {
     let backend = RedisBackend::connect(&server.url()).unwrap();
     install(backend.clone());
     let idle = one_thread();
-    idle.block_on(async {
-        for x in 0..512 {
-            batched(x).await;
-        }
-    });
+    fill(&idle);
     server.freeze();
     idle.block_on(async {
         for t in 448..512 {
