@@ -163,3 +163,22 @@ async fn async_methods() {
     repo.shared_name_clear(3).await.unwrap();
     Repo::shared_name_invalidate().await.unwrap();
 }
+
+#[quickcache(memoize_timeout = 60)]
+async fn counted_async(x: u64) -> u64 {
+    x
+}
+
+/// As the sync test in `quickcache.rs`: one count per call, in its tier.
+#[tokio::test]
+async fn async_stats_count_each_call_once_in_the_tier_that_answered() {
+    for x in [1, 1, 1, 2] {
+        assert_eq!(counted_async(x).await, x);
+    }
+    let stats = memo_core::stats::functions();
+    let f = stats
+        .iter()
+        .find(|f| f.namespace.ends_with("::counted_async"))
+        .unwrap();
+    assert_eq!((f.l1_hits, f.shared_hits, f.misses), (2, 0, 2));
+}

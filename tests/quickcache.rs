@@ -393,3 +393,42 @@ fn generic_vary_on_values_key_by_value() {
         assert_eq!(Tagged { tag: 7u8 }.shout(), "7!");
     }
 }
+
+#[quickcache(memoize_timeout = 60)]
+fn counted(x: u64) -> u64 {
+    x
+}
+
+#[quickcache(memoize_timeout = 0)]
+fn counted_without_l1(x: u64) -> u64 {
+    x
+}
+
+/// (L1 hits, shared hits, misses) of the function named `name`.
+fn tiers_of(name: &str) -> (u64, u64, u64) {
+    let suffix = format!("::{name}");
+    let stats = memo_core::stats::functions();
+    let f = stats
+        .iter()
+        .find(|f| f.namespace.ends_with(&suffix))
+        .unwrap();
+    (f.l1_hits, f.shared_hits, f.misses)
+}
+
+/// Each call counts once, in the tier that answered it: hits are counted
+/// as probes less misses, which must come out exact when nothing runs.
+#[test]
+fn stats_count_each_call_once_in_the_tier_that_answered() {
+    for x in [1, 1, 1, 2, 2] {
+        assert_eq!(counted(x), x);
+    }
+    assert_eq!(tiers_of("counted"), (3, 0, 2));
+    counted::clear(1).unwrap();
+    counted(1);
+    assert_eq!(tiers_of("counted"), (3, 0, 3));
+
+    for x in [1, 1, 2] {
+        assert_eq!(counted_without_l1(x), x);
+    }
+    assert_eq!(tiers_of("counted_without_l1"), (0, 1, 2));
+}

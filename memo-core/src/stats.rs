@@ -129,7 +129,7 @@ pub fn functions() -> Vec<FunctionStats> {
         let counters = cache.counters();
         stats.push(FunctionStats {
             namespace: cache.namespace().to_owned(),
-            l1_hits: counters.l1_hits.sum(),
+            l1_hits: counters.l1_hits(),
             shared_hits: counters.shared_hits.sum(),
             misses: counters.misses.sum(),
         });
@@ -140,9 +140,26 @@ pub fn functions() -> Vec<FunctionStats> {
 /// One function's counters.
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) l1_hits: Striped,
+    /// L1 probes, counted before they are made (see `Cache::probe`).
+    pub(crate) l1_probes: Striped,
+    /// Probes that found nothing.
+    pub(crate) l1_probe_misses: Striped,
+    /// Values found in L1 after a probe missed: a flight's leader landed in
+    /// between.
+    pub(crate) l1_late_hits: Striped,
     pub(crate) shared_hits: Striped,
     pub(crate) misses: Striped,
+}
+
+impl Counters {
+    /// Calls answered by L1: the probes that hit, and the late hits. A call
+    /// in flight may have its probe counted and not yet its miss, so while
+    /// calls run this can be over by the calls in flight.
+    pub(crate) fn l1_hits(&self) -> u64 {
+        let missed = self.l1_probe_misses.sum();
+        let probes = self.l1_probes.sum();
+        probes.saturating_sub(missed) + self.l1_late_hits.sum()
+    }
 }
 
 /// Stripes per counter: one per bit of [`CLAIMED`].

@@ -586,8 +586,15 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
         checks: quote!(#checks #output_check),
         body: quote! {
             #uses
-            let __memo_lookup = #cache.lookup(#key);
-            __memo_lookup.or_compute(move || #body_call)
+            let __memo_cache = #cache.checked();
+            let __memo_hit = __memo_cache.probe(#key);
+            match __memo_hit {
+                ::core::option::Option::Some(__memo_value) => __memo_value,
+                ::core::option::Option::None => ::memo_core::__private::cold(move || {
+                    let __memo_lookup = __memo_cache.lookup_missed(#key);
+                    __memo_lookup.or_compute(move || #body_call)
+                }),
+            }
         },
         accessor,
         per_instance: false,

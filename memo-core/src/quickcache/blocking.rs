@@ -41,19 +41,21 @@ where
     where
         A: Serialize + ?Sized,
     {
-        match self.get_local(args) {
+        match self.probe(args) {
             Some(value) => Lookup::Hit(value),
             None => self.lookup_missed(args),
         }
     }
 
-    /// [`Cache::lookup`] after an L1 miss. The L1 epoch is read here, before
-    /// the shared tier is read or the value computed: a value computed
-    /// across a flush is not kept.
-    fn lookup_missed<A>(&self, args: &A) -> Lookup<'_, V, C>
+    /// [`Cache::lookup`] after [`Cache::probe`] missed: what a sync
+    /// `#[quickcache]` function calls, out of line, after its own L1 probe.
+    /// The L1 epoch is read here, before the shared tier is read or the
+    /// value computed: a value computed across a flush is not kept.
+    pub fn lookup_missed<A>(&self, args: &A) -> Lookup<'_, V, C>
     where
         A: Serialize + ?Sized,
     {
+        self.probe_missed();
         let epoch = self.epoch();
         let args = match self.encode_for_miss(args, epoch) {
             Ok(args) => args,
@@ -71,7 +73,7 @@ where
                 Joined::Leader(leader) => {
                     // A leader may have landed between the L1 miss and the join.
                     if let Some(value) = self.l1().and_then(|l1| l1.get(&args)) {
-                        self.counters.l1_hits.add();
+                        self.counters.l1_late_hits.add();
                         leader.finish(&value);
                         return Lookup::Hit(value);
                     }

@@ -38,9 +38,10 @@ where
     {
         // The epoch is read after the L1 miss, before the shared tier is
         // read or the value computed (see `lookup_missed`).
-        let (epoch, start) = match self.get_local(args) {
+        let (epoch, start) = match self.probe(args) {
             Some(value) => (0, Err(Lookup::Hit(value))),
             None => {
+                self.probe_missed();
                 let epoch = self.epoch();
                 (epoch, self.encode_for_miss(args, epoch))
             }
@@ -60,7 +61,7 @@ where
                     }
                     Joined::Leader(leader) => {
                         if let Some(value) = self.l1().and_then(|l1| l1.get(&args)) {
-                            self.counters.l1_hits.add();
+                            self.counters.l1_late_hits.add();
                             leader.finish(&value);
                             return Lookup::Hit(value);
                         }
