@@ -404,7 +404,7 @@ impl<V: Clone> Store<ArgsKey, V> {
                 let map = map.pin();
                 self.serve(map.get(&ArgsRef(args))?)
             }
-            Map::Sharded(map) => self.serve(&*map.get(args)?),
+            Map::Sharded(map) => self.serve(&*map.get(&ArgsKey::from_slice(args))?),
         }
     }
 }

@@ -512,7 +512,7 @@ where
 
     fn forget_local(&self, args: &[u8]) {
         if let Some(l1) = &self.l1 {
-            l1.remove(args);
+            l1.remove(&ArgsKey::from_slice(args));
         }
     }
 }
