@@ -193,7 +193,7 @@ def main():
     out.append("\n**Noise.** These VMs share their host: the same binary measured twice can differ by up to 1.5x "
                "on a row, and a burst can land on one contender only (a ratio far off its neighbours, such as an L1 hit "
                "costing microseconds, is such a burst). Compare ratios across runs rather than single numbers; for "
-               "repeatable counts of the hit path use callgrind on `target/release/hitloop` (instructions do not vary).\n")
+               "repeatable counts of the hit path use callgrind on `target/release/hitloop` (instructions do not vary; under valgrind the `memo-clock` thread seldom runs, so there a hit with a deadline reads the clock itself, ~40 instructions that a real run does not spend).\n")
     checked = targets(rows)
     if checked:
         out.append("\n## targets, and what was done\n")
