@@ -1,6 +1,7 @@
-//! One sync call, top to bottom: [`Cache::lookup`] (L1, single flight,
-//! shared tier, dog-pile lock), then [`Lookup::or_compute`] (compute, store,
-//! hand over); and the sync companions.
+//! One sync call, top to bottom: [`Cache::probe`] (L1), then, out of line,
+//! [`Cache::lookup_missed`] (single flight, shared tier, dog-pile lock) and
+//! [`Lookup::or_compute`] (compute, store, hand over); and the sync
+//! companions.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -19,10 +20,14 @@ where
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     C: Codec + Default,
 {
-    /// Looks `args` up in L1, then in the shared tier. On a miss, the
-    /// returned [`Lookup`] owns what it needs to store the value, so the
-    /// caller can move its arguments into the computation:
-    /// `cache.lookup(&args).or_compute(move || body(args))`.
+    /// After [`Cache::probe`] missed: looks `args` up in L1 again (past
+    /// the flight) and in the shared tier. On a miss, the returned
+    /// [`Lookup`] owns what it needs to store the value, so the caller can
+    /// move its arguments into the computation. A sync `#[quickcache]`
+    /// function calls it out of line:
+    /// `cache.probe(&args)` or else `cache.lookup_missed(&args).or_compute(move || body(args))`.
+    /// The L1 epoch is read here, before the shared tier is read or the
+    /// value computed: a value computed across a flush is not kept.
     ///
     /// Never fails: when the key cannot be encoded or the backend fails, the
     /// miss computes without the shared tier (the failure is counted and
@@ -36,21 +41,6 @@ where
     /// wake and one of them computes. Different arguments never wait on each
     /// other. With `lock = true` the leader also takes a lock in the shared
     /// tier, so only one process computes.
-    #[inline]
-    pub fn lookup<A>(&self, args: &A) -> Lookup<'_, V, C>
-    where
-        A: Serialize + ?Sized,
-    {
-        match self.probe(args) {
-            Some(value) => Lookup::Hit(value),
-            None => self.lookup_missed(args),
-        }
-    }
-
-    /// [`Cache::lookup`] after [`Cache::probe`] missed: what a sync
-    /// `#[quickcache]` function calls, out of line, after its own L1 probe.
-    /// The L1 epoch is read here, before the shared tier is read or the
-    /// value computed: a value computed across a flush is not kept.
     pub fn lookup_missed<A>(&self, args: &A) -> Lookup<'_, V, C>
     where
         A: Serialize + ?Sized,

@@ -22,13 +22,14 @@ where
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     C: Codec + Default,
 {
-    /// [`Cache::lookup`] for async callers. The L1 probe runs at once (a hit
+    /// [`Cache::probe`] and [`Cache::lookup_missed`] in one, for async
+    /// callers. The L1 probe runs at once (a hit
     /// is ready without touching the executor); the returned future owns the
     /// encoded arguments and borrows none of `args`.
     ///
     /// # Concurrency
     ///
-    /// As [`Cache::lookup`]; followers of a flight await the leader's value
+    /// As [`Cache::lookup_missed`]; followers of a flight await the leader's value
     /// without blocking a thread. A leader whose future is dropped (a
     /// cancelled request) releases its followers, and one of them computes.
     #[inline]

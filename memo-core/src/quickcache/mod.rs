@@ -3,7 +3,8 @@
 //!
 //! This module holds the cache and the steps both surfaces share (the L1
 //! probe, the envelope); `blocking` reads one sync call top to bottom
-//! ([`Cache::lookup`] then [`Lookup::or_compute`]), `future` the same for
+//! ([`Cache::probe`], [`Cache::lookup_missed`], [`Lookup::or_compute`]),
+//! `future` the same for
 //! async callers ([`Cache::lookup_async`] then [`Lookup::or_compute_async`]).
 
 mod blocking;
@@ -449,7 +450,7 @@ where
     }
 }
 
-/// The outcome of [`Cache::lookup`]: a hit, or a miss that knows where to
+/// The outcome of [`Cache::lookup_missed`]: a hit, or a miss that knows where to
 /// store the value once it is computed.
 pub enum Lookup<'c, V, C> {
     /// A live value from L1 or the shared tier.
