@@ -98,7 +98,9 @@ fn due() -> bool {
 pub struct FunctionStats {
     /// The function's namespace (`crate::module::function` or its `name`).
     pub namespace: String,
-    /// Calls answered by this process's L1.
+    /// Calls answered by this process's L1. Counted as L1 probes less the
+    /// probes that missed, so a snapshot taken while calls run can include
+    /// a call that is still on its way to the shared tier.
     pub l1_hits: u64,
     /// Calls answered by the shared tier (or by another caller's
     /// computation in the same flight).
