@@ -205,7 +205,7 @@ def main():
         out.append("\nWhat profiling found and what changed for it:\n")
         out.extend(f"- {item}" for item in DONE)
         out.append("\nWhere `#[quickcache]`'s one-thread L1 hit stands: level with quick_cache, the fastest peer, within "
-                   "the run-to-run noise (A/B runs of the same binary: 30-32 ns against 30-33; one full run put it at "
+                   "the run-to-run noise (A/B runs of the same binary: 27-32 ns against 28-33; one full run put it at "
                    "37 ns in every sample while the other rows matched their A/B figures). Every contender's hit is mostly "
                    "the value's clone (a 64-byte `String`: ~17 ns of malloc and copy) and one or two atomic "
                    "read-modify-writes (papaya's epoch guard leaves with an `xchg`, ~5 ns, `perf`; quick_cache takes and "
