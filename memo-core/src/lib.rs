@@ -221,7 +221,7 @@ pub mod __private {
     /// function holds. With the miss inline, the function saved six
     /// registers and set up a 600-byte frame on every hit, and the
     /// optimizer, seeing one big function, stopped inlining the probe into
-    /// it (`l1_hit_1_thread`: 41 to 33 ns under criterion, `perf`).
+    /// it (`l1_hit_1_thread`: 41 to 38 ns under criterion, `perf`).
     #[cold]
     #[inline(never)]
     pub fn cold<R>(f: impl FnOnce() -> R) -> R {
