@@ -432,3 +432,49 @@ fn stats_count_each_call_once_in_the_tier_that_answered() {
     }
     assert_eq!(tiers_of("counted_without_l1"), (0, 1, 2));
 }
+
+#[quickcache(memoize_timeout = 60)]
+fn by_value(id: u64, name: &str, tags: &[String], flag: Option<bool>) -> String {
+    format!("{id}{name}{}{flag:?}", tags.len())
+}
+
+#[derive(Serialize)]
+struct Weighed {
+    grams: f64,
+}
+
+#[quickcache(memoize_timeout = 60)]
+fn by_encoding(item: &Weighed, factor: f32) -> String {
+    format!("{}", item.grams * f64::from(factor))
+}
+
+/// L1 keys integers, strings, options and slices of them by value, and
+/// anything else (floats, structs) by its encoding: either way a repeated
+/// call is an L1 hit, and `clear(args)` drops that entry and no other.
+#[test]
+fn l1_keys_by_value_or_by_encoding_with_the_same_behaviour() {
+    let tags = vec!["a".to_owned()];
+    for _ in 0..3 {
+        assert_eq!(by_value(1, "x", &tags, Some(true)), "1x1Some(true)");
+        assert_eq!(by_value(1, "y", &tags, None), "1y1None");
+    }
+    assert_eq!(tiers_of("by_value"), (4, 0, 2));
+    by_value::clear(1, "x", &tags, Some(true)).unwrap();
+    by_value(1, "x", &tags, Some(true));
+    by_value(1, "y", &tags, None);
+    assert_eq!(tiers_of("by_value"), (5, 0, 3));
+
+    let item = Weighed { grams: 2.5 };
+    for _ in 0..3 {
+        assert_eq!(by_encoding(&item, 2.0), "5");
+        assert_eq!(by_encoding(&item, -0.0), "-0");
+    }
+    assert_eq!(tiers_of("by_encoding"), (4, 0, 2));
+    // `0.0 == -0.0`, but their encodings differ: separate entries, as in
+    // the shared tier.
+    assert_eq!(by_encoding(&item, 0.0), "0");
+    by_encoding::clear(&item, 2.0).unwrap();
+    by_encoding(&item, 2.0);
+    by_encoding(&item, -0.0);
+    assert_eq!(tiers_of("by_encoding"), (5, 0, 4));
+}

@@ -43,7 +43,9 @@
 //! - A stored value that does not decode (garbage, truncated, another type
 //!   after a deploy) is a miss: recomputed and overwritten.
 //! - `invalidate()` is O(1) on the shared tier, whatever the number of entries.
-// One module holds `unsafe`: the clock's fork handler (see clock.rs).
+// Two modules hold `unsafe`, each block with its proof: the clock's fork
+// handler (clock.rs) and L1's read of its store by key type
+// (quickcache/local.rs).
 #![deny(unsafe_code)]
 
 pub mod backend;
@@ -212,6 +214,7 @@ pub use memo_macros::cached_impl;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::codec::DefaultCodec;
+    pub use crate::key::typed::{KeyPart, TypedArgs};
     pub use crate::memoized::{instance_cache, MemoSpec, Memoized};
     pub use crate::quickcache::{Cache, Lookup, Prepared, QuickCache, Spec};
     pub use core::time::Duration;
@@ -267,6 +270,49 @@ pub mod __private {
     impl<T: ?Sized> UnserializableKey for &KeyOf<'_, T> {
         fn memo_key(&self) -> &'static () {
             &()
+        }
+    }
+
+    /// How a `#[quickcache]` function probes L1, picked by autoref:
+    /// `(&Probe(key)).memo_probe(cache)` compares the arguments by value
+    /// ([`Cache::probe_typed`], through [`ProbeByValue`]) when every one is
+    /// of a type L1 can key so ([`TypedArgs`]), and by their encoding
+    /// ([`Cache::probe`], through [`ProbeEncoded`]) otherwise.
+    pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+    /// See [`Probe`].
+    pub trait ProbeByValue {
+        /// A live L1 value for the arguments.
+        fn memo_probe<V, C>(&self, cache: &Cache<V, C>) -> Option<V>
+        where
+            V: Clone + Send + Sync + 'static;
+    }
+
+    impl<T: TypedArgs> ProbeByValue for Probe<'_, T> {
+        #[inline(always)]
+        fn memo_probe<V, C>(&self, cache: &Cache<V, C>) -> Option<V>
+        where
+            V: Clone + Send + Sync + 'static,
+        {
+            cache.probe_typed(self.0)
+        }
+    }
+
+    /// See [`Probe`].
+    pub trait ProbeEncoded {
+        /// A live L1 value for the arguments.
+        fn memo_probe<V, C>(&self, cache: &Cache<V, C>) -> Option<V>
+        where
+            V: Clone + Send + Sync + 'static;
+    }
+
+    impl<T: serde::Serialize + ?Sized> ProbeEncoded for &Probe<'_, T> {
+        #[inline(always)]
+        fn memo_probe<V, C>(&self, cache: &Cache<V, C>) -> Option<V>
+        where
+            V: Clone + Send + Sync + 'static,
+        {
+            cache.probe(self.0)
         }
     }
 

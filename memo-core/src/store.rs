@@ -50,7 +50,6 @@ use dashmap::DashMap;
 use papaya::{Compute, Operation};
 
 use crate::clock::{self, Tick, NEVER};
-use crate::key::{ArgsKey, ArgsRef};
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -90,6 +89,15 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             Map::Lockfree(papaya::HashMap::with_hasher(Hasher::default())),
             max_entries,
         )
+    }
+
+    /// [`Store::new`], with its epoch starting at `epoch`: a map built after
+    /// flushes of the cache it serves, so values computed before those
+    /// flushes (which read the earlier epochs) are not stored.
+    pub(crate) fn new_at(max_entries: Option<usize>, epoch: u64) -> Self {
+        let store = Self::new(max_entries);
+        store.epoch.store(epoch, Ordering::Release);
+        store
     }
 
     /// A map for caches that many objects each hold (per-instance
@@ -146,6 +154,26 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
                 self.serve(map.get(key)?)
             }
             Map::Sharded(map) => self.serve(&*map.get(key)?),
+        }
+    }
+
+    /// [`Store::get`] by a key that compares with `K` without being one
+    /// (papaya's `Equivalent`): encoded arguments compared without a call
+    /// to `memcmp` ([`ArgsRef`](crate::key::ArgsRef)), or arguments
+    /// compared with an owned copy where they are (`key::typed`), as L1 is
+    /// probed on a hit. `owned` makes the key for a map that cannot probe
+    /// so (a `DashMap`).
+    #[inline]
+    pub(crate) fn get_equivalent<Q>(&self, key: &Q, owned: impl FnOnce() -> K) -> Option<V>
+    where
+        Q: Hash + papaya::Equivalent<K> + ?Sized,
+    {
+        match &self.map {
+            Map::Lockfree(map) => {
+                let map = map.pin();
+                self.serve(map.get(key)?)
+            }
+            Map::Sharded(map) => self.serve(&*map.get(&owned())?),
         }
     }
 
@@ -392,21 +420,6 @@ enum Put<V> {
     Replaced(u64),
     /// Left the live value there, a clone of which this is.
     Live(V),
-}
-
-impl<V: Clone> Store<ArgsKey, V> {
-    /// [`Store::get`] by encoded arguments, as L1 is probed on a hit:
-    /// compared without a call to `memcmp` (see [`ArgsRef`]).
-    #[inline]
-    pub(crate) fn get_args(&self, args: &[u8]) -> Option<V> {
-        match &self.map {
-            Map::Lockfree(map) => {
-                let map = map.pin();
-                self.serve(map.get(&ArgsRef(args))?)
-            }
-            Map::Sharded(map) => self.serve(&*map.get(&ArgsKey::from_slice(args))?),
-        }
-    }
 }
 
 impl<K: Hash + Eq, V> Map<K, V> {

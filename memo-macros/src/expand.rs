@@ -541,7 +541,9 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
     let key = quote!((&::memo_core::__private::KeyOf(#key)).memo_key());
     let uses = quote! {
         #[allow(unused_imports)]
-        use ::memo_core::__private::{SerializedKey as _, UnserializableKey as _};
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _, UnserializableKey as _,
+        };
     };
     let Signatures {
         outcome,
@@ -554,7 +556,9 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
             checks: quote!(#checks #output_check),
             body: quote! {
                 #uses
-                let __memo_lookup = #cache.lookup_async(#key).await;
+                let __memo_cache = #cache.checked();
+                let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
+                let __memo_lookup = __memo_cache.lookup_async(__memo_hit, #key).await;
                 __memo_lookup.or_compute_async(#body_call).await
             },
             accessor,
@@ -587,7 +591,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
         body: quote! {
             #uses
             let __memo_cache = #cache.checked();
-            let __memo_hit = __memo_cache.probe(#key);
+            let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
             match __memo_hit {
                 ::core::option::Option::Some(__memo_value) => __memo_value,
                 ::core::option::Option::None => ::memo_core::__private::cold(move || {

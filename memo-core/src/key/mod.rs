@@ -21,7 +21,9 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::CodecError;
 
+pub(crate) mod decoder;
 mod encoder;
+pub(crate) mod typed;
 
 /// Encoded arguments as L1 and the single flight hold them: up to 24 bytes
 /// inline (every integer key, most short strings), so a lookup compares

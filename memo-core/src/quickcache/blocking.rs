@@ -220,7 +220,7 @@ where
             }
         }
         drop(entry.lock);
-        cache.keep_local(entry.args, &value, miss.epoch);
+        cache.keep_local(&entry.args, &value, miss.epoch);
         if let Some(leader) = miss.leader {
             leader.finish(&value);
         }
@@ -250,7 +250,7 @@ where
         match cache.store(&*backend, &key, None, &value) {
             Ok(()) => {
                 let broadcast = backend.broadcast(&cache.namespace, Some(&args));
-                cache.keep_local(args, &value, epoch);
+                cache.keep_local(&args, &value, epoch);
                 broadcast
             }
             Err(error) => {

@@ -22,10 +22,10 @@ where
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     C: Codec + Default,
 {
-    /// [`Cache::probe`] and [`Cache::lookup_missed`] in one, for async
-    /// callers. The L1 probe runs at once (a hit
-    /// is ready without touching the executor); the returned future owns the
-    /// encoded arguments and borrows none of `args`.
+    /// [`Cache::lookup_missed`] for async callers, given what the L1 probe
+    /// ([`Cache::probe`] or [`Cache::probe_typed`]) found: a hit is ready
+    /// without touching the executor. The returned future owns the encoded
+    /// arguments and borrows none of `args`.
     ///
     /// # Concurrency
     ///
@@ -33,13 +33,17 @@ where
     /// without blocking a thread. A leader whose future is dropped (a
     /// cancelled request) releases its followers, and one of them computes.
     #[inline]
-    pub fn lookup_async<A>(&self, args: &A) -> impl Future<Output = Lookup<'_, V, C>> + Send + '_
+    pub fn lookup_async<A>(
+        &self,
+        probed: Option<V>,
+        args: &A,
+    ) -> impl Future<Output = Lookup<'_, V, C>> + Send + '_
     where
         A: Serialize + ?Sized,
     {
         // The epoch is read after the L1 miss, before the shared tier is
         // read or the value computed (see `lookup_missed`).
-        let (epoch, start) = match self.probe(args) {
+        let (epoch, start) = match probed {
             Some(value) => (0, Err(Lookup::Hit(value))),
             None => {
                 self.probe_missed();
@@ -215,7 +219,7 @@ where
         if let Some(lock) = entry.lock {
             lock.release_async_counted().await;
         }
-        cache.keep_local(entry.args, &value, miss.epoch);
+        cache.keep_local(&entry.args, &value, miss.epoch);
         if let Some(leader) = miss.leader {
             leader.finish(&value);
         }
@@ -242,7 +246,7 @@ where
         match cache.store_async(&*backend, &key, None, &value).await {
             Ok(()) => {
                 let broadcast = backend.broadcast_async(&cache.namespace, Some(&args)).await;
-                cache.keep_local(args, &value, epoch);
+                cache.keep_local(&args, &value, epoch);
                 broadcast
             }
             Err(error) => {

@@ -9,6 +9,7 @@
 
 mod blocking;
 mod future;
+mod local;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
@@ -21,11 +22,12 @@ use crate::backend::{Backend, Fetched, Generation};
 use crate::codec::Codec;
 use crate::coherence::{self, LocalTier};
 use crate::flight::{Flights, Leader};
+use crate::key::typed::TypedArgs;
 use crate::key::ArgsKey;
 use crate::lock::LockGuard;
 use crate::stats::Counters;
-use crate::store::Store;
 use crate::{clock, key, stats, Error};
+use local::Local;
 
 /// What the macro knows about one `#[quickcache]` function.
 #[derive(Debug, Clone, Copy)]
@@ -81,7 +83,7 @@ pub struct Cache<V, C> {
     /// `memo:v:{namespace}:`, the start of every entry key.
     entry_prefix: String,
     generation_key: String,
-    l1: Option<Store<ArgsKey, V>>,
+    l1: Option<Local<V>>,
     l1_ttl: clock::Tick,
     flights: Flights<ArgsKey, V>,
     counters: Counters,
@@ -187,7 +189,7 @@ where
             (None, Some(owner)) => format!("{owner}::{}", spec.function),
             (None, None) => format!("{}::{}", spec.module, spec.function),
         };
-        let l1 = (!spec.memoize_timeout.is_zero()).then(|| Store::new(Some(spec.max_entries)));
+        let l1 = (!spec.memoize_timeout.is_zero()).then(|| Local::new(spec.max_entries));
         Cache {
             owner,
             generation_key: key::generation_key(&namespace),
@@ -227,33 +229,6 @@ where
         key::entry_key_at(&self.entry_prefix, args)
     }
 
-    /// Arguments → key → L1: encodes `args` into a stack buffer and looks
-    /// in L1; a hit allocates nothing but the clone it returns. `None` on a
-    /// miss, with L1 off, or when the arguments cannot be encoded (the miss
-    /// path finds out which). A caller that gets `None` goes on to
-    /// [`Cache::lookup_missed`] (or its async twin), which counts the miss.
-    ///
-    /// Kept apart from the miss path on purpose: returning the clone
-    /// straight out, instead of through the miss path's enums, saves two
-    /// copies of the value, each of which stalled on reloading the clone's
-    /// fresh stores (41 to 34 ns per hit, `hitloop hit` under perf). For the
-    /// same reason the probe is counted before it is made, and the hits are
-    /// the probes less the misses: counted after, on the probe's result, a
-    /// hit took the value out of the return slot and put it back (~3 ns of
-    /// a 37 ns hit, criterion).
-    #[inline]
-    pub fn probe<A>(&self, args: &A) -> Option<V>
-    where
-        A: Serialize + ?Sized,
-    {
-        let l1 = self.l1.as_ref()?;
-        self.counters.l1_probes.add();
-        if !coherence::l1_on() {
-            return None;
-        }
-        key::with_encoded(args, |bytes| l1.get_args(bytes.ok()?))
-    }
-
     /// The cache itself, once its value and codec types have been checked:
     /// a sync `#[quickcache]` function calls it once and makes its probe
     /// and its miss through the result. A value type that lacks a trait
@@ -288,7 +263,7 @@ where
     }
 
     fn epoch(&self) -> u64 {
-        self.l1.as_ref().map_or(0, Store::epoch)
+        self.l1.as_ref().map_or(0, Local::epoch)
     }
 
     /// The function's generation, if this process knows it and may trust it.
@@ -349,7 +324,7 @@ where
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         self.counters.shared_hits.add();
-        self.keep_local(args, &value, epoch);
+        self.keep_local(&args, &value, epoch);
         leader.finish(&value);
         Lookup::Hit(value)
     }
@@ -403,14 +378,14 @@ where
 
     /// L1, while it may be used (see [`coherence`]).
     #[inline]
-    fn l1(&self) -> Option<&Store<ArgsKey, V>> {
+    fn l1(&self) -> Option<&Local<V>> {
         self.l1.as_ref().filter(|_| coherence::l1_on())
     }
 
     /// Keeps a copy of `value` in L1, if L1 is on (cloned only then).
-    fn keep_local(&self, args: ArgsKey, value: &V, epoch: u64) {
+    fn keep_local(&self, args: &[u8], value: &V, epoch: u64) {
         if let Some(l1) = self.l1() {
-            l1.insert(args, value.clone(), Some(self.l1_ttl), epoch);
+            l1.insert(args, value.clone(), self.l1_ttl, epoch);
         }
     }
 
@@ -447,6 +422,55 @@ where
                 None
             }
         }
+    }
+}
+
+/// The hit path, with only the bounds L1 needs: a value type that lacks a
+/// trait the shared tier needs is reported once, by [`Cache::checked`].
+impl<V, C> Cache<V, C>
+where
+    V: Clone + Send + Sync + 'static,
+{
+    /// Arguments → key → L1: encodes `args` into a stack buffer and looks
+    /// in L1; a hit allocates nothing but the clone it returns. `None` on a
+    /// miss, with L1 off, or when the arguments cannot be encoded (the miss
+    /// path finds out which). A caller that gets `None` goes on to
+    /// [`Cache::lookup_missed`] (or its async twin), which counts the miss.
+    ///
+    /// Kept apart from the miss path on purpose: returning the clone
+    /// straight out, instead of through the miss path's enums, saves two
+    /// copies of the value, each of which stalled on reloading the clone's
+    /// fresh stores (41 to 34 ns per hit, `hitloop hit` under perf). For the
+    /// same reason the probe is counted before it is made, and the hits are
+    /// the probes less the misses: counted after, on the probe's result, a
+    /// hit took the value out of the return slot and put it back (~3 ns of
+    /// a 37 ns hit, criterion).
+    #[inline]
+    pub fn probe<A>(&self, args: &A) -> Option<V>
+    where
+        A: Serialize + ?Sized,
+    {
+        let l1 = self.l1.as_ref()?;
+        self.counters.l1_probes.add();
+        if !coherence::l1_on() {
+            return None;
+        }
+        key::with_encoded(args, |bytes| l1.get_encoded(bytes.ok()?))
+    }
+
+    /// [`Cache::probe`] for arguments that L1 keys by value (see
+    /// `key::typed`): hashed and compared where they are, not encoded.
+    /// The generated code picks it by autoref when the argument types
+    /// allow (`__private::Probe`); with L1 keyed so, every other step
+    /// reaches it by encoded arguments as before.
+    #[inline]
+    pub fn probe_typed<A: TypedArgs>(&self, args: &A) -> Option<V> {
+        let l1 = self.l1.as_ref()?;
+        self.counters.l1_probes.add();
+        if !coherence::l1_on() {
+            return None;
+        }
+        l1.get_typed(args)
     }
 }
 
@@ -513,7 +537,7 @@ where
 
     fn forget_local(&self, args: &[u8]) {
         if let Some(l1) = &self.l1 {
-            l1.remove(&ArgsKey::from_slice(args));
+            l1.remove(args);
         }
     }
 }
