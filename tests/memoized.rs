@@ -48,6 +48,31 @@ fn borrowed_and_owned_parameters_key_by_value() {
     assert_eq!(GREETS.load(Ordering::SeqCst), runs + 1);
 }
 
+static WIDE: AtomicUsize = AtomicUsize::new(0);
+
+// More arguments than a hit probes with in place (8): the key is built
+// per call, with the same behaviour.
+#[memoized]
+#[allow(clippy::too_many_arguments)]
+fn wide(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8, h: u8, name: &str) -> String {
+    WIDE.fetch_add(1, Ordering::SeqCst);
+    format!("{name}{}", [a, b, c, d, e, f, g, h].iter().sum::<u8>())
+}
+
+#[test]
+fn nine_arguments_key_by_value_too() {
+    let runs = || WIDE.load(Ordering::SeqCst);
+    let start = runs();
+    for _ in 0..2 {
+        assert_eq!(wide(1, 1, 1, 1, 1, 1, 1, 1, "x"), "x8");
+        assert_eq!(wide(1, 1, 1, 1, 1, 1, 1, 2, "x"), "x9");
+    }
+    assert_eq!(runs() - start, 2);
+    wide::clear(1, 1, 1, 1, 1, 1, 1, 1, "x");
+    assert_eq!(wide(1, 1, 1, 1, 1, 1, 1, 1, "x"), "x8");
+    assert_eq!(runs() - start, 3);
+}
+
 static LISTS: AtomicUsize = AtomicUsize::new(0);
 
 #[memoized]

@@ -478,3 +478,31 @@ fn l1_keys_by_value_or_by_encoding_with_the_same_behaviour() {
     by_encoding(&item, -0.0);
     assert_eq!(tiers_of("by_encoding"), (5, 0, 4));
 }
+
+#[derive(Serialize)]
+struct Gated;
+
+impl Gated {
+    /// Compiled out with its companions, every one of them: a companion
+    /// left behind would call a cache accessor that is not there.
+    #[quickcache]
+    #[cfg(any())]
+    fn never(&self, x: u64) -> u64 {
+        x
+    }
+
+    #[quickcache(memoize_timeout = 0)]
+    #[cfg(test)]
+    #[allow(clippy::too_many_arguments)]
+    fn always(&self, a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8) -> u8 {
+        a + b + c + d + e + f + g
+    }
+}
+
+/// `cfg` and `allow` on a method reach each of its companions.
+#[test]
+fn cfg_and_allow_reach_every_companion() {
+    assert_eq!(Gated.always(1, 1, 1, 1, 1, 1, 1), 7);
+    Gated.always_clear(1, 1, 1, 1, 1, 1, 1).unwrap();
+    assert_eq!(Gated.always_uncached(1, 1, 1, 1, 1, 1, 2), 8);
+}

@@ -215,7 +215,7 @@ pub use memo_macros::cached_impl;
 pub mod __private {
     pub use crate::codec::DefaultCodec;
     pub use crate::key::typed::{KeyPart, TypedArgs};
-    pub use crate::memoized::{instance_cache, MemoSpec, Memoized};
+    pub use crate::memoized::{instance_cache, BorrowedKey, MemoSpec, Memoized};
     pub use crate::quickcache::{Cache, Lookup, Prepared, QuickCache, Spec};
     pub use core::time::Duration;
 

@@ -2,6 +2,7 @@
 //! `&self` methods.
 
 use std::any::{Any, TypeId};
+use std::borrow::Borrow;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -83,21 +84,44 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         })
     }
 
+    /// The cache itself, once its key and value types have been checked:
+    /// a `#[memoized]` function calls it once and probes and misses
+    /// through the result, so a key type that lacks a trait gets one error
+    /// here and none from the calls after it.
+    #[inline(always)]
+    pub fn checked(&self) -> &Self {
+        self
+    }
+
     /// The cached value for `key`, computing and storing it on a miss.
     #[inline]
     pub fn call(&self, key: K, compute: impl FnOnce() -> V) -> V {
         match self.inner().store.get(&key) {
             Some(value) => value,
-            None => self.miss(key, compute),
+            None => self.call_missed(key, compute),
         }
     }
 
-    /// The rest of [`Memoized::call`] after a miss. Out of line, so a hit
-    /// carries none of the single flight or the body: 390 to 361
-    /// instructions per hit (callgrind, `hitloop memoized`).
+    /// A live value for the arguments, borrowed where they are: the
+    /// generated code probes with a tuple of references to them (see
+    /// [`BorrowedKey`]), so a hit neither clones nor allocates a key (a
+    /// `&str` argument cost a `String` per hit), then calls
+    /// [`Memoized::call_missed`] with an owned key on a miss.
+    #[inline]
+    pub fn get<Q: BorrowedKey<K>>(&self, args: &Q) -> Option<V> {
+        self.inner()
+            .store
+            .get_equivalent(&Borrowed(args), || args.to_owned_key())
+    }
+
+    /// The rest of [`Memoized::call`] after a miss (or after
+    /// [`Memoized::get`] found nothing): joins the key's single flight, and
+    /// computes and stores the value or waits for it. Out of line, so a hit
+    /// carries none of it: 390 to 361 instructions per hit (callgrind,
+    /// `hitloop memoized`).
     #[cold]
     #[inline(never)]
-    fn miss(&self, key: K, compute: impl FnOnce() -> V) -> V {
+    pub fn call_missed(&self, key: K, compute: impl FnOnce() -> V) -> V {
         let inner = self.inner();
         loop {
             match inner.flights.join(key.clone()) {
@@ -126,9 +150,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         }
     }
 
-    /// [`Memoized::call`] for async callers: followers await the leader's
-    /// value without blocking a thread; a leader whose future is dropped
-    /// releases them and one of them computes.
+    /// [`Memoized::call`] (or [`Memoized::call_missed`]) for async
+    /// callers: followers await the leader's value without blocking a
+    /// thread; a leader whose future is dropped releases them and one of
+    /// them computes.
     pub async fn call_async(&self, key: K, compute: impl std::future::Future<Output = V>) -> V {
         let inner = self.inner();
         loop {
@@ -336,4 +361,104 @@ where
     T: HasMemos + ?Sized,
 {
     owner.memos().cache::<M, K, V>(spec)
+}
+
+/// Arguments borrowed where they are, as a `#[memoized]` function probes
+/// its cache with them: a tuple of references, one per argument, standing
+/// for the owned key `K` (`&str` for `String`, `&T` for `T`). Hashes as
+/// `K` does and equals it part for part through `Borrow`, whose contract
+/// is exactly that (`Hash` and `Eq` of the borrowed form agree with the
+/// owned one's).
+pub trait BorrowedKey<K>: Hash {
+    /// Whether `key` holds these arguments.
+    fn matches(&self, key: &K) -> bool;
+
+    /// The owned key.
+    fn to_owned_key(&self) -> K;
+}
+
+/// The probe papaya takes: `Equivalent` to the owned key.
+struct Borrowed<'a, Q>(&'a Q);
+
+impl<Q: Hash> Hash for Borrowed<'_, Q> {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl<Q: BorrowedKey<K>, K> papaya::Equivalent<K> for Borrowed<'_, Q> {
+    #[inline]
+    fn equivalent(&self, key: &K) -> bool {
+        self.0.matches(key)
+    }
+}
+
+macro_rules! borrowed_tuples {
+    ($(($($n:tt $t:ident $o:ident),*))*) => {$(
+        impl<$($t, $o),*> BorrowedKey<($($o,)*)> for ($(&$t,)*)
+        where
+            $($t: Hash + Eq + ToOwned<Owned = $o> + ?Sized, $o: Borrow<$t>,)*
+        {
+            #[inline]
+            #[allow(unused_variables)]
+            fn matches(&self, key: &($($o,)*)) -> bool {
+                true $(&& *self.$n == *key.$n.borrow())*
+            }
+
+            #[allow(clippy::unused_unit)]
+            fn to_owned_key(&self) -> ($($o,)*) {
+                ($(self.$n.to_owned(),)*)
+            }
+        }
+    )*};
+}
+
+borrowed_tuples! {
+    ()
+    (0 A OA)
+    (0 A OA, 1 B OB)
+    (0 A OA, 1 B OB, 2 C OC)
+    (0 A OA, 1 B OB, 2 C OC, 3 D OD)
+    (0 A OA, 1 B OB, 2 C OC, 3 D OD, 4 E OE)
+    (0 A OA, 1 B OB, 2 C OC, 3 D OD, 4 E OE, 5 F OF)
+    (0 A OA, 1 B OB, 2 C OC, 3 D OD, 4 E OE, 5 F OF, 6 G OG)
+    (0 A OA, 1 B OB, 2 C OC, 3 D OD, 4 E OE, 5 F OF, 6 G OG, 7 H OH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    /// Borrowed arguments hash as their owned key and match it exactly, on
+    /// both kinds of map (a `DashMap` probes with the owned key).
+    #[test]
+    fn borrowed_arguments_find_their_owned_keys() {
+        let hasher = foldhash::fast::FixedState::default();
+        let bytes = [1u8, 2];
+        let probe = ("ada", &7u64, &bytes[..]);
+        let key = probe.to_owned_key();
+        assert_eq!(key, ("ada".to_owned(), 7, vec![1, 2]));
+        assert_eq!(hasher.hash_one(Borrowed(&probe)), hasher.hash_one(&key));
+        assert!(probe.matches(&key));
+        assert!(!("ad", &7u64, &bytes[..]).matches(&key));
+        assert!(!("ada", &7u64, &bytes[..1]).matches(&key));
+        assert!(().matches(&()));
+
+        let spec = MemoSpec {
+            timeout: None,
+            max_entries: Some(10),
+        };
+        for cache in [
+            Memoized::<(String, u64), u64>::new(spec),
+            Memoized::per_instance(spec),
+        ] {
+            assert_eq!(cache.get(&("a", &1u64)), None);
+            assert_eq!(cache.call(("a".into(), 1), || 5), 5);
+            assert_eq!(cache.get(&("a", &1u64)), Some(5));
+            assert_eq!(cache.get(&("a", &2u64)), None);
+            assert_eq!(cache.call_missed(("a".into(), 1), || 6), 5, "late hit");
+        }
+    }
 }

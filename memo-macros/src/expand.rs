@@ -334,6 +334,10 @@ struct Parts {
     clear_is_async: bool,
 }
 
+/// Most arguments a `#[memoized]` hit probes with in place (memo-core's
+/// `BorrowedKey` impls); a function with more builds its owned key per call.
+const MAX_BORROWED: usize = 8;
+
 fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
     let output = &function.output;
     let per_instance = function.receiver;
@@ -404,16 +408,53 @@ fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
         form.cache.clone()
     };
     let body_call = &form.body_call;
-    let (body, refresh) = if function.is_async() {
-        (
+    // A hit probes with the arguments where they are (`BorrowedKey`,
+    // implemented for up to `MAX_BORROWED` of them); the owned key is
+    // built on a miss only.
+    let borrowed = function.params.iter().map(|p| {
+        let ident = &p.ident;
+        match p.borrowed {
+            Some(_) => quote!(#ident),
+            None => quote!(&#ident),
+        }
+    });
+    let probe = quote! {
+        let __memo_held = #cache;
+        let __memo_cache = __memo_held.checked();
+        let __memo_hit = __memo_cache.get(&(#(#borrowed,)*));
+    };
+    let by_borrow = function.params.len() <= MAX_BORROWED;
+    let (body, refresh) = match (function.is_async(), by_borrow) {
+        (true, true) => (
+            quote! {
+                #probe
+                match __memo_hit {
+                    ::core::option::Option::Some(__memo_value) => __memo_value,
+                    ::core::option::Option::None => __memo_cache.call_async(#key, #body_call).await,
+                }
+            },
+            quote!(#cache.refresh_async(#key, #body_call).await),
+        ),
+        (true, false) => (
             quote!(#cache.call_async(#key, #body_call).await),
             quote!(#cache.refresh_async(#key, #body_call).await),
-        )
-    } else {
-        (
+        ),
+        (false, true) => (
+            quote! {
+                #probe
+                match __memo_hit {
+                    ::core::option::Option::Some(__memo_value) => __memo_value,
+                    ::core::option::Option::None => ::memo_core::__private::cold(move || {
+                        __memo_cache.call_missed(#key, move || #body_call)
+                    }),
+                }
+            },
+            quote!(#cache.refresh(#key, move || #body_call)),
+        ),
+        (false, false) => (
             quote!(#cache.call(#key, move || #body_call)),
             quote!(#cache.refresh(#key, move || #body_call)),
-        )
+        ),
     };
     Parts {
         checks: quote!(#(#checks)*),
@@ -732,20 +773,32 @@ fn emit(function: &Function, form: &Form, parts: Parts) -> TokenStream {
     ));
     let uncached_doc = doc(format!("Runs {target}'s body without any caching."));
 
+    // Every companion is compiled when the function is, and takes the
+    // function's `allow`s (its parameters, say, are as many): a `deny` or
+    // `forbid` would clash with the companions' own `allow`s, an `expect`
+    // would go unmet.
+    let allows = attrs.iter().filter(|a| a.path().is_ident("allow"));
+    let each = quote!(#(#cfgs)* #(#allows)*);
     let companions = quote! {
+        #each
         #accessor
         #clear_doc
+        #each
         #[allow(unused_variables, clippy::needless_pass_by_value, clippy::unused_unit)]
         #vis #clear_async fn #clear_fn #generics (#params) -> #clear_ty #where_clause { #clear_body }
         #invalidate_doc
+        #each
         #[allow(clippy::unused_unit)]
         #vis #clear_async fn #invalidate_fn(#invalidate_receiver) -> #invalidate_ty { #invalidate_body }
         #set_doc
+        #each
         #[allow(unused_variables, clippy::needless_pass_by_value)]
         #vis fn #set_fn #generics (#params) -> #set_ty #where_clause { #set_body }
         #refresh_doc
+        #each
         #vis #body_async fn #refresh_fn #generics (#params) -> #output #where_clause { #refresh }
         #uncached_doc
+        #each
         #vis #body_async fn #uncached_fn #generics (#params) -> #output #where_clause { #uncached }
     };
 
@@ -767,7 +820,6 @@ fn emit(function: &Function, form: &Form, parts: Parts) -> TokenStream {
     if form.methods {
         quote! {
             #function
-            #(#cfgs)*
             #companions
         }
     } else {
