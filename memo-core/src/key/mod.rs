@@ -4,7 +4,10 @@
 //!   encoder (`key::encoder`): typed and self-delimiting, so `f("a,b", "c")` and
 //!   `f("a", "b,c")` never share a key, and fast enough for the hit path.
 //!   Key encoding does not follow the value codec, so swapping codecs never
-//!   moves keys. The bytes are the L1 key.
+//!   moves keys. The bytes are the L1 key, unless every argument is of a
+//!   type L1 keys by value (`key::typed`); then the bytes still name the
+//!   entry everywhere but on a hit, and are decoded to find it
+//!   (`key::decoder`).
 //! - **Shared-tier keys** read `memo:v:{namespace}:{hex(args)}`, where the
 //!   namespace is `crate::module::function` (or the `name = "..."` option).
 //!   Arguments are hex so the last `:` always ends the namespace, whatever the

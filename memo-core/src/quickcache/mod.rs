@@ -2,7 +2,8 @@
 //! codec → value, and back on a miss.
 //!
 //! This module holds the cache and the steps both surfaces share (the L1
-//! probe, the envelope); `blocking` reads one sync call top to bottom
+//! probe, the envelope); `local` holds L1 (keyed by value or by encoding,
+//! see `key::typed`); `blocking` reads one sync call top to bottom
 //! ([`Cache::probe`], [`Cache::lookup_missed`], [`Lookup::or_compute`]),
 //! `future` the same for
 //! async callers ([`Cache::lookup_async`] then [`Lookup::or_compute_async`]).
