@@ -451,11 +451,7 @@ where
     where
         A: Serialize + ?Sized,
     {
-        let l1 = self.l1.as_ref()?;
-        self.counters.l1_probes.add();
-        if !coherence::l1_on() {
-            return None;
-        }
+        let l1 = self.l1_to_probe()?;
         key::with_encoded(args, |bytes| l1.get_encoded(bytes.ok()?))
     }
 
@@ -466,12 +462,16 @@ where
     /// reaches it by encoded arguments as before.
     #[inline]
     pub fn probe_typed<A: TypedArgs>(&self, args: &A) -> Option<V> {
+        self.l1_to_probe()?.get_typed(args)
+    }
+
+    /// L1 for a probe, counted before it is made (see [`Cache::probe`]);
+    /// `None` with L1 off.
+    #[inline(always)]
+    fn l1_to_probe(&self) -> Option<&Local<V>> {
         let l1 = self.l1.as_ref()?;
         self.counters.l1_probes.add();
-        if !coherence::l1_on() {
-            return None;
-        }
-        l1.get_typed(args)
+        coherence::l1_on().then_some(l1)
     }
 }
 
