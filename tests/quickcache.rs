@@ -506,3 +506,26 @@ fn cfg_and_allow_reach_every_companion() {
     Gated.always_clear(1, 1, 1, 1, 1, 1, 1).unwrap();
     assert_eq!(Gated.always_uncached(1, 1, 1, 1, 1, 1, 2), 8);
 }
+
+fn tenant_key(id: &u64, tenant: &str) -> (u64, String) {
+    (*id, tenant.to_lowercase())
+}
+
+#[quickcache(key = tenant_key, memoize_timeout = 60)]
+fn by_tenant(id: u64, tenant: &str) -> String {
+    format!("{id}@{tenant}")
+}
+
+/// A `key` function returning owned integers and strings keys L1 by value
+/// too: what it returns, not the arguments, names the entry.
+#[test]
+fn key_functions_returning_owned_parts() {
+    assert_eq!(by_tenant(1, "Acme"), "1@Acme");
+    assert_eq!(by_tenant(1, "ACME"), "1@Acme");
+    assert_eq!(by_tenant(2, "acme"), "2@acme");
+    assert_eq!(tiers_of("by_tenant"), (1, 0, 2));
+    by_tenant::clear(1, "acme").unwrap();
+    assert_eq!(by_tenant(1, "ACME"), "1@ACME");
+    assert_eq!(by_tenant(2, "Acme"), "2@acme");
+    assert_eq!(tiers_of("by_tenant"), (2, 0, 3));
+}

@@ -138,8 +138,10 @@ macro_rules! sequence {
 }
 
 sequence!([T], Vec<T>);
+
 /// A function's arguments, as the generated code passes them (a tuple of
-/// references to the `vary_on` values), when L1 can key them by value.
+/// references to the `vary_on` values, or what a `key` function returns),
+/// when L1 can key them by value: a tuple of [`KeyPart`]s.
 pub trait TypedArgs: Hash + Serialize {
     /// What L1 holds: the tuple of the values' owned forms. Encodes as the
     /// arguments do, and hashes as they do.
@@ -154,7 +156,7 @@ pub trait TypedArgs: Hash + Serialize {
 
 macro_rules! tuples {
     ($(($($n:tt $t:ident),+))*) => {$(
-        impl<$($t: KeyPart + Serialize + ?Sized),+> TypedArgs for ($(&$t,)+) {
+        impl<$($t: KeyPart + Serialize),+> TypedArgs for ($($t,)+) {
             type Owned = ($($t::Owned,)+);
 
             #[inline]
@@ -225,6 +227,8 @@ mod tests {
             keeps_promises(&(&a, &s.as_str()));
             keeps_promises(&(&s, &b, &o, &c, &t));
             keeps_promises(&(&Some(s.as_str()), &u128::from(a), &(b as isize)));
+            // Owned parts, as a `key` function may return them.
+            keeps_promises(&(a, s.clone(), Some(s.as_str())));
         }
 
         #[test]
