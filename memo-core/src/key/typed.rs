@@ -29,8 +29,10 @@ mod sealed {
 /// the integers, `bool`, `char`, `str`, `String`, `Option<T>`, `[T]` and
 /// `Vec<T>` of these, and references to any of them.
 ///
-/// Implementations keep two promises: `matches` is equality of the key
-/// encodings, and `Hash` hashes a value as its `Owned` copy does.
+/// Implementations keep three promises: `matches` is equality of the key
+/// encodings, `Hash` hashes a value as its `Owned` copy does, and the
+/// `Owned` copy encodes (and so decodes) as the value does. The tests in
+/// this module check all three.
 pub trait KeyPart: Hash + sealed::Sealed {
     /// What L1 holds: the value itself, or its owned form.
     type Owned: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static;
