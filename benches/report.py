@@ -23,7 +23,7 @@ FLOORS = {
 NOTES = {
     "l1_hit_1_thread": "One thread, 1024 keys, `u64` key, 64-byte `String` value. Floor: a raw `DashMap` get + clone.",
     "l1_hit_2_threads_hot_keys": "Two threads on 16 hot keys; time per op per thread. A read that takes a shard lock (`DashMap`, quick_cache, `cached`'s `Mutex`) bounces the lock's cache line between the cores; memo's map (papaya) reads without writing shared memory.",
-    "l1_hit_shapes": "A `(u64, &str)` key and a ~1 KB struct value; floor per shape: the raw `DashMap`.",
+    "l1_hit_shapes": "A `(u64, &str)` key, a newtype key (`UserId(u64)`: a user type, which `#[quickcache]`'s L1 keys by its encoding where it keys a `u64` by value; compare with `l1_hit_1_thread`) and a ~1 KB struct value; floor per shape: the raw `DashMap`.",
     "miss_overhead": "A body that returns at once, a fresh key every call: the cost of a miss (lookup, compute, insert).",
     "contention_get_or_compute": "Get-or-compute on 16 hot keys from 2 and 4 threads (machine has 2 cores); time per op per thread. `cached` with `sync_writes = \"by_key\"`, moka with `get_with`.",
     "codec": "bincode 2 against postcard (the default value codec since these numbers) and bitcode: a `(u64, &str)` key and a ~1 KB struct. Keys use memo's own encoder (`key::encoder`), not these.",

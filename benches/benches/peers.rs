@@ -2,7 +2,8 @@
 //! `benches/RESULTS.md` with the ratios.
 //!
 //! Shapes, the same for every contender: a `u64` key and a 64-byte `String`
-//! value; a `(u64, &str)` key; a ~1 KB struct value.
+//! value; a `(u64, &str)` key; a newtype key (`UserId(u64)`, which
+//! `#[quickcache]`'s L1 keys by its encoding); a ~1 KB struct value.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +49,21 @@ fn memo_tuple(k: u64, tag: &str) -> String {
 #[quickcache(memoize_timeout = 3600)]
 fn quick_tuple(k: u64, tag: &str) -> String {
     format!("{k:032}{tag:>32}")
+}
+
+/// A user type: `#[quickcache]`'s L1 keys it by its encoding, where a
+/// plain `u64` is keyed by value (`key::typed`). The same key otherwise.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+struct UserId(u64);
+
+#[memoized]
+fn memo_user(id: UserId) -> String {
+    value_of(id.0)
+}
+
+#[quickcache(memoize_timeout = 3600)]
+fn quick_user(id: UserId) -> String {
+    value_of(id.0)
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -163,10 +179,14 @@ fn l1_hits(c: &mut Criterion) {
     let mut shapes = c.benchmark_group("l1_hit_shapes");
     let tuples: dashmap::DashMap<(u64, String), String> = dashmap::DashMap::new();
     let rows: dashmap::DashMap<u64, Row> = dashmap::DashMap::new();
+    let users: dashmap::DashMap<UserId, String> = dashmap::DashMap::new();
     let moka_rows = moka::sync::Cache::<u64, Row>::new(10_000);
     for k in 0..KEYS {
         tuples.insert((k, "tenant".into()), memo_tuple(k, "tenant"));
         quick_tuple(k, "tenant");
+        users.insert(UserId(k), value_of(k));
+        memo_user(UserId(k));
+        quick_user(UserId(k));
         rows.insert(k, row_of(k));
         moka_rows.insert(k, row_of(k));
         memo_row(k);
@@ -191,6 +211,15 @@ fn l1_hits(c: &mut Criterion) {
     });
     shapes.bench_function("tuple_key/memo_quickcache_l1", |b| {
         b.iter(|| black_box(quick_tuple(next(), "tenant")))
+    });
+    shapes.bench_function("encoded_key/dashmap_get_clone", |b| {
+        b.iter(|| black_box(users.get(&UserId(next())).map(|v| v.clone())))
+    });
+    shapes.bench_function("encoded_key/memo_memoized", |b| {
+        b.iter(|| black_box(memo_user(UserId(next()))))
+    });
+    shapes.bench_function("encoded_key/memo_quickcache_l1", |b| {
+        b.iter(|| black_box(quick_user(UserId(next()))))
     });
     shapes.bench_function("1kb_value/dashmap_get_clone", |b| {
         b.iter(|| black_box(rows.get(&next()).map(|v| v.clone())))
