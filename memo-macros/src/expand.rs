@@ -423,38 +423,33 @@ fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
         let __memo_cache = __memo_held.checked();
         let __memo_hit = __memo_cache.get(&(#(#borrowed,)*));
     };
-    let by_borrow = function.params.len() <= MAX_BORROWED;
-    let (body, refresh) = match (function.is_async(), by_borrow) {
-        (true, true) => (
-            quote! {
-                #probe
-                match __memo_hit {
-                    ::core::option::Option::Some(__memo_value) => __memo_value,
-                    ::core::option::Option::None => __memo_cache.call_async(#key, #body_call).await,
-                }
-            },
-            quote!(#cache.refresh_async(#key, #body_call).await),
-        ),
-        (true, false) => (
+    let (miss, whole, refresh) = if function.is_async() {
+        (
+            quote!(__memo_cache.call_async(#key, #body_call).await),
             quote!(#cache.call_async(#key, #body_call).await),
             quote!(#cache.refresh_async(#key, #body_call).await),
-        ),
-        (false, true) => (
+        )
+    } else {
+        (
             quote! {
-                #probe
-                match __memo_hit {
-                    ::core::option::Option::Some(__memo_value) => __memo_value,
-                    ::core::option::Option::None => ::memo_core::__private::cold(move || {
-                        __memo_cache.call_missed(#key, move || #body_call)
-                    }),
-                }
+                ::memo_core::__private::cold(move || {
+                    __memo_cache.call_missed(#key, move || #body_call)
+                })
             },
-            quote!(#cache.refresh(#key, move || #body_call)),
-        ),
-        (false, false) => (
             quote!(#cache.call(#key, move || #body_call)),
             quote!(#cache.refresh(#key, move || #body_call)),
-        ),
+        )
+    };
+    let body = if function.params.len() <= MAX_BORROWED {
+        quote! {
+            #probe
+            match __memo_hit {
+                ::core::option::Option::Some(__memo_value) => __memo_value,
+                ::core::option::Option::None => #miss,
+            }
+        }
+    } else {
+        whole
     };
     Parts {
         checks: quote!(#(#checks)*),
