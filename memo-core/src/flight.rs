@@ -10,8 +10,14 @@
 //! followers wake up and retry, so one of them becomes the next leader and
 //! computes. Nothing is poisoned: the next call after a panic computes as if
 //! it were the first.
+//!
+//! An invalidation of a key [`detach`](Flights::detach)es its flight: the
+//! followers waiting on it are released to retry (their leader read its
+//! source before the invalidation), and callers that come after lead a new
+//! flight instead of joining the old one.
 
 use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use event_listener::{Event, Listener};
@@ -30,6 +36,9 @@ type Hasher = foldhash::fast::RandomState;
 pub(crate) struct Flights<K, V> {
     hasher: Hasher,
     shards: Box<[Shard<K, V>]>,
+    /// Numbers the flights, so a leader lands its own and never one that
+    /// started after its own was detached.
+    next_id: AtomicU64,
 }
 
 /// One shard, on a cache line of its own so that misses on different shards
@@ -37,8 +46,9 @@ pub(crate) struct Flights<K, V> {
 #[repr(align(64))]
 struct Shard<K, V>(Mutex<Table<K, V>>);
 
-/// Per key in flight, its followers' meeting point once one joins.
-type Table<K, V> = HashTable<(K, Option<Arc<Flight<V>>>)>;
+/// Per key in flight, the flight's number and its followers' meeting point
+/// once one joins.
+type Table<K, V> = HashTable<(K, u64, Option<Arc<Flight<V>>>)>;
 
 /// Where the followers of one flight wait for its outcome.
 pub(crate) struct Flight<V> {
@@ -65,8 +75,8 @@ pub(crate) enum Joined<'f, K: Hash + Eq, V> {
 /// releases them to retry.
 pub(crate) struct Leader<'f, K: Hash + Eq, V> {
     flights: &'f Flights<K, V>,
-    /// The key and its hash; `None` once landed.
-    key: Option<(K, u64)>,
+    /// The key, its hash and the flight's number; `None` once landed.
+    key: Option<(K, u64, u64)>,
 }
 
 /// Shards per cache: enough that misses on two cores rarely meet on one
@@ -86,6 +96,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
             shards: (0..shard_count())
                 .map(|_| Shard(Mutex::new(HashTable::new())))
                 .collect(),
+            next_id: AtomicU64::new(0),
         }
     }
 
@@ -95,12 +106,12 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
         let mut table = self.shard(hash);
         let entry = table.entry(
             hash,
-            |(held, _)| *held == key,
-            |(held, _)| self.hasher.hash_one(held),
+            |(held, ..)| *held == key,
+            |(held, ..)| self.hasher.hash_one(held),
         );
         match entry {
             Entry::Occupied(mut held) => {
-                let flight = held.get_mut().1.get_or_insert_with(|| {
+                let flight = held.get_mut().2.get_or_insert_with(|| {
                     Arc::new(Flight {
                         outcome: Mutex::new(Outcome::Pending),
                         done: Event::new(),
@@ -109,10 +120,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
                 Joined::Follower(Arc::clone(flight))
             }
             Entry::Vacant(free) => {
-                free.insert((key.clone(), None));
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                free.insert((key.clone(), id, None));
                 Joined::Leader(Leader {
                     flights: self,
-                    key: Some((key, hash)),
+                    key: Some((key, hash, id)),
                 })
             }
         }
@@ -131,19 +143,56 @@ impl<K: Hash + Eq, V> Flights<K, V> {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Ends the flight for `key` (only its leader calls this, so the entry
-    /// is the leader's own): removes it, so a new flight may start, then
-    /// publishes the outcome to the followers, if any, and wakes them.
-    fn land(&self, key: &K, hash: u64, outcome: impl FnOnce() -> Outcome<V>) {
-        let removed = match self.shard(hash).find_entry(hash, |(held, _)| held == key) {
-            Ok(entry) => entry.remove().0 .1,
+    /// Ends the flight numbered `id` for `key` (only its leader calls
+    /// this): removes it, so a new flight may start, then publishes the
+    /// outcome to the followers, if any, and wakes them. A flight detached
+    /// meanwhile is gone already, and its followers with it.
+    fn land(&self, key: &K, hash: u64, id: u64, outcome: impl FnOnce() -> Outcome<V>) {
+        let removed = match self
+            .shard(hash)
+            .find_entry(hash, |(held, held_id, _)| *held_id == id && held == key)
+        {
+            Ok(entry) => entry.remove().0 .2,
             Err(_) => None,
         };
-        let Some(flight) = removed else {
-            return;
+        if let Some(flight) = removed {
+            flight.settle(outcome());
+        }
+    }
+
+    /// The flight for `key`, if one is in progress, stops taking followers
+    /// and releases the ones it has (to retry); its leader's value reaches
+    /// only its own caller. For an invalidation of `key`: the leader read
+    /// its source before it.
+    pub(crate) fn detach<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        let removed = match self
+            .shard(hash)
+            .find_entry(hash, |(held, ..)| held.borrow() == key)
+        {
+            Ok(entry) => entry.remove().0 .2,
+            Err(_) => None,
         };
-        *flight.outcome.lock().unwrap_or_else(|e| e.into_inner()) = outcome();
-        flight.done.notify(usize::MAX);
+        if let Some(flight) = removed {
+            flight.settle(Outcome::Abandoned);
+        }
+    }
+
+    /// [`Flights::detach`] for every key: for an invalidation of them all.
+    pub(crate) fn detach_all(&self) {
+        for shard in &self.shards {
+            let flights: Vec<_> = {
+                let mut table = shard.0.lock().unwrap_or_else(|e| e.into_inner());
+                table.drain().filter_map(|(_, _, flight)| flight).collect()
+            };
+            for flight in flights {
+                flight.settle(Outcome::Abandoned);
+            }
+        }
     }
 
     #[cfg(test)]
@@ -157,18 +206,25 @@ impl<K: Hash + Eq, V> Flights<K, V> {
 impl<K: Hash + Eq, V: Clone> Leader<'_, K, V> {
     /// Hands `value` to every follower and ends the flight.
     pub(crate) fn finish(mut self, value: &V) {
-        if let Some((key, hash)) = self.key.take() {
+        if let Some((key, hash, id)) = self.key.take() {
             self.flights
-                .land(&key, hash, || Outcome::Ready(value.clone()));
+                .land(&key, hash, id, || Outcome::Ready(value.clone()));
         }
     }
 }
 
 impl<K: Hash + Eq, V> Drop for Leader<'_, K, V> {
     fn drop(&mut self) {
-        if let Some((key, hash)) = self.key.take() {
-            self.flights.land(&key, hash, || Outcome::Abandoned);
+        if let Some((key, hash, id)) = self.key.take() {
+            self.flights.land(&key, hash, id, || Outcome::Abandoned);
         }
+    }
+}
+
+impl<V> Flight<V> {
+    fn settle(&self, outcome: Outcome<V>) {
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = outcome;
+        self.done.notify(usize::MAX);
     }
 }
 
@@ -248,5 +304,40 @@ mod tests {
         drop(leader);
         assert_eq!(flight.wait(), None);
         assert!(matches!(flights.join(1), Joined::Leader(_)));
+    }
+
+    /// After a detach, the old followers retry and new callers lead a flight
+    /// of their own, which the old leader's landing leaves alone.
+    #[test]
+    fn a_detached_flight_takes_no_more_followers() {
+        let flights = Flights::<u32, u32>::new();
+        let Joined::Leader(old) = flights.join(1) else {
+            panic!("first caller leads")
+        };
+        let Joined::Follower(early) = flights.join(1) else {
+            panic!("second caller follows")
+        };
+        flights.detach(&1);
+        assert_eq!(early.wait(), None, "released to retry");
+        let Joined::Leader(new) = flights.join(1) else {
+            panic!("a caller after the detach leads")
+        };
+        let Joined::Follower(late) = flights.join(1) else {
+            panic!("and is followed")
+        };
+        old.finish(&1);
+        new.finish(&2);
+        assert_eq!(late.wait(), Some(2));
+        assert!(flights.is_empty());
+
+        let Joined::Leader(_kept) = flights.join(3) else {
+            panic!("leads")
+        };
+        let Joined::Follower(waiting) = flights.join(3) else {
+            panic!("follows")
+        };
+        flights.detach_all();
+        assert_eq!(waiting.wait(), None);
+        assert!(flights.is_empty());
     }
 }

@@ -136,9 +136,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
                         leader.finish(&value);
                         return value;
                     }
-                    let epoch = inner.store.epoch();
+                    let ticket = inner.store.ticket();
                     let value = compute();
-                    inner.store.insert(key, value.clone(), inner.ttl, epoch);
+                    inner.store.insert(key, value.clone(), inner.ttl, ticket);
                     leader.finish(&value);
                     return value;
                 }
@@ -171,9 +171,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
                         leader.finish(&value);
                         return value;
                     }
-                    let epoch = inner.store.epoch();
+                    let ticket = inner.store.ticket();
                     let value = compute.await;
-                    inner.store.insert(key, value.clone(), inner.ttl, epoch);
+                    inner.store.insert(key, value.clone(), inner.ttl, ticket);
                     leader.finish(&value);
                     return value;
                 }
@@ -184,37 +184,52 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     /// [`Memoized::refresh`] for async callers.
     pub async fn refresh_async(&self, key: K, compute: impl std::future::Future<Output = V>) -> V {
         let inner = self.inner();
-        let epoch = inner.store.epoch();
+        let ticket = inner.store.ticket();
         let value = compute.await;
-        inner.store.insert(key, value.clone(), inner.ttl, epoch);
+        inner
+            .store
+            .insert_fencing(key.clone(), value.clone(), inner.ttl, ticket);
+        inner.flights.detach(&key);
         value
     }
 
     /// Computes the value for `key` afresh, stores it and returns it.
     pub fn refresh(&self, key: K, compute: impl FnOnce() -> V) -> V {
         let inner = self.inner();
-        let epoch = inner.store.epoch();
+        let ticket = inner.store.ticket();
         let value = compute();
-        inner.store.insert(key, value.clone(), inner.ttl, epoch);
+        inner
+            .store
+            .insert_fencing(key.clone(), value.clone(), inner.ttl, ticket);
+        inner.flights.detach(&key);
         value
     }
 
-    /// Stores `value` for `key`.
+    /// Stores `value` for `key`; computations of `key` under way (which
+    /// began before) neither store nor hand their values to later callers.
     pub fn set(&self, key: K, value: V) {
         let inner = self.inner();
+        let ticket = inner.store.ticket();
         inner
             .store
-            .insert(key, value, inner.ttl, inner.store.epoch());
+            .insert_fencing(key.clone(), value, inner.ttl, ticket);
+        inner.flights.detach(&key);
     }
 
-    /// Drops the entry for `key`.
+    /// Drops the entry for `key`; computations of `key` under way neither
+    /// store nor hand their values to later callers.
     pub fn clear(&self, key: &K) {
-        self.inner().store.remove(key);
+        let inner = self.inner();
+        inner.store.remove(key);
+        inner.flights.detach(key);
     }
 
-    /// Drops every entry.
+    /// Drops every entry; computations under way neither store nor hand
+    /// their values to later callers.
     pub fn invalidate(&self) {
-        self.inner().store.clear();
+        let inner = self.inner();
+        inner.store.clear();
+        inner.flights.detach_all();
     }
 
     /// How many entries the cache holds (expired ones not yet swept

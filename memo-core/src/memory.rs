@@ -107,8 +107,7 @@ impl MemoryBackend {
 
     fn write_generation(&self, generation_key: &str, generation: Generation) {
         let bytes: Arc<[u8]> = Arc::from(&generation.to_le_bytes()[..]);
-        self.store
-            .insert(generation_key.into(), bytes, None, self.store.epoch());
+        self.store.set(generation_key.into(), bytes, None);
     }
 }
 
@@ -174,8 +173,7 @@ impl Backend for MemoryBackend {
 
     fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
         let ttl = clock::ticks(ttl);
-        self.store
-            .insert(key.into(), Arc::from(value), Some(ttl), self.store.epoch());
+        self.store.set(key.into(), Arc::from(value), Some(ttl));
         Ok(())
     }
 

@@ -20,6 +20,14 @@
 //! raced with the clear) and then drops the slots: at once when the map is
 //! small, in one sweep at the next insert when it is large.
 //!
+//! Per-key invalidations ([`Store::remove`], [`Store::insert_fencing`]) fence
+//! the fills of that key already under way: a fill takes a [`Ticket`] before
+//! it reads its source, and its insert is refused when a removal of its key
+//! (or of any key, once more than `FENCES_KEPT` happened meanwhile) came
+//! after the ticket. The check and the insert happen under the ring's lock,
+//! which removals take too, so no removal falls between them. This costs a
+//! miss one uncontended lock and a hash; a hit nothing.
+//!
 //! # Why papaya and not a sharded lock
 //!
 //! A hit must not write to memory other threads read. A sharded `RwLock`
@@ -57,15 +65,78 @@ type Hasher = foldhash::fast::RandomState;
 const EAGER_CLEAR: usize = 1024;
 /// Expired keys dropped from the front of the ring per insert, at most.
 const RECLAIM_PER_INSERT: usize = 2;
+/// Per-key removals remembered for fills under way; a fill that spans more
+/// is refused whatever its key.
+const FENCES_KEPT: usize = 64;
+
+/// What a fill read before it computed: the map's epoch and how many
+/// per-key removals had happened. [`Store::insert`] refuses a value whose
+/// ticket a later [`Store::clear`] or removal of its key invalidated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    epoch: u64,
+    fence: u64,
+}
+
+impl Ticket {
+    /// The ticket of a map not built yet, which will start at `epoch`
+    /// ([`Store::new_at`]).
+    pub(crate) fn at(epoch: u64) -> Self {
+        Ticket { epoch, fence: 0 }
+    }
+}
+
+/// The ring of keys in insertion order and the recent per-key removals,
+/// under one lock.
+struct Ring<K> {
+    /// Keys in insertion order, with the sequence number of their slot (a
+    /// record whose slot was replaced or removed since is skipped).
+    records: VecDeque<(K, u64)>,
+    /// How many per-key removals there have been.
+    fence: u64,
+    /// The last `FENCES_KEPT` of them: the hash of the key and the removal's
+    /// number.
+    fences: VecDeque<(u64, u64)>,
+}
+
+impl<K> Ring<K> {
+    /// Whether a fill holding a ticket taken at removal `since` may store
+    /// under the key hashed to `hash`.
+    fn admits(&self, hash: u64, since: u64) -> bool {
+        let missed = self.fence - since;
+        if missed == 0 {
+            return true;
+        }
+        if missed > self.fences.len() as u64 {
+            return false;
+        }
+        !self
+            .fences
+            .iter()
+            .rev()
+            .take(missed as usize)
+            .any(|&(h, _)| h == hash)
+    }
+
+    fn fence(&mut self, hash: u64) {
+        self.fence += 1;
+        if self.fences.len() == FENCES_KEPT {
+            self.fences.pop_front();
+        }
+        self.fences.push_back((hash, self.fence));
+    }
+}
 
 pub(crate) struct Store<K, V> {
     map: Map<K, V>,
     len: AtomicUsize,
     max_entries: usize,
     epoch: AtomicU64,
-    /// Keys in insertion order, with the sequence number of their slot (a
-    /// record whose slot was replaced or removed since is skipped).
-    ring: Mutex<VecDeque<(K, u64)>>,
+    /// `ring.fence`, readable without the lock (written under it).
+    fence: AtomicU64,
+    ring: Mutex<Ring<K>>,
+    /// Hashes keys for the fences (papaya does not lend its hasher).
+    fence_hasher: Hasher,
     next_seq: AtomicU64,
     /// Whether any slot has a TTL (the ring is kept from then on).
     timed: AtomicBool,
@@ -117,7 +188,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             len: AtomicUsize::new(0),
             max_entries: max_entries.unwrap_or(usize::MAX).max(1),
             epoch: AtomicU64::new(0),
-            ring: Mutex::new(VecDeque::new()),
+            fence: AtomicU64::new(0),
+            ring: Mutex::new(Ring {
+                records: VecDeque::new(),
+                fence: 0,
+                fences: VecDeque::new(),
+            }),
+            fence_hasher: Hasher::default(),
             next_seq: AtomicU64::new(0),
             timed: AtomicBool::new(false),
             stale: AtomicBool::new(false),
@@ -133,12 +210,30 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         self.bounded() || self.timed.load(Ordering::Relaxed)
     }
 
-    /// The current epoch. Read it before computing a value and pass it to
-    /// [`Store::insert`], so a value computed across a [`Store::clear`] is
-    /// never served.
+    /// The current epoch.
     #[inline]
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Take it before reading what a value is computed from, and pass it to
+    /// [`Store::insert`]: a value computed across a [`Store::clear`], or
+    /// across a removal of its key, is then never stored.
+    #[inline]
+    pub(crate) fn ticket(&self) -> Ticket {
+        Ticket {
+            epoch: self.epoch(),
+            fence: self.fence.load(Ordering::Acquire),
+        }
+    }
+
+    fn lock_ring(&self) -> std::sync::MutexGuard<'_, Ring<K>> {
+        self.ring.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        use std::hash::BuildHasher;
+        self.fence_hasher.hash_one(key)
     }
 
     /// A clone of the live value under `key`.
@@ -208,16 +303,62 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     }
 
     /// Stores `value` under `key` for `ttl` ticks (`None`: until evicted),
-    /// unless the map was cleared since `epoch` was read.
-    pub(crate) fn insert(&self, key: K, value: V, ttl: Option<Tick>, epoch: u64) {
-        if epoch != self.epoch() {
-            return;
+    /// unless the map was cleared, or `key` removed, since `ticket` was
+    /// taken. Says whether it stored it.
+    pub(crate) fn insert(&self, key: K, value: V, ttl: Option<Tick>, ticket: Ticket) -> bool {
+        self.put(key, value, ttl, ticket, false)
+    }
+
+    /// [`Store::insert`], and a fence for `key`: fills of `key` that took
+    /// their ticket before this are refused, as after a removal. For a value
+    /// that supersedes whatever is being computed (a `set`, a `refresh`).
+    pub(crate) fn insert_fencing(
+        &self,
+        key: K,
+        value: V,
+        ttl: Option<Tick>,
+        ticket: Ticket,
+    ) -> bool {
+        self.put(key, value, ttl, ticket, true)
+    }
+
+    /// Stores `value` under `key` for `ttl` ticks, whatever happened before:
+    /// a write, not a fill (the embedded backend's `SET`).
+    pub(crate) fn set(&self, key: K, value: V, ttl: Option<Tick>) {
+        self.put(key, value, ttl, None, false);
+    }
+
+    /// Stores the value unless `ticket` (`None`: any) was invalidated;
+    /// `fencing`: and invalidates the tickets of `key` taken before.
+    fn put(
+        &self,
+        key: K,
+        value: V,
+        ttl: Option<Tick>,
+        ticket: impl Into<Option<Ticket>>,
+        fencing: bool,
+    ) -> bool {
+        let ticket = ticket.into();
+        if ticket.is_some_and(|ticket| ticket.epoch != self.epoch()) {
+            return false;
         }
+        let hash = self.hash(&key);
+        let mut ring = self.lock_ring();
+        let admitted = ticket.map_or(true, |ticket| ring.admits(hash, ticket.fence));
+        if fencing {
+            ring.fence(hash);
+            self.fence.store(ring.fence, Ordering::Release);
+        }
+        if !admitted {
+            return false;
+        }
+        let epoch = ticket.map_or_else(|| self.epoch(), |ticket| ticket.epoch);
         let slot = self.slot(value, ttl, epoch, clock::now());
         let seq = slot.seq;
         let record = self.ringed().then(|| key.clone());
         let added = self.map.insert(key, slot);
-        self.inserted(added, record.map(|key| (key, seq)));
+        self.inserted(&mut ring, added, record.map(|key| (key, seq)));
+        true
     }
 
     /// Stores `value` under `key` for `ttl` ticks unless a live value is
@@ -236,44 +377,46 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             Put::Replaced(seq) => (false, seq),
             Put::Live(live) => return Err(live),
         };
-        self.inserted(added, record.map(|key| (key, seq)));
+        self.inserted(&mut self.lock_ring(), added, record.map(|key| (key, seq)));
         Ok(())
     }
 
     /// Accounts for an insert (`added`: of a new key), records it in the
     /// ring, and keeps the promises: the bound, and expired keys reclaimed.
-    fn inserted(&self, added: bool, record: Option<(K, u64)>) {
+    /// The new record joins the ring after the hand has moved, so an insert
+    /// never evicts the entry it inserts.
+    fn inserted(&self, ring: &mut Ring<K>, added: bool, record: Option<(K, u64)>) {
         let len = if added {
             self.len.fetch_add(1, Ordering::Relaxed) + 1
         } else {
             self.len()
         };
         if self.stale.load(Ordering::Relaxed) && self.stale.swap(false, Ordering::AcqRel) {
-            self.sweep();
+            self.sweep_locked(ring);
         }
         let Some(record) = record else {
             return;
         };
-        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        ring.push_back(record);
+        let records = &mut ring.records;
         let now = clock::now();
         if self.timed.load(Ordering::Relaxed) {
             for _ in 0..RECLAIM_PER_INSERT {
-                if !self.drop_front_if_dead(&mut ring, now) {
+                if !self.drop_front_if_dead(records, now) {
                     break;
                 }
             }
         }
         let mut over = len.saturating_sub(self.max_entries);
-        while over > 0 && !ring.is_empty() {
-            if self.evict_front(&mut ring, now) {
+        while over > 0 && !records.is_empty() {
+            if self.evict_front(records, now) {
                 over -= 1;
             }
         }
+        records.push_back(record);
         // Records of replaced or removed slots pile up where nothing evicts
         // (an unbounded map): compact when they outnumber the live ones.
-        if ring.len() > 2 * self.len().max(512) {
-            self.compact(&mut ring);
+        if records.len() > 2 * self.len().max(512) {
+            self.compact(records);
         }
     }
 
@@ -358,12 +501,17 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         removed
     }
 
-    /// Drops the entry under `key`, if any.
+    /// Drops the entry under `key`, if any, and fences the fills of `key`
+    /// under way: none of them stores its value (see [`Store::ticket`]).
     pub(crate) fn remove<Q>(&self, key: &Q)
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let hash = self.hash(key);
+        let mut ring = self.lock_ring();
+        ring.fence(hash);
+        self.fence.store(ring.fence, Ordering::Release);
         if self.map.remove_if(key, |_| true) {
             self.len.fetch_sub(1, Ordering::Relaxed);
         }
@@ -391,6 +539,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
 
     /// Drops every slot of an old epoch, and their ring records.
     fn sweep(&self) {
+        self.sweep_locked(&mut self.lock_ring());
+    }
+
+    fn sweep_locked(&self, ring: &mut Ring<K>) {
         let epoch = self.epoch();
         let mut removed = 0;
         self.map.retain(|slot| {
@@ -399,8 +551,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             kept
         });
         self.len.fetch_sub(removed, Ordering::Relaxed);
-        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        self.compact(&mut ring);
+        self.compact(&mut ring.records);
     }
 }
 
@@ -529,7 +680,7 @@ mod tests {
     fn bound_holds() {
         let store = Store::<u64, u64>::new(Some(100));
         for k in 0..1000 {
-            store.insert(k, k, None, store.epoch());
+            store.insert(k, k, None, store.ticket());
             assert!(store.len() <= 100, "len {} over the bound", store.len());
             assert_eq!(store.map.len(), store.len());
         }
@@ -540,31 +691,31 @@ mod tests {
     fn recently_read_entries_survive_eviction() {
         let store = Store::<u64, u64>::new(Some(100));
         for k in 0..100 {
-            store.insert(k, k, None, store.epoch());
+            store.insert(k, k, None, store.ticket());
         }
         for k in 100..1000 {
             assert_eq!(store.get(&0), Some(0), "hot key evicted before {k}");
-            store.insert(k, k, None, store.epoch());
+            store.insert(k, k, None, store.ticket());
         }
         assert!(store.get(&999).is_some());
-        assert!(store.ring.lock().unwrap().len() <= 200);
+        assert!(store.ring.lock().unwrap().records.len() <= 200);
     }
 
     #[test]
     fn overwrites_do_not_grow_the_ring_without_bound() {
         let store = Store::<u64, u64>::new(None);
         for round in 0..5000 {
-            store.insert(round % 10, round, Some(1 << 40), store.epoch());
+            store.insert(round % 10, round, Some(1 << 40), store.ticket());
         }
         assert_eq!(store.len(), 10);
-        assert!(store.ring.lock().unwrap().len() <= 1024 + 10);
+        assert!(store.ring.lock().unwrap().records.len() <= 1024 + 10);
     }
 
     #[test]
     fn expired_entries_are_not_served_and_are_swept() {
         let store = Store::<u64, u64>::new(None);
         let ttl = clock::ticks(Duration::from_millis(30));
-        store.insert(1, 1, Some(ttl), store.epoch());
+        store.insert(1, 1, Some(ttl), store.ticket());
         assert_eq!(store.get(&1), Some(1));
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while store.get(&1).is_some() {
@@ -572,7 +723,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         for k in 2..10 {
-            store.insert(k, k, Some(ttl), store.epoch());
+            store.insert(k, k, Some(ttl), store.ticket());
         }
         assert!(
             store.map.read(&1, |_| ()).is_none(),
@@ -584,11 +735,11 @@ mod tests {
     fn clearing_a_large_map_hides_everything_at_once_and_reclaims_later() {
         let store = Store::<u64, u64>::new(None);
         for k in 0..5000 {
-            store.insert(k, k, None, store.epoch());
+            store.insert(k, k, None, store.ticket());
         }
         store.clear();
         assert!((0..5000).all(|k| store.get(&k).is_none()));
-        store.insert(1, 1, None, store.epoch());
+        store.insert(1, 1, None, store.ticket());
         assert_eq!(store.len(), 1, "the next insert reclaims the cleared slots");
         assert_eq!(store.get(&1), Some(1));
     }
@@ -600,7 +751,7 @@ mod tests {
             Store::per_instance(Some(50)),
         ] {
             for k in 0..500 {
-                store.insert(k, k, None, store.epoch());
+                store.insert(k, k, None, store.ticket());
                 assert!(store.len() <= 50);
             }
             assert_eq!(store.map.len(), store.len());
@@ -609,9 +760,9 @@ mod tests {
             assert_eq!(store.insert_if_absent(1000, 7, None), Ok(()));
             assert!(store.remove_if(&1000, |v| *v == 7));
             assert_eq!(store.get(&1000), None);
-            let epoch = store.epoch();
+            let ticket = store.ticket();
             store.clear();
-            store.insert(1, 1, None, epoch);
+            store.insert(1, 1, None, ticket);
             assert_eq!(store.get(&499), None);
             assert_eq!(store.get(&1), None);
             assert_eq!(store.insert_if_absent(2, 2, None), Ok(()));
@@ -622,10 +773,65 @@ mod tests {
     #[test]
     fn values_computed_across_a_clear_are_dropped() {
         let store = Store::<u64, u64>::new(None);
-        let epoch = store.epoch();
+        let ticket = store.ticket();
         store.clear();
-        store.insert(1, 1, None, epoch);
+        store.insert(1, 1, None, ticket);
         assert_eq!(store.get(&1), None);
         assert_eq!(store.len(), 0);
+    }
+
+    /// A fill that took its ticket before a removal of its key never stores
+    /// its value; fills of other keys do, until too many removals happened
+    /// to tell.
+    #[test]
+    fn a_removal_fences_the_fills_of_its_key_under_way() {
+        for store in [Store::<u64, u64>::new(Some(10)), Store::per_instance(None)] {
+            let ticket = store.ticket();
+            store.remove(&1);
+            assert!(
+                !store.insert(1, 1, None, ticket),
+                "computed across the removal"
+            );
+            assert_eq!(store.get(&1), None);
+            assert!(store.insert(2, 2, None, ticket), "another key");
+            assert!(store.insert(1, 3, None, store.ticket()), "a fresh fill");
+            assert_eq!(store.get(&1), Some(3));
+
+            let ticket = store.ticket();
+            assert!(store.insert_fencing(5, 50, None, ticket));
+            assert!(
+                !store.insert(5, 49, None, ticket),
+                "an older fill after a set"
+            );
+            assert_eq!(store.get(&5), Some(50));
+
+            let ticket = store.ticket();
+            for k in 100..100 + FENCES_KEPT as u64 {
+                store.remove(&k);
+            }
+            assert!(
+                store.insert(2, 20, None, ticket),
+                "all removals still known"
+            );
+            store.remove(&1000);
+            assert!(!store.insert(2, 21, None, ticket), "too many to tell");
+        }
+    }
+
+    /// With room for one entry, a new key replaces the old one even when the
+    /// old one was read: an insert never evicts what it inserts.
+    #[test]
+    fn an_insert_never_evicts_itself() {
+        for store in [
+            Store::<u64, u64>::new(Some(1)),
+            Store::per_instance(Some(1)),
+        ] {
+            store.insert(1, 1, None, store.ticket());
+            assert_eq!(store.get(&1), Some(1));
+            store.insert(2, 2, None, store.ticket());
+            assert_eq!(store.get(&2), Some(2), "the new entry was evicted");
+            assert_eq!(store.get(&1), None);
+            assert_eq!(store.len(), 1);
+        }
     }
 }

@@ -13,6 +13,7 @@ use crate::coherence::LocalTier;
 use crate::flight::{Joined, Leader};
 use crate::key::ArgsKey;
 use crate::lock::{self, Waited};
+use crate::store::Ticket;
 use crate::{key, stats, Error};
 
 impl<V, C> Cache<V, C>
@@ -26,8 +27,9 @@ where
     /// move its arguments into the computation. A sync `#[quickcache]`
     /// function calls it out of line:
     /// `cache.probe(&args)` or else `cache.lookup_missed(&args).or_compute(move || body(args))`.
-    /// The L1 epoch is read here, before the shared tier is read or the
-    /// value computed: a value computed across a flush is not kept.
+    /// The L1 ticket is taken here, before the shared tier is read or the
+    /// value computed: a value read or computed across a flush, or a clear
+    /// of its entry, is not kept.
     ///
     /// Never fails: when the key cannot be encoded or the backend fails, the
     /// miss computes without the shared tier (the failure is counted and
@@ -46,8 +48,8 @@ where
         A: Serialize + ?Sized,
     {
         self.probe_missed();
-        let epoch = self.epoch();
-        let args = match self.encode_for_miss(args, epoch) {
+        let ticket = self.ticket();
+        let args = match self.encode_for_miss(args, ticket) {
             Ok(args) => args,
             Err(done) => return done,
         };
@@ -67,7 +69,7 @@ where
                         leader.finish(&value);
                         return Lookup::Hit(value);
                     }
-                    return self.lookup_shared(args, epoch, leader);
+                    return self.lookup_shared(args, ticket, leader);
                 }
             }
         }
@@ -79,7 +81,7 @@ where
     fn lookup_shared<'c>(
         &'c self,
         args: ArgsKey,
-        epoch: u64,
+        ticket: Ticket,
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         let backend = backend::current();
@@ -89,7 +91,7 @@ where
             match backend.get_value(&key) {
                 Ok(Some(bytes)) => {
                     if let Some(value) = self.open(known, &bytes) {
-                        return self.hit(args, value, epoch, leader);
+                        return self.hit(args, value, ticket, leader);
                     }
                 }
                 Ok(None) if self.lock_ttl.is_none() => {
@@ -100,10 +102,10 @@ where
                         generation: Some(known),
                         lock: None,
                     };
-                    return self.miss(entry, epoch, leader);
+                    return self.miss(entry, ticket, leader);
                 }
                 Ok(None) => {}
-                Err(error) => return self.unreachable(&error, args, key, epoch, leader),
+                Err(error) => return self.unreachable(&error, args, key, ticket, leader),
             }
         }
         // Otherwise (or when the entry is of another generation) the
@@ -118,17 +120,17 @@ where
             Ok((generation, found)) => {
                 self.learn_generation(seen_at, generation);
                 match found {
-                    Some(value) => return self.hit(args, value, epoch, leader),
+                    Some(value) => return self.hit(args, value, ticket, leader),
                     None => generation,
                 }
             }
-            Err(error) => return self.unreachable(&error, args, key, epoch, leader),
+            Err(error) => return self.unreachable(&error, args, key, ticket, leader),
         };
         let mut lock = None;
         if let Some(ttl) = self.lock_ttl {
             let lock_key = key::entry_lock_key(&key);
             match lock::take_or_wait(&backend, &lock_key, ttl, || read().map(|(_, value)| value)) {
-                Waited::Value(value) => return self.hit(args, value, epoch, leader),
+                Waited::Value(value) => return self.hit(args, value, ticket, leader),
                 Waited::Held(guard) => lock = Some(guard),
                 Waited::GaveUp => {}
             }
@@ -140,7 +142,7 @@ where
             generation,
             lock,
         };
-        self.miss(entry, epoch, leader)
+        self.miss(entry, ticket, leader)
     }
 
     /// Stores `value` under `key` for `timeout`, stamped with `generation`
@@ -220,7 +222,7 @@ where
             }
         }
         drop(entry.lock);
-        cache.keep_local(&entry.args, &value, miss.epoch);
+        cache.keep_local(&entry.args, &value, miss.ticket);
         if let Some(leader) = miss.leader {
             leader.finish(&value);
         }
@@ -243,14 +245,14 @@ where
     /// processes do not see.
     pub fn set(self, value: V) -> Result<(), Error> {
         let cache = self.cache;
-        let epoch = cache.epoch();
+        let ticket = cache.ticket();
         let args = self.args?;
         let backend = backend::current();
         let key = cache.entry_key(&args);
         match cache.store(&*backend, &key, None, &value) {
             Ok(()) => {
                 let broadcast = backend.broadcast(&cache.namespace, Some(&args));
-                cache.keep_local(&args, &value, epoch);
+                cache.keep_local_set(&args, &value, ticket);
                 broadcast
             }
             Err(error) => {

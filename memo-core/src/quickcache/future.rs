@@ -15,6 +15,7 @@ use crate::coherence::LocalTier;
 use crate::flight::{Joined, Leader};
 use crate::key::ArgsKey;
 use crate::lock::{self, Waited};
+use crate::store::Ticket;
 use crate::{key, stats, Error};
 
 impl<V, C> Cache<V, C>
@@ -41,14 +42,14 @@ where
     where
         A: Serialize + ?Sized,
     {
-        // The epoch is read after the L1 miss, before the shared tier is
+        // The ticket is taken after the L1 miss, before the shared tier is
         // read or the value computed (see `lookup_missed`).
-        let (epoch, start) = match probed {
-            Some(value) => (0, Err(Lookup::Hit(value))),
+        let (ticket, start) = match probed {
+            Some(value) => (Ticket::default(), Err(Lookup::Hit(value))),
             None => {
                 self.probe_missed();
-                let epoch = self.epoch();
-                (epoch, self.encode_for_miss(args, epoch))
+                let ticket = self.ticket();
+                (ticket, self.encode_for_miss(args, ticket))
             }
         };
         async move {
@@ -70,7 +71,7 @@ where
                             leader.finish(&value);
                             return Lookup::Hit(value);
                         }
-                        return self.lookup_shared_async(args, epoch, leader).await;
+                        return self.lookup_shared_async(args, ticket, leader).await;
                     }
                 }
             }
@@ -80,7 +81,7 @@ where
     async fn lookup_shared_async<'c>(
         &'c self,
         args: ArgsKey,
-        epoch: u64,
+        ticket: Ticket,
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         let backend = backend::current();
@@ -89,7 +90,7 @@ where
             match backend.get_value_async(&key).await {
                 Ok(Some(bytes)) => {
                     if let Some(value) = self.open(known, &bytes) {
-                        return self.hit(args, value, epoch, leader);
+                        return self.hit(args, value, ticket, leader);
                     }
                 }
                 Ok(None) if self.lock_ttl.is_none() => {
@@ -100,10 +101,10 @@ where
                         generation: Some(known),
                         lock: None,
                     };
-                    return self.miss(entry, epoch, leader);
+                    return self.miss(entry, ticket, leader);
                 }
                 Ok(None) => {}
-                Err(error) => return self.unreachable(&error, args, key, epoch, leader),
+                Err(error) => return self.unreachable(&error, args, key, ticket, leader),
             }
         }
         let read = || async {
@@ -115,11 +116,11 @@ where
             Ok((generation, found)) => {
                 self.learn_generation(seen_at, generation);
                 match found {
-                    Some(value) => return self.hit(args, value, epoch, leader),
+                    Some(value) => return self.hit(args, value, ticket, leader),
                     None => generation,
                 }
             }
-            Err(error) => return self.unreachable(&error, args, key, epoch, leader),
+            Err(error) => return self.unreachable(&error, args, key, ticket, leader),
         };
         let mut lock = None;
         if let Some(ttl) = self.lock_ttl {
@@ -129,7 +130,7 @@ where
             })
             .await;
             match waited {
-                Waited::Value(value) => return self.hit(args, value, epoch, leader),
+                Waited::Value(value) => return self.hit(args, value, ticket, leader),
                 Waited::Held(guard) => lock = Some(guard),
                 Waited::GaveUp => {}
             }
@@ -141,7 +142,7 @@ where
             generation,
             lock,
         };
-        self.miss(entry, epoch, leader)
+        self.miss(entry, ticket, leader)
     }
 
     async fn store_async(
@@ -219,7 +220,7 @@ where
         if let Some(lock) = entry.lock {
             lock.release_async_counted().await;
         }
-        cache.keep_local(&entry.args, &value, miss.epoch);
+        cache.keep_local(&entry.args, &value, miss.ticket);
         if let Some(leader) = miss.leader {
             leader.finish(&value);
         }
@@ -239,14 +240,14 @@ where
     /// As [`Prepared::set`].
     pub async fn set_async(self, value: V) -> Result<(), Error> {
         let cache = self.cache;
-        let epoch = cache.epoch();
+        let ticket = cache.ticket();
         let args = self.args?;
         let backend = backend::current();
         let key = cache.entry_key(&args);
         match cache.store_async(&*backend, &key, None, &value).await {
             Ok(()) => {
                 let broadcast = backend.broadcast_async(&cache.namespace, Some(&args)).await;
-                cache.keep_local(&args, &value, epoch);
+                cache.keep_local_set(&args, &value, ticket);
                 broadcast
             }
             Err(error) => {

@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use crate::clock::Tick;
 use crate::key::typed::{self, TypedArgs};
 use crate::key::{decoder, ArgsKey, ArgsRef};
-use crate::store::Store;
+use crate::store::{Store, Ticket};
 
 fn decode_typed<K: DeserializeOwned>(args: &[u8]) -> Option<K> {
     decoder::decode(args).ok()
@@ -56,10 +56,10 @@ struct Keyed<V> {
 /// A store reached by encoded arguments, whatever its key type.
 trait Erased<V>: Send + Sync {
     fn get(&self, args: &[u8]) -> Option<V>;
-    fn insert(&self, args: &[u8], value: V, ttl: Tick, epoch: u64);
+    fn insert(&self, args: &[u8], value: V, ttl: Tick, ticket: Ticket, fencing: bool);
     fn remove(&self, args: &[u8]);
     fn clear(&self);
-    fn epoch(&self) -> u64;
+    fn ticket(&self) -> Ticket;
 }
 
 /// A store, and how its key is read from encoded arguments.
@@ -79,11 +79,15 @@ where
         self.store.get(&(self.decode)(args)?)
     }
 
-    fn insert(&self, args: &[u8], value: V, ttl: Tick, epoch: u64) {
+    fn insert(&self, args: &[u8], value: V, ttl: Tick, ticket: Ticket, fencing: bool) {
         // Arguments this function encoded always decode; were they not to,
         // L1 would only miss.
         if let Some(key) = (self.decode)(args) {
-            self.store.insert(key, value, Some(ttl), epoch);
+            if fencing {
+                self.store.insert_fencing(key, value, Some(ttl), ticket);
+            } else {
+                self.store.insert(key, value, Some(ttl), ticket);
+            }
         }
     }
 
@@ -97,8 +101,8 @@ where
         self.store.clear();
     }
 
-    fn epoch(&self) -> u64 {
-        self.store.epoch()
+    fn ticket(&self) -> Ticket {
+        self.store.ticket()
     }
 }
 
@@ -187,12 +191,12 @@ where
         None
     }
 
-    /// The epoch to store a value under once it is computed (see
-    /// [`Store::epoch`]).
-    pub(crate) fn epoch(&self) -> u64 {
+    /// The ticket to store a value with once it is computed (see
+    /// [`Store::ticket`]).
+    pub(crate) fn ticket(&self) -> Ticket {
         match self.keyed.get() {
-            Some(keyed) => keyed.store.epoch(),
-            None => *self.early_epoch.lock().unwrap_or_else(|e| e.into_inner()),
+            Some(keyed) => keyed.store.ticket(),
+            None => Ticket::at(*self.early_epoch.lock().unwrap_or_else(|e| e.into_inner())),
         }
     }
 
@@ -201,19 +205,23 @@ where
         self.keyed.get()?.store.get(args)
     }
 
-    /// Keeps `value` for the encoded `args` for `ttl`, unless L1 was flushed
-    /// since `epoch` was read. Without a store yet (no call has probed),
-    /// keeps nothing: the next call builds the store and misses.
-    pub(crate) fn insert(&self, args: &[u8], value: V, ttl: Tick, epoch: u64) {
+    /// Keeps `value` for the encoded `args` for `ttl`, unless L1 was flushed,
+    /// or the entry dropped, since `ticket` was taken; `fencing`: and refuses
+    /// the fills of `args` under way (for a value set, not read). Without a
+    /// store yet (no call has probed), keeps nothing: the next call builds
+    /// the store and misses.
+    pub(crate) fn insert(&self, args: &[u8], value: V, ttl: Tick, ticket: Ticket, fencing: bool) {
         if let Some(keyed) = self.keyed.get() {
-            keyed.store.insert(args, value, ttl, epoch);
+            keyed.store.insert(args, value, ttl, ticket, fencing);
         }
     }
 
-    /// Drops the entry for the encoded `args`.
+    /// Drops the entry for the encoded `args`, and refuses the fills of
+    /// `args` under way. Before the store is built, that is a flush.
     pub(crate) fn remove(&self, args: &[u8]) {
-        if let Some(keyed) = self.keyed.get() {
-            keyed.store.remove(args);
+        match self.keyed.get() {
+            Some(keyed) => keyed.store.remove(args),
+            None => self.clear(),
         }
     }
 
@@ -251,12 +259,12 @@ mod tests {
         let args = (&id, &name);
         assert_eq!(local.get_typed(&args), None, "the first probe builds");
         let bytes = encoded(&args);
-        local.insert(&bytes, "v".into(), TTL, local.epoch());
+        local.insert(&bytes, "v".into(), TTL, local.ticket(), false);
         assert_eq!(local.get_typed(&args).as_deref(), Some("v"));
         assert_eq!(local.get(&bytes).as_deref(), Some("v"));
         let other = (&id, &"bob");
         assert_eq!(local.get_typed(&other), None);
-        local.insert(&encoded(&other), "w".into(), TTL, local.epoch());
+        local.insert(&encoded(&other), "w".into(), TTL, local.ticket(), false);
         local.remove(&bytes);
         assert_eq!(local.get_typed(&args), None);
         assert_eq!(local.get_typed(&other).as_deref(), Some("w"));
@@ -274,7 +282,7 @@ mod tests {
     fn a_probe_of_another_key_type_is_served_nothing() {
         let local = Local::<u64>::new(100);
         assert_eq!(local.get_typed(&(&1u64,)), None);
-        local.insert(&encoded(&(1u64,)), 10, TTL, local.epoch());
+        local.insert(&encoded(&(1u64,)), 10, TTL, local.ticket(), false);
         assert_eq!(local.get_typed(&(&1u64,)), Some(10));
         assert_eq!(local.get_typed(&(&1i64,)), None);
         assert_eq!(local.get_encoded(&encoded(&(1u64,))), None);
@@ -286,7 +294,7 @@ mod tests {
         let encoded_first = Local::<u64>::new(100);
         let bytes = encoded(&(1u64,));
         assert_eq!(encoded_first.get_encoded(&bytes), None);
-        encoded_first.insert(&bytes, 10, TTL, encoded_first.epoch());
+        encoded_first.insert(&bytes, 10, TTL, encoded_first.ticket(), false);
         assert_eq!(encoded_first.get_encoded(&bytes), Some(10));
         assert_eq!(encoded_first.get_typed(&(&1u64,)), None);
     }
@@ -296,14 +304,14 @@ mod tests {
     #[test]
     fn flushes_before_the_store_is_built_still_drop_values_computed_across_them() {
         let local = Local::<u64>::new(100);
-        let epoch = local.epoch();
+        let ticket = local.ticket();
         local.clear();
         let bytes = encoded(&(5u64,));
-        local.insert(&bytes, 1, TTL, epoch);
+        local.insert(&bytes, 1, TTL, ticket, false);
         assert_eq!(local.get_typed(&(&5u64,)), None);
-        local.insert(&bytes, 1, TTL, epoch);
+        local.insert(&bytes, 1, TTL, ticket, false);
         assert_eq!(local.get_typed(&(&5u64,)), None, "computed across a flush");
-        local.insert(&bytes, 2, TTL, local.epoch());
+        local.insert(&bytes, 2, TTL, local.ticket(), false);
         assert_eq!(local.get_typed(&(&5u64,)), Some(2));
     }
 }

@@ -27,6 +27,7 @@ use crate::key::typed::TypedArgs;
 use crate::key::ArgsKey;
 use crate::lock::LockGuard;
 use crate::stats::Counters;
+use crate::store::Ticket;
 use crate::{clock, key, stats, Error};
 use local::Local;
 
@@ -248,7 +249,7 @@ where
 
     /// After an L1 miss: the encoded arguments to look further with, or,
     /// when they cannot be encoded, a miss that computes without caching.
-    fn encode_for_miss<A>(&self, args: &A, epoch: u64) -> Result<ArgsKey, Lookup<'_, V, C>>
+    fn encode_for_miss<A>(&self, args: &A, ticket: Ticket) -> Result<ArgsKey, Lookup<'_, V, C>>
     where
         A: Serialize + ?Sized,
     {
@@ -258,13 +259,16 @@ where
                 cache: self,
                 entry: None,
                 leader: None,
-                epoch,
+                ticket,
             }))
         })
     }
 
-    fn epoch(&self) -> u64 {
-        self.l1.as_ref().map_or(0, Local::epoch)
+    /// What a value computed from now on is stored in L1 with: taken
+    /// before the shared tier is read, so a value read or computed across
+    /// a flush or a clear of its entry is not kept.
+    fn ticket(&self) -> Ticket {
+        self.l1.as_ref().map_or_else(Ticket::default, Local::ticket)
     }
 
     /// The function's generation, if this process knows it and may trust it.
@@ -321,11 +325,11 @@ where
         &'c self,
         args: ArgsKey,
         value: V,
-        epoch: u64,
+        ticket: Ticket,
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         self.counters.shared_hits.add();
-        self.keep_local(&args, &value, epoch);
+        self.keep_local(&args, &value, ticket);
         leader.finish(&value);
         Lookup::Hit(value)
     }
@@ -333,14 +337,14 @@ where
     fn miss<'c>(
         &'c self,
         entry: Entry,
-        epoch: u64,
+        ticket: Ticket,
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         Lookup::Miss(Box::new(Miss {
             cache: self,
             entry: Some(entry),
             leader: Some(leader),
-            epoch,
+            ticket,
         }))
     }
 
@@ -351,7 +355,7 @@ where
         error: &Error,
         args: ArgsKey,
         key: String,
-        epoch: u64,
+        ticket: Ticket,
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         stats::backend_failed("get", &self.namespace, error);
@@ -362,7 +366,7 @@ where
             generation: None,
             lock: None,
         };
-        self.miss(entry, epoch, leader)
+        self.miss(entry, ticket, leader)
     }
 
     /// Encodes `args` once, for the companions that take a value or a
@@ -383,11 +387,25 @@ where
         self.l1.as_ref().filter(|_| coherence::l1_on())
     }
 
-    /// Keeps a copy of `value` in L1, if L1 is on (cloned only then).
-    fn keep_local(&self, args: &[u8], value: &V, epoch: u64) {
+    /// Keeps a copy of `value` in L1, if L1 is on (cloned only then) and
+    /// nothing invalidated the entry since `ticket` was taken.
+    fn keep_local(&self, args: &[u8], value: &V, ticket: Ticket) {
         if let Some(l1) = self.l1() {
-            l1.insert(args, value.clone(), self.l1_ttl, epoch);
+            l1.insert(args, value.clone(), self.l1_ttl, ticket, false);
         }
+    }
+
+    /// Keeps `value`, which was set rather than read, in L1: as
+    /// [`Cache::keep_local`], and the fills of the entry under way (which
+    /// read before it) are not kept. With L1 off, they are refused all the
+    /// same.
+    fn keep_local_set(&self, args: &[u8], value: &V, ticket: Ticket) {
+        match (self.l1(), &self.l1) {
+            (Some(l1), _) => l1.insert(args, value.clone(), self.l1_ttl, ticket, true),
+            (None, Some(l1)) => l1.remove(args),
+            (None, None) => {}
+        }
+        self.flights.detach(&ArgsKey::from_slice(args));
     }
 
     /// `value` in an envelope: version, type fingerprint, generation, then
@@ -494,7 +512,7 @@ pub struct Miss<'c, V, C> {
     entry: Option<Entry>,
     /// The single flight this caller leads; its followers get the value.
     leader: Option<Leader<'c, ArgsKey, V>>,
-    epoch: u64,
+    ticket: Ticket,
 }
 
 struct Entry {
@@ -530,6 +548,7 @@ where
         if let Some(l1) = &self.l1 {
             l1.clear();
         }
+        self.flights.detach_all();
     }
 
     fn counters(&self) -> &Counters {
@@ -540,6 +559,7 @@ where
         if let Some(l1) = &self.l1 {
             l1.remove(args);
         }
+        self.flights.detach(&ArgsKey::from_slice(args));
     }
 }
 
