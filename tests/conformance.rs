@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use memo_core::backend::Expect;
 use memo_core::{Backend, MemoryBackend};
 use memo_redis::RedisBackend;
 use support::{wait_until, RedisCluster, RedisServer};
@@ -52,6 +53,48 @@ fn conformance(backend: &dyn Backend) {
     wait_until(Duration::from_secs(5), "a 50 ms entry to expire", || {
         backend.get(&gen_key, &key).unwrap().value.is_none()
     });
+
+    // Compare-and-set: only over nothing, or over a value with the prefix.
+    let ttl = Duration::from_secs(60);
+    assert!(backend
+        .set_if(&key, Expect::Absent, b"\x02first", ttl)
+        .unwrap());
+    assert!(!backend
+        .set_if(&key, Expect::Absent, b"\x02second", ttl)
+        .unwrap());
+    assert!(!backend
+        .set_if(&key, Expect::Prefix(b"\x02sec"), b"\x02third", ttl)
+        .unwrap());
+    assert!(backend
+        .set_if(&key, Expect::Prefix(b"\x02fir"), b"\x02fourth", ttl)
+        .unwrap());
+    assert_eq!(
+        backend.get_value(&key).unwrap().as_deref(),
+        Some(&b"\x02fourth"[..])
+    );
+    assert!(!backend
+        .set_if(&key, Expect::Prefix(b"\x02fourth and more"), b"x", ttl)
+        .unwrap());
+    backend.delete(&key).unwrap();
+    assert!(
+        !backend
+            .set_if(&key, Expect::Prefix(b"\x02"), b"x", ttl)
+            .unwrap(),
+        "nothing is there"
+    );
+    assert!(backend
+        .set_if(&key, Expect::Absent, b"short", Duration::from_millis(50))
+        .unwrap());
+    wait_until(Duration::from_secs(5), "a 50 ms entry to expire", || {
+        backend.get_value(&key).unwrap().is_none()
+    });
+    assert!(
+        backend
+            .set_if(&key, Expect::Absent, b"after expiry", ttl)
+            .unwrap(),
+        "an expired entry is nothing"
+    );
+    backend.delete(&key).unwrap();
 
     // Broadcasting is accepted (and a no-op where only one process sees it).
     backend.broadcast(&ns, Some(b"\x01")).unwrap();

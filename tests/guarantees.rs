@@ -5,47 +5,13 @@
 #![allow(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
+mod support;
+
 use std::sync::mpsc;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use memo_core::memoized;
-
-/// A body that reports what it read and then waits to be let go: the
-/// test runs an invalidation in between.
-struct Gate {
-    read: Mutex<Option<mpsc::Sender<u64>>>,
-    go: Mutex<Option<mpsc::Receiver<()>>>,
-}
-
-impl Gate {
-    const fn new() -> Gate {
-        Gate {
-            read: Mutex::new(None),
-            go: Mutex::new(None),
-        }
-    }
-
-    /// Arms the gate for one body: returns where it reports its read and
-    /// what lets it go.
-    fn arm(&self) -> (mpsc::Receiver<u64>, mpsc::Sender<()>) {
-        let (read_tx, read_rx) = mpsc::channel();
-        let (go_tx, go_rx) = mpsc::channel();
-        *self.read.lock().unwrap() = Some(read_tx);
-        *self.go.lock().unwrap() = Some(go_rx);
-        (read_rx, go_tx)
-    }
-
-    /// In the body: reports `value` and waits, if armed.
-    fn pass(&self, value: u64) {
-        let read = self.read.lock().unwrap().take();
-        let go = self.go.lock().unwrap().take();
-        if let (Some(read), Some(go)) = (read, go) {
-            read.send(value).unwrap();
-            go.recv_timeout(Duration::from_secs(10)).unwrap();
-        }
-    }
-}
+use memo_core::{memoized, quickcache};
+use support::Gate;
 
 /// The data a body computes from; tests bump it, then invalidate.
 static DATA: AtomicU64 = AtomicU64::new(1);
@@ -115,4 +81,124 @@ fn memoized_a_clear_during_a_computation_fences_its_value() {
         42,
         "the computation under way overwrote the set value"
     );
+}
+
+static QUICK_GATE: Gate = Gate::new();
+
+#[quickcache(timeout = 300, memoize_timeout = 600)]
+fn quick_read(key: u64) -> u64 {
+    let value = DATA.load(Ordering::SeqCst) * 1000 + key;
+    QUICK_GATE.pass(value);
+    value
+}
+
+/// The value read before a `clear` (or `set_cached_value`, `invalidate`)
+/// committed is kept in no tier: not in L1 (the fence), not in the
+/// shared tier (the store expects what the read found, and the clear left
+/// a tombstone in its place).
+#[test]
+fn quickcache_a_value_read_before_an_invalidation_is_kept_in_no_tier() {
+    let (old, after) = across_an_invalidation(
+        &QUICK_GATE,
+        || quick_read(7),
+        || quick_read::clear(7).unwrap(),
+    );
+    assert_ne!(old, after, "the call after the clear got the old value");
+    assert_eq!(
+        quick_read(7),
+        after,
+        "the old value was stored after the clear"
+    );
+
+    let (old, after) = across_an_invalidation(
+        &QUICK_GATE,
+        || quick_read(8),
+        || quick_read::invalidate().unwrap(),
+    );
+    assert_ne!(old, after);
+    assert_eq!(quick_read(8), after);
+
+    let (_, after) = across_an_invalidation(
+        &QUICK_GATE,
+        || quick_read(9),
+        || quick_read::set_cached_value(9).to(42).unwrap(),
+    );
+    assert_eq!(after, 42);
+    assert_eq!(
+        quick_read(9),
+        42,
+        "the computation under way overwrote the set value"
+    );
+}
+
+/// The shared tier alone (L1 off): the read that a clear overtook does not
+/// store, whichever tier the next call reads.
+#[quickcache(timeout = 300, memoize_timeout = 0)]
+fn shared_read(key: u64) -> u64 {
+    let value = DATA.load(Ordering::SeqCst) * 1000 + key;
+    SHARED_GATE.pass(value);
+    value
+}
+static SHARED_GATE: Gate = Gate::new();
+
+#[test]
+fn quickcache_a_clear_wins_over_a_shared_tier_store_in_flight() {
+    // Nothing stored yet: the miss read nothing, and stores only if
+    // nothing is there.
+    let (old, after) = across_an_invalidation(
+        &SHARED_GATE,
+        || shared_read(1),
+        || shared_read::clear(1).unwrap(),
+    );
+    assert_ne!(old, after);
+    assert_eq!(shared_read(1), after);
+    // A value of an older generation was there: the miss stores only over it.
+    shared_read::invalidate().unwrap();
+    let (old, after) = across_an_invalidation(
+        &SHARED_GATE,
+        || shared_read(1),
+        || shared_read::clear(1).unwrap(),
+    );
+    assert_ne!(old, after);
+    assert_eq!(shared_read(1), after);
+}
+
+static ASYNC_GATE: Gate = Gate::new();
+
+/// L1 off, so the shared tier's promise is what is tested (L1's fence is
+/// the same step as the sync one's).
+#[quickcache(timeout = 300, memoize_timeout = 0)]
+async fn async_read(key: u64) -> u64 {
+    let value = DATA.load(Ordering::SeqCst) * 1000 + key;
+    // The gate blocks this thread: the test runs each call on a runtime
+    // of its own.
+    ASYNC_GATE.pass(value);
+    value
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+#[test]
+fn async_quickcache_a_value_read_before_an_invalidation_is_kept_in_no_tier() {
+    let (old, after) = across_an_invalidation(
+        &ASYNC_GATE,
+        || block_on(async_read(7)),
+        || block_on(async_read::clear(7)).unwrap(),
+    );
+    assert_ne!(old, after);
+    assert_eq!(block_on(async_read(7)), after);
+
+    let (_, after) = across_an_invalidation(
+        &ASYNC_GATE,
+        || block_on(async_read(9)),
+        || block_on(async_read::set_cached_value(9).to(42)).unwrap(),
+    );
+    assert_eq!(after, 42);
+    assert_eq!(block_on(async_read(9)), 42);
 }

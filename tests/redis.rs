@@ -833,3 +833,109 @@ fn two_workers() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+static GATE: support::Gate = support::Gate::new();
+static GATED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// The worker's `compute` (same namespace and types), whose body here
+/// reports and blocks at `GATE` when it is armed.
+#[quickcache(name = "worker::compute", timeout = 300, memoize_timeout = 600)]
+fn gated(arg: &str) -> String {
+    GATED_RUNS.fetch_add(1, Ordering::SeqCst);
+    GATE.pass(0);
+    format!("{arg}@old")
+}
+
+/// Runs `gated(arg)` on a thread until its body blocks; returns the thread
+/// and what lets the body go.
+fn blocked_in_gated(
+    arg: &'static str,
+) -> (std::thread::JoinHandle<String>, std::sync::mpsc::Sender<()>) {
+    let (read, go) = GATE.arm();
+    let call = std::thread::spawn(move || gated(arg));
+    read.recv_timeout(Duration::from_secs(10)).unwrap();
+    (call, go)
+}
+
+/// Process A (this one) misses and computes from old data while process B
+/// clears the key (or invalidates the function, or sets a value): A's value
+/// never reaches the shared tier over B's write, nor A's L1 after B's
+/// message, so both processes compute or serve the new value.
+#[test]
+fn a_value_read_before_another_process_invalidates_is_kept_nowhere() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    install(RedisBackend::connect(&server.url()).unwrap());
+    let mut b = Worker::start(&server.url());
+    let own = |b: &Worker, arg: &str| format!("{arg}@{}", b.pid());
+
+    // A clear from B, while A computes: B's next call computes its own.
+    let (call, go) = blocked_in_gated("c1");
+    assert_eq!(b.send("clear c1"), "ok");
+    go.send(()).unwrap();
+    assert_eq!(call.join().unwrap(), "c1@old");
+    assert_eq!(
+        b.send("call c1"),
+        format!("{} 1", own(&b, "c1")),
+        "A's old value was stored over B's clear"
+    );
+
+    // A value set by B, while A computes: the set value stays.
+    let (call, go) = blocked_in_gated("s1");
+    assert_eq!(b.send("set s1 primed"), "ok");
+    go.send(()).unwrap();
+    call.join().unwrap();
+    assert_eq!(b.send("call s1").split(' ').next(), Some("primed"));
+
+    // No generation yet (a fresh Redis): A's miss makes one before it
+    // computes, so B's invalidate hides A's value.
+    redis::cmd("DEL")
+        .arg("memo:g:worker::compute")
+        .query::<()>(&mut server.client())
+        .unwrap();
+    install(RedisBackend::connect(&server.url()).unwrap());
+    let (call, go) = blocked_in_gated("g1");
+    assert_eq!(b.send("invalidate"), "ok");
+    go.send(()).unwrap();
+    call.join().unwrap();
+    let runs = b.send("call g1");
+    assert!(
+        runs.starts_with(&own(&b, "g1")),
+        "B was served A's value computed before the invalidate: {runs}"
+    );
+}
+
+/// A's L1 after B's clear message: the fill that read before it is not
+/// kept, however late its value arrives.
+#[test]
+fn a_fill_under_way_when_another_process_clears_is_not_kept_in_l1() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    install(RedisBackend::connect(&server.url()).unwrap());
+    let mut b = Worker::start(&server.url());
+    // A sentinel entry in A's L1, computed once.
+    assert_eq!(gated("sentinel"), "sentinel@old");
+    let sentinel_runs = GATED_RUNS.load(Ordering::SeqCst);
+
+    let (call, go) = blocked_in_gated("l1");
+    assert_eq!(b.send("clear l1"), "ok");
+    assert_eq!(b.send("clear sentinel"), "ok");
+    // Messages arrive in order: once the sentinel is gone from A's L1, so is
+    // any chance for `l1`'s message to come after the fill.
+    wait_until(Duration::from_secs(5), "B's clear message", || {
+        gated("sentinel");
+        GATED_RUNS.load(Ordering::SeqCst) > sentinel_runs
+    });
+    assert_eq!(
+        b.send("call l1"),
+        format!("l1@{} 1", b.pid()),
+        "B computes: A stores nothing over B's tombstone"
+    );
+    go.send(()).unwrap();
+    assert_eq!(call.join().unwrap(), "l1@old");
+    assert_eq!(
+        gated("l1"),
+        format!("l1@{}", b.pid()),
+        "A kept its fill in L1 after B's clear"
+    );
+}

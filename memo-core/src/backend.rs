@@ -58,6 +58,25 @@ pub struct Fetched {
     pub value: Option<Vec<u8>>,
 }
 
+/// What [`Backend::set_if`] requires of the key before it writes.
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::backend::Expect;
+///
+/// let read = Some(&b"\x02stamp123 and the rest"[..]);
+/// let expect = read.map_or(Expect::Absent, |bytes| Expect::Prefix(&bytes[..9]));
+/// assert_eq!(expect, Expect::Prefix(b"\x02stamp123"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect<'a> {
+    /// Nothing is stored under the key (an expired entry counts as nothing).
+    Absent,
+    /// A value that starts with these bytes is stored under the key.
+    Prefix(&'a [u8]),
+}
+
 /// Storage for the shared tier: a key-value store with TTLs and generation
 /// tokens. Keys are built by memo; values are opaque bytes (memo adds an
 /// envelope with the generation and a type fingerprint).
@@ -108,6 +127,25 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ///
     /// When the backend cannot store it.
     fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error>;
+
+    /// Stores `value` under `key`, expiring after `ttl`, only if the key
+    /// holds what `expect` says (nothing, or a value starting with the
+    /// given bytes), atomically: a compare-and-set, one round trip (`SET NX
+    /// PX`, or a script on Redis). Says whether it stored. memo stores a
+    /// computed value so, expecting what its read found, so a value read
+    /// before a `clear` or `set_cached_value` of its entry never overwrites
+    /// what they wrote.
+    ///
+    /// # Errors
+    ///
+    /// When the backend cannot answer.
+    fn set_if(
+        &self,
+        key: &str,
+        expect: Expect<'_>,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, Error>;
 
     /// Deletes `key`; deleting a missing key is not an error.
     ///
@@ -205,6 +243,17 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), Error>> {
         ready(self.set(key, value, ttl))
+    }
+
+    /// [`Backend::set_if`] for async callers (see [`Backend::get_async`]).
+    fn set_if_async<'a>(
+        &'a self,
+        key: &'a str,
+        expect: Expect<'a>,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, Error>> {
+        ready(self.set_if(key, expect, value, ttl))
     }
 
     /// [`Backend::delete`] for async callers (see [`Backend::get_async`]).

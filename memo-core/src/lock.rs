@@ -381,6 +381,15 @@ mod tests {
         fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
             self.inner.set(key, value, ttl)
         }
+        fn set_if(
+            &self,
+            key: &str,
+            expect: crate::backend::Expect<'_>,
+            value: &[u8],
+            ttl: Duration,
+        ) -> Result<bool, Error> {
+            self.inner.set_if(key, expect, value, ttl)
+        }
         fn delete(&self, key: &str) -> Result<(), Error> {
             self.inner.delete(key)
         }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{new_generation, Backend, Fetched, Generation};
+use crate::backend::{new_generation, Backend, Expect, Fetched, Generation};
 use crate::clock;
 use crate::store::Store;
 use crate::Error;
@@ -175,6 +175,24 @@ impl Backend for MemoryBackend {
         let ttl = clock::ticks(ttl);
         self.store.set(key.into(), Arc::from(value), Some(ttl));
         Ok(())
+    }
+
+    fn set_if(
+        &self,
+        key: &str,
+        expect: Expect<'_>,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, Error> {
+        let ttl = clock::ticks(ttl);
+        let holds = |held: Option<&Arc<[u8]>>| match (expect, held) {
+            (Expect::Absent, held) => held.is_none(),
+            (Expect::Prefix(prefix), Some(held)) => held.starts_with(prefix),
+            (Expect::Prefix(_), None) => false,
+        };
+        Ok(self
+            .store
+            .set_if(key.into(), holds, Arc::from(value), Some(ttl)))
     }
 
     fn delete(&self, key: &str) -> Result<(), Error> {

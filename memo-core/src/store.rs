@@ -328,6 +328,34 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         self.put(key, value, ttl, None, false);
     }
 
+    /// Stores `value` under `key` for `ttl` ticks if `holds` says yes to the
+    /// live value there (`None`: none), atomically with respect to every
+    /// other write of the map but `insert_if_absent`: a compare-and-set.
+    /// Says whether it stored.
+    pub(crate) fn set_if(
+        &self,
+        key: K,
+        holds: impl FnOnce(Option<&V>) -> bool,
+        value: V,
+        ttl: Option<Tick>,
+    ) -> bool {
+        let mut ring = self.lock_ring();
+        let epoch = self.epoch();
+        let now = clock::now();
+        let live = self
+            .map
+            .read(&key, |slot| {
+                (slot.epoch == epoch && (slot.expires == NEVER || slot.expires > now))
+                    .then(|| slot.value.clone())
+            })
+            .flatten();
+        if !holds(live.as_ref()) {
+            return false;
+        }
+        self.put_locked(&mut ring, key, value, ttl, epoch);
+        true
+    }
+
     /// Stores the value unless `ticket` (`None`: any) was invalidated;
     /// `fencing`: and invalidates the tickets of `key` taken before.
     fn put(
@@ -353,12 +381,16 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             return false;
         }
         let epoch = ticket.map_or_else(|| self.epoch(), |ticket| ticket.epoch);
+        self.put_locked(&mut ring, key, value, ttl, epoch);
+        true
+    }
+
+    fn put_locked(&self, ring: &mut Ring<K>, key: K, value: V, ttl: Option<Tick>, epoch: u64) {
         let slot = self.slot(value, ttl, epoch, clock::now());
         let seq = slot.seq;
         let record = self.ringed().then(|| key.clone());
         let added = self.map.insert(key, slot);
-        self.inserted(&mut ring, added, record.map(|key| (key, seq)));
-        true
+        self.inserted(ring, added, record.map(|key| (key, seq)));
     }
 
     /// Stores `value` under `key` for `ttl` ticks unless a live value is

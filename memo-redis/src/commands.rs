@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use memo_core::backend::{new_generation, BoxFuture, Fetched, Generation};
+use memo_core::backend::{new_generation, BoxFuture, Expect, Fetched, Generation};
 use memo_core::coherence::Link;
 use memo_core::{Backend, Error};
 
@@ -15,6 +15,48 @@ fn parse_generation(value: Option<Vec<u8>>) -> Option<Generation> {
 
 /// Compare-and-delete: releases a lock only if it still holds our token.
 const UNLOCK: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/// Compare-and-set: stores ARGV[2] for ARGV[3] ms only if the key holds a
+/// value starting with ARGV[1] (the stamp a miss read). One round trip, as
+/// the plain `SET` it replaces.
+const SET_IF_PREFIX: &str = "local held = redis.call('get', KEYS[1]) if held and string.sub(held, 1, string.len(ARGV[1])) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end";
+
+/// The command behind [`Backend::set_if`]: `SET NX PX` when nothing was
+/// there, the compare-and-set script otherwise. Both answer whether they
+/// stored (`OK` or nil, 1 or 0).
+fn set_if(key: &str, expect: Expect<'_>, value: &[u8], ttl: Duration) -> redis::Cmd {
+    match expect {
+        Expect::Absent => {
+            let mut cmd = set_px(key, value, ttl);
+            cmd.arg("NX");
+            cmd
+        }
+        Expect::Prefix(prefix) => {
+            let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            let mut cmd = redis::Cmd::with_capacity(
+                7,
+                SET_IF_PREFIX.len() + key.len() + prefix.len() + value.len() + 32,
+            );
+            cmd.arg("EVAL")
+                .arg(SET_IF_PREFIX)
+                .arg(1)
+                .arg(key)
+                .arg(prefix)
+                .arg(value)
+                .arg(ms);
+            cmd
+        }
+    }
+}
+
+/// What [`set_if`] answered: `OK` or 1 when it stored.
+fn stored(reply: redis::Value) -> bool {
+    match reply {
+        redis::Value::Okay | redis::Value::SimpleString(_) => true,
+        redis::Value::Int(n) => n == 1,
+        _ => false,
+    }
+}
 
 /// `name key`, with its buffers sized up front: `redis::Cmd::get` and
 /// friends grow them from empty, three reallocations on every GET (about a
@@ -68,6 +110,20 @@ impl Backend for RedisBackend {
         let key = &*self.inner.key(key);
         self.inner
             .run(|conn| conn.command::<()>(&set_px(key, value, ttl)))
+    }
+
+    fn set_if(
+        &self,
+        key: &str,
+        expect: Expect<'_>,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, Error> {
+        let key = &*self.inner.key(key);
+        let cmd = set_if(key, expect, value, ttl);
+        self.inner
+            .run(|conn| conn.command::<redis::Value>(&cmd))
+            .map(stored)
     }
 
     fn delete(&self, key: &str) -> Result<(), Error> {
@@ -182,6 +238,23 @@ impl Backend for RedisBackend {
         let key = &*self.inner.key(key);
         let cmd = set_px(key, value, ttl);
         Box::pin(async move { self.inner.run_async(|conn| conn.query::<()>(&cmd)).await })
+    }
+
+    fn set_if_async<'a>(
+        &'a self,
+        key: &'a str,
+        expect: Expect<'a>,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, Error>> {
+        let key = &*self.inner.key(key);
+        let cmd = set_if(key, expect, value, ttl);
+        Box::pin(async move {
+            self.inner
+                .run_async(|conn| conn.query::<redis::Value>(&cmd))
+                .await
+                .map(stored)
+        })
     }
 
     fn delete_async<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {

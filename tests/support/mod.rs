@@ -20,6 +20,42 @@ pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool)
     }
 }
 
+/// A body that reports what it read and then waits to be let go: the
+/// test runs an invalidation in between.
+pub struct Gate {
+    read: std::sync::Mutex<Option<std::sync::mpsc::Sender<u64>>>,
+    go: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl Gate {
+    pub const fn new() -> Gate {
+        Gate {
+            read: std::sync::Mutex::new(None),
+            go: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Arms the gate for one body: returns where it reports its read and
+    /// what lets it go.
+    pub fn arm(&self) -> (std::sync::mpsc::Receiver<u64>, std::sync::mpsc::Sender<()>) {
+        let (read_tx, read_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel();
+        *self.read.lock().unwrap() = Some(read_tx);
+        *self.go.lock().unwrap() = Some(go_rx);
+        (read_rx, go_tx)
+    }
+
+    /// In the body: reports `value` and waits, if armed.
+    pub fn pass(&self, value: u64) {
+        let read = self.read.lock().unwrap().take();
+        let go = self.go.lock().unwrap().take();
+        if let (Some(read), Some(go)) = (read, go) {
+            read.send(value).unwrap();
+            go.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+    }
+}
+
 /// The installed backend is process-wide: tests that install one take turns.
 pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -6,8 +6,10 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{Cache, Entry, Lookup, Prepared};
-use crate::backend::{self, Backend, Generation};
+use std::time::Instant;
+
+use super::{tombstone, Cache, Entry, Lookup, Prepared, Seen};
+use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::coherence::LocalTier;
 use crate::flight::{Joined, Leader};
@@ -77,7 +79,10 @@ where
 
     /// Shared tier: the generation and the entry in one round trip. With
     /// `lock = true`, a miss takes the entry's lock, or waits (up to
-    /// `lock_ttl`) for the process holding it to store the value.
+    /// `lock_ttl`) for the process holding it to store the value. A miss
+    /// knows, before it computes, the generation its value belongs to
+    /// (creating the first one if there is none) and what it will be
+    /// stored over (see `Seen`).
     fn lookup_shared<'c>(
         &'c self,
         args: ArgsKey,
@@ -86,25 +91,27 @@ where
     ) -> Lookup<'c, V, C> {
         let backend = backend::current();
         let key = self.entry_key(&args);
+        let read_at = Instant::now();
         // Knowing the current generation, a hit is one GET of the entry.
         if let Some(known) = self.known_generation() {
             match backend.get_value(&key) {
-                Ok(Some(bytes)) => {
-                    if let Some(value) = self.open(known, &bytes) {
+                Ok(stored) => {
+                    if let Some(value) = stored.as_deref().and_then(|b| self.open(known, b)) {
                         return self.hit(args, value, ticket, leader);
                     }
+                    if stored.is_none() && self.lock_ttl.is_none() {
+                        let entry = Entry {
+                            args,
+                            key,
+                            backend: Some(backend),
+                            generation: Some(known),
+                            seen: Seen::of(None),
+                            read_at,
+                            lock: None,
+                        };
+                        return self.miss(entry, ticket, leader);
+                    }
                 }
-                Ok(None) if self.lock_ttl.is_none() => {
-                    let entry = Entry {
-                        args,
-                        key,
-                        backend: Some(backend),
-                        generation: Some(known),
-                        lock: None,
-                    };
-                    return self.miss(entry, ticket, leader);
-                }
-                Ok(None) => {}
                 Err(error) => return self.unreachable(&error, args, key, ticket, leader),
             }
         }
@@ -116,53 +123,81 @@ where
                 .map(|found| self.read(found))
         };
         let seen_at = self.generation_epoch();
-        let generation = match read() {
-            Ok((generation, found)) => {
-                self.learn_generation(seen_at, generation);
-                match found {
-                    Some(value) => return self.hit(args, value, ticket, leader),
-                    None => generation,
-                }
-            }
+        let mut found = match read() {
+            Ok(found) => found,
             Err(error) => return self.unreachable(&error, args, key, ticket, leader),
         };
+        self.learn_generation(seen_at, found.generation);
+        if let Some(value) = found.value.take() {
+            return self.hit(args, value, ticket, leader);
+        }
         let mut lock = None;
         if let Some(ttl) = self.lock_ttl {
             let lock_key = key::entry_lock_key(&key);
-            match lock::take_or_wait(&backend, &lock_key, ttl, || read().map(|(_, value)| value)) {
+            let mut reread = None;
+            let waited = lock::take_or_wait(&backend, &lock_key, ttl, || {
+                let mut found = read()?;
+                let value = found.value.take();
+                reread = Some(found);
+                Ok(value)
+            });
+            match waited {
                 Waited::Value(value) => return self.hit(args, value, ticket, leader),
                 Waited::Held(guard) => lock = Some(guard),
                 Waited::GaveUp => {}
             }
+            found = reread.unwrap_or(found);
         }
+        let generation = match found.generation {
+            Some(generation) => generation,
+            // The first use (or the token was lost): the value belongs to
+            // the generation made now, before it is computed, never to one
+            // an `invalidate()` makes meanwhile.
+            None => match backend.generation(&self.generation_key) {
+                Ok(generation) => generation,
+                Err(error) => return self.unreachable(&error, args, key, ticket, leader),
+            },
+        };
         let entry = Entry {
             args,
             key,
             backend: Some(backend),
-            generation,
+            generation: Some(generation),
+            seen: found.seen,
+            read_at,
             lock,
         };
         self.miss(entry, ticket, leader)
     }
 
-    /// Stores `value` under `key` for `timeout`, stamped with `generation`
-    /// (the current one when `None`).
-    fn store(
-        &self,
-        backend: &dyn Backend,
-        key: &str,
-        generation: Option<Generation>,
-        value: &V,
-    ) -> Result<(), Error> {
-        let generation = match generation {
-            Some(generation) => generation,
-            None => backend.generation(&self.generation_key)?,
+    /// Stores a computed value under the generation it was computed under,
+    /// over what its read found and nothing else (`Backend::set_if`).
+    fn store_computed(&self, backend: &dyn Backend, entry: &Entry, value: &V) -> Result<(), Error> {
+        let Some(generation) = entry.generation else {
+            return Ok(());
         };
+        if entry.read_at.elapsed() >= self.timeout {
+            // A clear's tombstone lives `timeout`: past it, the read may
+            // predate a clear whose tombstone is gone.
+            return Ok(());
+        }
+        let sealed = self.seal(generation, value)?;
+        backend
+            .set_if(&entry.key, entry.seen.expect(), &sealed, self.timeout)
+            .map(drop)
+    }
+
+    /// Stores a value set (not computed from a read) under the current
+    /// generation, whatever is there.
+    fn store(&self, backend: &dyn Backend, key: &str, value: &V) -> Result<(), Error> {
+        let generation = backend.generation(&self.generation_key)?;
         backend.set(key, &self.seal(generation, value)?, self.timeout)
     }
 
-    /// Drops the entry for `args` from the shared tier, then from L1, then
-    /// tells the other processes to drop theirs.
+    /// Drops the entry for `args` from the shared tier (it leaves a
+    /// tombstone for `timeout`, so a value read before cannot be stored
+    /// over it), then from L1, then tells the other processes to drop
+    /// theirs.
     ///
     /// # Errors
     ///
@@ -174,9 +209,9 @@ where
     {
         let args = super::encode(args)?;
         let backend = backend::current();
-        let deleted = backend.delete(&self.entry_key(&args));
+        let cleared = backend.set(&self.entry_key(&args), &tombstone(), self.timeout);
         self.forget_local(&args);
-        deleted?;
+        cleared?;
         backend.broadcast(&self.namespace, Some(&args))
     }
 
@@ -217,7 +252,7 @@ where
         };
         let cache = miss.cache;
         if let Some(backend) = &entry.backend {
-            if let Err(error) = cache.store(&**backend, &entry.key, entry.generation, &value) {
+            if let Err(error) = cache.store_computed(&**backend, &entry, &value) {
                 stats::backend_failed("set", &cache.namespace, &error);
             }
         }
@@ -249,7 +284,7 @@ where
         let args = self.args?;
         let backend = backend::current();
         let key = cache.entry_key(&args);
-        match cache.store(&*backend, &key, None, &value) {
+        match cache.store(&*backend, &key, &value) {
             Ok(()) => {
                 let broadcast = backend.broadcast(&cache.namespace, Some(&args));
                 cache.keep_local_set(&args, &value, ticket);

@@ -8,8 +8,11 @@ use std::future::Future;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{Cache, Entry, Lookup, Prepared};
-use crate::backend::{self, Backend, Generation};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::{tombstone, Cache, Entry, Lookup, Prepared, Seen};
+use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::coherence::LocalTier;
 use crate::flight::{Joined, Leader};
@@ -78,6 +81,8 @@ where
         }
     }
 
+    /// [`Cache::lookup_shared`](super::Cache) for async callers: the same
+    /// steps, awaiting the backend.
     async fn lookup_shared_async<'c>(
         &'c self,
         args: ArgsKey,
@@ -86,24 +91,26 @@ where
     ) -> Lookup<'c, V, C> {
         let backend = backend::current();
         let key = self.entry_key(&args);
+        let read_at = Instant::now();
         if let Some(known) = self.known_generation() {
             match backend.get_value_async(&key).await {
-                Ok(Some(bytes)) => {
-                    if let Some(value) = self.open(known, &bytes) {
+                Ok(stored) => {
+                    if let Some(value) = stored.as_deref().and_then(|b| self.open(known, b)) {
                         return self.hit(args, value, ticket, leader);
                     }
+                    if stored.is_none() && self.lock_ttl.is_none() {
+                        let entry = Entry {
+                            args,
+                            key,
+                            backend: Some(backend),
+                            generation: Some(known),
+                            seen: Seen::of(None),
+                            read_at,
+                            lock: None,
+                        };
+                        return self.miss(entry, ticket, leader);
+                    }
                 }
-                Ok(None) if self.lock_ttl.is_none() => {
-                    let entry = Entry {
-                        args,
-                        key,
-                        backend: Some(backend),
-                        generation: Some(known),
-                        lock: None,
-                    };
-                    return self.miss(entry, ticket, leader);
-                }
-                Ok(None) => {}
                 Err(error) => return self.unreachable(&error, args, key, ticket, leader),
             }
         }
@@ -112,21 +119,23 @@ where
             Ok::<_, Error>(self.read(found))
         };
         let seen_at = self.generation_epoch();
-        let generation = match read().await {
-            Ok((generation, found)) => {
-                self.learn_generation(seen_at, generation);
-                match found {
-                    Some(value) => return self.hit(args, value, ticket, leader),
-                    None => generation,
-                }
-            }
+        let mut found = match read().await {
+            Ok(found) => found,
             Err(error) => return self.unreachable(&error, args, key, ticket, leader),
         };
+        self.learn_generation(seen_at, found.generation);
+        if let Some(value) = found.value.take() {
+            return self.hit(args, value, ticket, leader);
+        }
         let mut lock = None;
         if let Some(ttl) = self.lock_ttl {
             let lock_key = key::entry_lock_key(&key);
+            let reread = Mutex::new(None);
             let waited = lock::take_or_wait_async(&backend, &lock_key, ttl, || async {
-                read().await.map(|(_, value)| value)
+                let mut found = read().await?;
+                let value = found.value.take();
+                *reread.lock().unwrap_or_else(|e| e.into_inner()) = Some(found);
+                Ok(value)
             })
             .await;
             match waited {
@@ -134,28 +143,50 @@ where
                 Waited::Held(guard) => lock = Some(guard),
                 Waited::GaveUp => {}
             }
+            if let Some(reread) = reread.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                found = reread;
+            }
         }
+        let generation = match found.generation {
+            Some(generation) => generation,
+            None => match backend.generation_async(&self.generation_key).await {
+                Ok(generation) => generation,
+                Err(error) => return self.unreachable(&error, args, key, ticket, leader),
+            },
+        };
         let entry = Entry {
             args,
             key,
             backend: Some(backend),
-            generation,
+            generation: Some(generation),
+            seen: found.seen,
+            read_at,
             lock,
         };
         self.miss(entry, ticket, leader)
     }
 
-    async fn store_async(
+    async fn store_computed_async(
         &self,
         backend: &dyn Backend,
-        key: &str,
-        generation: Option<Generation>,
+        entry: &Entry,
         value: &V,
     ) -> Result<(), Error> {
-        let generation = match generation {
-            Some(generation) => generation,
-            None => backend.generation_async(&self.generation_key).await?,
+        let Some(generation) = entry.generation else {
+            return Ok(());
         };
+        if entry.read_at.elapsed() >= self.timeout {
+            return Ok(());
+        }
+        let sealed = self.seal(generation, value)?;
+        backend
+            .set_if_async(&entry.key, entry.seen.expect(), &sealed, self.timeout)
+            .await
+            .map(drop)
+    }
+
+    async fn store_async(&self, backend: &dyn Backend, key: &str, value: &V) -> Result<(), Error> {
+        let generation = backend.generation_async(&self.generation_key).await?;
         let sealed = self.seal(generation, value)?;
         backend.set_async(key, &sealed, self.timeout).await
     }
@@ -172,9 +203,9 @@ where
         let args = super::encode(args)?;
         let backend = backend::current();
         let key = self.entry_key(&args);
-        let deleted = backend.delete_async(&key).await;
+        let cleared = backend.set_async(&key, &tombstone(), self.timeout).await;
         self.forget_local(&args);
-        deleted?;
+        cleared?;
         backend.broadcast_async(&self.namespace, Some(&args)).await
     }
 
@@ -210,10 +241,7 @@ where
         };
         let cache = miss.cache;
         if let Some(backend) = &entry.backend {
-            if let Err(error) = cache
-                .store_async(&**backend, &entry.key, entry.generation, &value)
-                .await
-            {
+            if let Err(error) = cache.store_computed_async(&**backend, &entry, &value).await {
                 stats::backend_failed("set", &cache.namespace, &error);
             }
         }
@@ -244,7 +272,7 @@ where
         let args = self.args?;
         let backend = backend::current();
         let key = cache.entry_key(&args);
-        match cache.store_async(&*backend, &key, None, &value).await {
+        match cache.store_async(&*backend, &key, &value).await {
             Ok(()) => {
                 let broadcast = backend.broadcast_async(&cache.namespace, Some(&args)).await;
                 cache.keep_local_set(&args, &value, ticket);

@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::backend::{Backend, Fetched, Generation};
+use crate::backend::{self as backends, Backend, Expect, Fetched, Generation};
 use crate::codec::Codec;
 use crate::coherence::{self, LocalTier};
 use crate::flight::{Flights, Leader};
@@ -104,9 +104,53 @@ pub struct Cache<V, C> {
 }
 
 /// Version byte of the stored envelope.
-const ENVELOPE_VERSION: u8 = 1;
-/// version (1) + type fingerprint (8) + generation (8).
-const ENVELOPE_HEADER: usize = 17;
+const ENVELOPE_VERSION: u8 = 2;
+/// First byte of a tombstone: what `clear` leaves in place of an entry.
+const TOMBSTONE: u8 = 0xfe;
+/// version (1) + stamp (8): what a miss remembers of what it read, and what
+/// its store checks is still there (see [`Seen`]).
+const STAMPED: usize = 9;
+/// version (1) + stamp (8) + type fingerprint (8) + generation (8).
+const ENVELOPE_HEADER: usize = 25;
+
+/// What a miss found under the entry's key before it computed: nothing, or
+/// the first bytes (version and random stamp) of what was there (a
+/// tombstone, a value of another generation, garbage). Its value is stored
+/// only if the key still holds that (`Backend::set_if`): a `clear` (which
+/// leaves a tombstone of a new stamp) or a `set_cached_value` that
+/// committed after the read always wins over the value computed from it.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    prefix: [u8; STAMPED],
+    /// How many bytes of `prefix` were there; `None`: nothing was.
+    len: Option<u8>,
+}
+
+impl Seen {
+    fn of(stored: Option<&[u8]>) -> Seen {
+        let mut prefix = [0; STAMPED];
+        let len = stored.map(|bytes| {
+            let len = bytes.len().min(STAMPED);
+            prefix[..len].copy_from_slice(&bytes[..len]);
+            len as u8
+        });
+        Seen { prefix, len }
+    }
+
+    fn expect(&self) -> Expect<'_> {
+        match self.len {
+            None => Expect::Absent,
+            Some(len) => Expect::Prefix(&self.prefix[..usize::from(len)]),
+        }
+    }
+}
+
+/// A tombstone: a fresh stamp, read as a miss.
+fn tombstone() -> [u8; STAMPED] {
+    let mut bytes = [TOMBSTONE; STAMPED];
+    bytes[1..].copy_from_slice(&backends::new_generation().to_le_bytes());
+    bytes
+}
 
 impl<V, C> QuickCache<V, C> {
     /// An empty cache; nothing is allocated until the first call. Without
@@ -309,14 +353,19 @@ where
         self.known_generation.store(0, Ordering::Release);
     }
 
-    /// What a shared-tier read found: a current, decodable value, and the
-    /// generation to store a computed value under otherwise.
-    fn read(&self, found: Fetched) -> (Option<Generation>, Option<V>) {
+    /// What a shared-tier read found: a current, decodable value, or what
+    /// a computed value is stored under (the generation) and over (what was
+    /// there).
+    fn read(&self, found: Fetched) -> Read<V> {
         let value = match (found.generation, &found.value) {
             (Some(generation), Some(bytes)) => self.open(generation, bytes),
             _ => None,
         };
-        (found.generation, value)
+        Read {
+            generation: found.generation,
+            seen: Seen::of(found.value.as_deref()),
+            value,
+        }
     }
 
     /// A value found in the shared tier (or handed over by a lock holder):
@@ -364,6 +413,8 @@ where
             key,
             backend: None,
             generation: None,
+            seen: Seen::of(None),
+            read_at: std::time::Instant::now(),
             lock: None,
         };
         self.miss(entry, ticket, leader)
@@ -408,11 +459,12 @@ where
         self.flights.detach(&ArgsKey::from_slice(args));
     }
 
-    /// `value` in an envelope: version, type fingerprint, generation, then
-    /// the codec's bytes.
+    /// `value` in an envelope: version, a random stamp (this write's), type
+    /// fingerprint, generation, then the codec's bytes.
     fn seal(&self, generation: Generation, value: &V) -> Result<Vec<u8>, Error> {
         let mut bytes = Vec::with_capacity(64);
         bytes.push(ENVELOPE_VERSION);
+        bytes.extend_from_slice(&backends::new_generation().to_le_bytes());
         bytes.extend_from_slice(&self.fingerprint.to_le_bytes());
         bytes.extend_from_slice(&generation.to_le_bytes());
         self.codec
@@ -424,14 +476,17 @@ where
     /// The value in a stored envelope, if it is of this function's type, of
     /// the current generation, and decodes; anything else is a miss.
     fn open(&self, generation: Generation, bytes: &[u8]) -> Option<V> {
+        if bytes.first() == Some(&TOMBSTONE) {
+            return None;
+        }
         let (header, payload) = bytes.split_at_checked(ENVELOPE_HEADER)?;
         let stamped_with =
             |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or_default());
-        if header[0] != ENVELOPE_VERSION || stamped_with(1) != self.fingerprint {
+        if header[0] != ENVELOPE_VERSION || stamped_with(STAMPED) != self.fingerprint {
             stats::decode_failed(&self.namespace, &"envelope of another version or type");
             return None;
         }
-        if stamped_with(9) != generation {
+        if stamped_with(STAMPED + 8) != generation {
             return None;
         }
         match self.codec.decode(payload) {
@@ -515,12 +570,27 @@ pub struct Miss<'c, V, C> {
     ticket: Ticket,
 }
 
+/// What a shared-tier read found, as [`Cache::read`] makes it.
+struct Read<V> {
+    generation: Option<Generation>,
+    seen: Seen,
+    value: Option<V>,
+}
+
 struct Entry {
     args: ArgsKey,
     key: String,
     /// `None` when the backend failed on lookup: the value goes to L1 only.
     backend: Option<std::sync::Arc<dyn Backend>>,
+    /// The generation the value is computed under, known before it is
+    /// computed (`None` only without a backend).
     generation: Option<Generation>,
+    /// What the read found under `key`: the value is stored only over that.
+    seen: Seen,
+    /// When the read was made: a value computed for longer than a
+    /// tombstone lives is not stored (the tombstone of a `clear` since may
+    /// be gone).
+    read_at: std::time::Instant,
     /// The entry's dog-pile lock, released once the value is stored (or the
     /// computation panics).
     lock: Option<LockGuard>,
