@@ -4,7 +4,7 @@
 //! cases are in `redis.rs`.
 #![allow(missing_docs)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 mod support;
 
 use std::sync::mpsc;
@@ -201,4 +201,159 @@ fn async_quickcache_a_value_read_before_an_invalidation_is_kept_in_no_tier() {
     );
     assert_eq!(after, 42);
     assert_eq!(block_on(async_read(9)), 42);
+}
+
+/// An error type with none of the cache's traits: not `Clone`, not
+/// `Serialize`. A `Result` function caches its `Ok` values only, so it
+/// needs none.
+#[derive(Debug)]
+struct Down;
+
+static FALLIBLE_RUNS: AtomicUsize = AtomicUsize::new(0);
+static FAIL: AtomicBool = AtomicBool::new(true);
+
+#[quickcache(timeout = 300)]
+fn fallible(id: u64) -> Result<u64, Down> {
+    FALLIBLE_RUNS.fetch_add(1, Ordering::SeqCst);
+    if FAIL.load(Ordering::SeqCst) {
+        Err(Down)
+    } else {
+        Ok(id * 2)
+    }
+}
+
+#[memoized]
+fn memo_fallible(id: u64) -> Result<u64, Down> {
+    fallible::uncached(id)
+}
+
+#[quickcache(timeout = 300)]
+async fn async_fallible(id: u64) -> Result<u64, Down> {
+    fallible::uncached(id)
+}
+
+#[memoized]
+async fn async_memo_fallible(id: u64) -> std::io::Result<u64> {
+    fallible::uncached(id).map_err(|_| std::io::Error::other("down"))
+}
+
+fn runs_of(call: impl Fn()) -> usize {
+    let before = FALLIBLE_RUNS.load(Ordering::SeqCst);
+    call();
+    FALLIBLE_RUNS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn errors_are_never_cached_by_default_and_ok_values_are() {
+    let _failing = FAILING.lock().unwrap();
+    for call in [
+        &(|| drop(fallible(1))) as &dyn Fn(),
+        &|| drop(memo_fallible(1)),
+        &|| drop(block_on(async_fallible(1))),
+        &|| drop(block_on(async_memo_fallible(1))),
+    ] {
+        FAIL.store(true, Ordering::SeqCst);
+        assert_eq!(runs_of(call), 1);
+        assert_eq!(runs_of(call), 1, "an Err was cached");
+        FAIL.store(false, Ordering::SeqCst);
+        assert_eq!(runs_of(call), 1);
+        assert_eq!(runs_of(call), 0, "an Ok was not cached");
+    }
+    assert_eq!(fallible(1).unwrap(), 2);
+    // `set_cached_value` takes the Ok type; `refresh` that fails keeps the
+    // entry as it was.
+    fallible::set_cached_value(5).to(50).unwrap();
+    assert_eq!(fallible(5).unwrap(), 50);
+    FAIL.store(true, Ordering::SeqCst);
+    assert!(fallible::refresh(5).is_err());
+    assert_eq!(fallible(5).unwrap(), 50);
+    memo_fallible::set_cached_value(5).to(51);
+    assert!(memo_fallible::refresh(5).is_err());
+    assert_eq!(memo_fallible(5).unwrap(), 51);
+}
+
+/// Tests that flip `FAIL` take turns.
+static FAILING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Lookup {
+    NotFound,
+    Timeout,
+}
+
+static PICKY_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn not_found(error: &Lookup) -> bool {
+    *error == Lookup::NotFound
+}
+
+#[quickcache(cache_errors = not_found)]
+fn picky(id: u64) -> Result<u64, Lookup> {
+    PICKY_RUNS.fetch_add(1, Ordering::SeqCst);
+    match id {
+        0 => Err(Lookup::NotFound),
+        1 => Err(Lookup::Timeout),
+        id => Ok(id),
+    }
+}
+
+#[memoized(cache_errors = true)]
+fn every_error(id: u64) -> Result<u64, Lookup> {
+    PICKY_RUNS.fetch_add(1, Ordering::SeqCst);
+    Err(if id == 0 {
+        Lookup::NotFound
+    } else {
+        Lookup::Timeout
+    })
+}
+
+#[test]
+fn cache_errors_keeps_the_errors_it_is_told_to() {
+    let runs = |call| twice(&PICKY_RUNS, call);
+    assert_eq!(runs(|| picky(0)), 1, "NotFound is kept");
+    assert_eq!(runs(|| picky(1)), 2, "Timeout is not");
+    assert_eq!(runs(|| picky(2)), 1, "Ok is kept");
+    assert_eq!(picky(0), Err(Lookup::NotFound));
+    assert_eq!(
+        runs(|| every_error(1)),
+        1,
+        "cache_errors = true keeps every Err"
+    );
+}
+
+/// How many times `call`, made twice, ran a body counted by `counter`.
+fn twice<T>(counter: &AtomicUsize, call: fn() -> T) -> usize {
+    let before = counter.load(Ordering::SeqCst);
+    call();
+    call();
+    counter.load(Ordering::SeqCst) - before
+}
+
+static OPTIONAL_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache]
+fn maybe(id: u64) -> Option<u64> {
+    OPTIONAL_RUNS.fetch_add(1, Ordering::SeqCst);
+    (id > 0).then_some(id)
+}
+
+#[quickcache(cache_none = false)]
+fn maybe_not_none(id: u64) -> Option<u64> {
+    maybe::uncached(id)
+}
+
+#[memoized(cache_none = false)]
+fn memo_maybe_not_none(id: u64) -> Option<u64> {
+    maybe::uncached(id)
+}
+
+#[test]
+fn none_is_cached_unless_cache_none_is_false() {
+    let runs = |call| twice(&OPTIONAL_RUNS, call);
+    assert_eq!(runs(|| maybe(0)), 1, "None is cached by default");
+    assert_eq!(runs(|| maybe_not_none(0)), 2);
+    assert_eq!(runs(|| maybe_not_none(3)), 1);
+    assert_eq!(runs(|| memo_maybe_not_none(0)), 2);
+    assert_eq!(runs(|| memo_maybe_not_none(3)), 1);
+    assert_eq!(maybe_not_none(3), Some(3));
 }

@@ -60,6 +60,20 @@ enum Outcome<V> {
     Pending,
     Ready(V),
     Abandoned,
+    Declined,
+}
+
+/// What a follower learns from its flight.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Followed<V> {
+    /// The leader's value.
+    Value(V),
+    /// The leader gave up (a panic, a cancelled future, an invalidation):
+    /// join again, and perhaps lead.
+    Retry,
+    /// The leader's result is not one to cache (an `Err`, say): compute
+    /// without a flight, as if uncached.
+    Alone,
 }
 
 /// What joining a flight made of the caller.
@@ -213,6 +227,17 @@ impl<K: Hash + Eq, V: Clone> Leader<'_, K, V> {
     }
 }
 
+impl<K: Hash + Eq, V> Leader<'_, K, V> {
+    /// Ends the flight without a value to share (the result is not one to
+    /// cache): the followers compute on their own, at once, rather than one
+    /// after another.
+    pub(crate) fn decline(mut self) {
+        if let Some((key, hash, id)) = self.key.take() {
+            self.flights.land(&key, hash, id, || Outcome::Declined);
+        }
+    }
+}
+
 impl<K: Hash + Eq, V> Drop for Leader<'_, K, V> {
     fn drop(&mut self) {
         if let Some((key, hash, id)) = self.key.take() {
@@ -232,18 +257,18 @@ impl<V: Clone> Flight<V> {
     /// The outcome if the leader landed; otherwise a listener registered
     /// before the lock is released, so the leader cannot land unseen in
     /// between.
-    fn outcome_or_listen(&self) -> Result<Option<V>, event_listener::EventListener> {
+    fn outcome_or_listen(&self) -> Result<Followed<V>, event_listener::EventListener> {
         let outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
         match &*outcome {
             Outcome::Pending => Err(self.done.listen()),
-            Outcome::Ready(value) => Ok(Some(value.clone())),
-            Outcome::Abandoned => Ok(None),
+            Outcome::Ready(value) => Ok(Followed::Value(value.clone())),
+            Outcome::Abandoned => Ok(Followed::Retry),
+            Outcome::Declined => Ok(Followed::Alone),
         }
     }
 
-    /// Parks until the leader lands: its value, or `None` if it gave up (the
-    /// caller retries).
-    pub(crate) fn wait(&self) -> Option<V> {
+    /// Parks until the leader lands.
+    pub(crate) fn wait(&self) -> Followed<V> {
         loop {
             match self.outcome_or_listen() {
                 Ok(outcome) => return outcome,
@@ -253,7 +278,7 @@ impl<V: Clone> Flight<V> {
     }
 
     /// [`Flight::wait`] for async callers: awaits without blocking a thread.
-    pub(crate) async fn wait_async(&self) -> Option<V> {
+    pub(crate) async fn wait_async(&self) -> Followed<V> {
         loop {
             match self.outcome_or_listen() {
                 Ok(outcome) => return outcome,
@@ -283,7 +308,7 @@ mod tests {
                             std::thread::sleep(std::time::Duration::from_millis(50));
                             leader.finish(&7);
                         }
-                        Joined::Follower(flight) => assert_eq!(flight.wait(), Some(7)),
+                        Joined::Follower(flight) => assert_eq!(flight.wait(), Followed::Value(7)),
                     }
                 });
             }
@@ -302,8 +327,17 @@ mod tests {
             panic!("second caller follows")
         };
         drop(leader);
-        assert_eq!(flight.wait(), None);
+        assert_eq!(flight.wait(), Followed::Retry);
         assert!(matches!(flights.join(1), Joined::Leader(_)));
+
+        let Joined::Leader(leader) = flights.join(2) else {
+            panic!("first caller leads")
+        };
+        let Joined::Follower(flight) = flights.join(2) else {
+            panic!("second caller follows")
+        };
+        leader.decline();
+        assert_eq!(flight.wait(), Followed::Alone);
     }
 
     /// After a detach, the old followers retry and new callers lead a flight
@@ -318,7 +352,7 @@ mod tests {
             panic!("second caller follows")
         };
         flights.detach(&1);
-        assert_eq!(early.wait(), None, "released to retry");
+        assert_eq!(early.wait(), Followed::Retry, "released to retry");
         let Joined::Leader(new) = flights.join(1) else {
             panic!("a caller after the detach leads")
         };
@@ -327,7 +361,7 @@ mod tests {
         };
         old.finish(&1);
         new.finish(&2);
-        assert_eq!(late.wait(), Some(2));
+        assert_eq!(late.wait(), Followed::Value(2));
         assert!(flights.is_empty());
 
         let Joined::Leader(_kept) = flights.join(3) else {
@@ -337,7 +371,7 @@ mod tests {
             panic!("follows")
         };
         flights.detach_all();
-        assert_eq!(waiting.wait(), None);
+        assert_eq!(waiting.wait(), Followed::Retry);
         assert!(flights.is_empty());
     }
 }

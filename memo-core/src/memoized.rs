@@ -9,8 +9,11 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use crate::clock::{self, Tick};
-use crate::flight::{Flights, Joined};
-use crate::store::Store;
+use std::future::Future;
+
+use crate::flight::{Flights, Followed, Joined};
+use crate::outcome::Outcome;
+use crate::store::{Store, Ticket};
 
 /// What the macro knows about one `#[memoized]` function.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +105,26 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         }
     }
 
+    /// [`Memoized::call`] for a function whose `Err` (or `None`) is not
+    /// cached (`V` is its `Ok` type).
+    #[inline]
+    pub fn call_ok<O: Outcome<Ok = V>>(&self, key: K, compute: impl FnOnce() -> O) -> O {
+        match self.inner().store.get(&key) {
+            Some(value) => O::from_ok(value),
+            None => self.call_missed_ok(key, compute),
+        }
+    }
+
+    /// [`Memoized::call`], storing a computed value only if `keep` says so
+    /// (`cache_errors = predicate`).
+    #[inline]
+    pub fn call_if(&self, key: K, compute: impl FnOnce() -> V, keep: impl FnOnce(&V) -> bool) -> V {
+        match self.inner().store.get(&key) {
+            Some(value) => value,
+            None => self.call_missed_if(key, compute, keep),
+        }
+    }
+
     /// A live value for the arguments, borrowed where they are: the
     /// generated code probes with a tuple of references to them (see
     /// [`BorrowedKey`]), so a hit neither clones nor allocates a key (a
@@ -117,35 +140,76 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     /// The rest of [`Memoized::call`] after a miss (or after
     /// [`Memoized::get`] found nothing): joins the key's single flight, and
     /// computes and stores the value or waits for it. Out of line, so a hit
-    /// carries none of it: 390 to 361 instructions per hit (callgrind,
-    /// `hitloop memoized`).
+    /// carries none of it.
     #[cold]
     #[inline(never)]
     pub fn call_missed(&self, key: K, compute: impl FnOnce() -> V) -> V {
+        self.call_missed_with(key, compute, |value| Some(value), |value| value)
+    }
+
+    /// [`Memoized::call_missed`] for [`Memoized::call_ok`].
+    #[cold]
+    #[inline(never)]
+    pub fn call_missed_ok<O: Outcome<Ok = V>>(&self, key: K, compute: impl FnOnce() -> O) -> O {
+        self.call_missed_with(key, compute, O::ok_part, O::from_ok)
+    }
+
+    /// [`Memoized::call_missed`] for [`Memoized::call_if`].
+    #[cold]
+    #[inline(never)]
+    pub fn call_missed_if(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> V,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> V {
+        self.call_missed_with(
+            key,
+            compute,
+            |value| keep(value).then_some(value),
+            |value| value,
+        )
+    }
+
+    /// The miss: `kept` picks what of a computed result to store (nothing:
+    /// the flight's followers compute on their own), `wrap` makes a value
+    /// found into a result.
+    fn call_missed_with<O>(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> O,
+        kept: impl FnOnce(&O) -> Option<&V>,
+        wrap: impl FnOnce(V) -> O,
+    ) -> O {
         let inner = self.inner();
         loop {
             match inner.flights.join(key.clone()) {
-                Joined::Follower(flight) => {
-                    if let Some(value) = flight.wait() {
-                        return value;
-                    }
-                }
+                Joined::Follower(flight) => match flight.wait() {
+                    Followed::Value(value) => return wrap(value),
+                    Followed::Retry => {}
+                    Followed::Alone => return compute(),
+                },
                 Joined::Leader(leader) => {
                     // A leader may have landed between the miss and the join.
                     if let Some(value) = inner.store.get(&key) {
                         leader.finish(&value);
-                        return value;
+                        return wrap(value);
                     }
                     let ticket = inner.store.ticket();
-                    let value = compute();
-                    inner.store.insert(key, value.clone(), inner.ttl, ticket);
-                    leader.finish(&value);
-                    return value;
+                    let result = compute();
+                    match kept(&result) {
+                        Some(value) => {
+                            inner.store.insert(key, value.clone(), inner.ttl, ticket);
+                            leader.finish(value);
+                        }
+                        None => leader.decline(),
+                    }
+                    return result;
                 }
             }
             // An abandoned flight: look again before leading the next one.
             if let Some(value) = inner.store.get(&key) {
-                return value;
+                return wrap(value);
             }
         }
     }
@@ -154,55 +218,149 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     /// callers: followers await the leader's value without blocking a
     /// thread; a leader whose future is dropped releases them and one of
     /// them computes.
-    pub async fn call_async(&self, key: K, compute: impl std::future::Future<Output = V>) -> V {
+    pub async fn call_async(&self, key: K, compute: impl Future<Output = V>) -> V {
+        self.call_async_with(key, compute, |value| Some(value), |value| value)
+            .await
+    }
+
+    /// [`Memoized::call_ok`] for async callers.
+    pub async fn call_ok_async<O: Outcome<Ok = V>>(
+        &self,
+        key: K,
+        compute: impl Future<Output = O>,
+    ) -> O {
+        self.call_async_with(key, compute, O::ok_part, O::from_ok)
+            .await
+    }
+
+    /// [`Memoized::call_if`] for async callers.
+    pub async fn call_if_async(
+        &self,
+        key: K,
+        compute: impl Future<Output = V>,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> V {
+        self.call_async_with(
+            key,
+            compute,
+            |value| keep(value).then_some(value),
+            |value| value,
+        )
+        .await
+    }
+
+    async fn call_async_with<O>(
+        &self,
+        key: K,
+        compute: impl Future<Output = O>,
+        kept: impl FnOnce(&O) -> Option<&V>,
+        wrap: impl FnOnce(V) -> O,
+    ) -> O {
         let inner = self.inner();
         loop {
             if let Some(value) = inner.store.get(&key) {
-                return value;
+                return wrap(value);
             }
             match inner.flights.join(key.clone()) {
-                Joined::Follower(flight) => {
-                    if let Some(value) = flight.wait_async().await {
-                        return value;
-                    }
-                }
+                Joined::Follower(flight) => match flight.wait_async().await {
+                    Followed::Value(value) => return wrap(value),
+                    Followed::Retry => {}
+                    Followed::Alone => return compute.await,
+                },
                 Joined::Leader(leader) => {
                     if let Some(value) = inner.store.get(&key) {
                         leader.finish(&value);
-                        return value;
+                        return wrap(value);
                     }
                     let ticket = inner.store.ticket();
-                    let value = compute.await;
-                    inner.store.insert(key, value.clone(), inner.ttl, ticket);
-                    leader.finish(&value);
-                    return value;
+                    let result = compute.await;
+                    match kept(&result) {
+                        Some(value) => {
+                            inner.store.insert(key, value.clone(), inner.ttl, ticket);
+                            leader.finish(value);
+                        }
+                        None => leader.decline(),
+                    }
+                    return result;
                 }
             }
         }
     }
 
-    /// [`Memoized::refresh`] for async callers.
-    pub async fn refresh_async(&self, key: K, compute: impl std::future::Future<Output = V>) -> V {
-        let inner = self.inner();
-        let ticket = inner.store.ticket();
-        let value = compute.await;
-        inner
-            .store
-            .insert_fencing(key.clone(), value.clone(), inner.ttl, ticket);
-        inner.flights.detach(&key);
+    /// Computes the value for `key` afresh, stores it and returns it.
+    pub fn refresh(&self, key: K, compute: impl FnOnce() -> V) -> V {
+        let ticket = self.inner().store.ticket();
+        let value = compute();
+        self.refreshed(key, Some(&value), ticket);
         value
     }
 
-    /// Computes the value for `key` afresh, stores it and returns it.
-    pub fn refresh(&self, key: K, compute: impl FnOnce() -> V) -> V {
-        let inner = self.inner();
-        let ticket = inner.store.ticket();
+    /// [`Memoized::refresh`] for [`Memoized::call_ok`]: an `Err` is
+    /// returned, and the entry left as it was.
+    pub fn refresh_ok<O: Outcome<Ok = V>>(&self, key: K, compute: impl FnOnce() -> O) -> O {
+        let ticket = self.inner().store.ticket();
+        let result = compute();
+        self.refreshed(key, result.ok_part(), ticket);
+        result
+    }
+
+    /// [`Memoized::refresh`] for [`Memoized::call_if`].
+    pub fn refresh_if(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> V,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> V {
+        let ticket = self.inner().store.ticket();
         let value = compute();
+        self.refreshed(key, Some(&value).filter(|value| keep(value)), ticket);
+        value
+    }
+
+    /// [`Memoized::refresh`] for async callers.
+    pub async fn refresh_async(&self, key: K, compute: impl Future<Output = V>) -> V {
+        let ticket = self.inner().store.ticket();
+        let value = compute.await;
+        self.refreshed(key, Some(&value), ticket);
+        value
+    }
+
+    /// [`Memoized::refresh_ok`] for async callers.
+    pub async fn refresh_ok_async<O: Outcome<Ok = V>>(
+        &self,
+        key: K,
+        compute: impl Future<Output = O>,
+    ) -> O {
+        let ticket = self.inner().store.ticket();
+        let result = compute.await;
+        self.refreshed(key, result.ok_part(), ticket);
+        result
+    }
+
+    /// [`Memoized::refresh_if`] for async callers.
+    pub async fn refresh_if_async(
+        &self,
+        key: K,
+        compute: impl Future<Output = V>,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> V {
+        let ticket = self.inner().store.ticket();
+        let value = compute.await;
+        self.refreshed(key, Some(&value).filter(|value| keep(value)), ticket);
+        value
+    }
+
+    /// Stores a refreshed value (if there is one to keep), superseding the
+    /// computations of `key` under way.
+    fn refreshed(&self, key: K, value: Option<&V>, ticket: Ticket) {
+        let Some(value) = value else {
+            return;
+        };
+        let inner = self.inner();
         inner
             .store
             .insert_fencing(key.clone(), value.clone(), inner.ttl, ticket);
         inner.flights.detach(&key);
-        value
     }
 
     /// Stores `value` for `key`; computations of `key` under way (which

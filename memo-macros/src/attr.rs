@@ -24,7 +24,7 @@ impl Kind {
 
     fn options(self) -> &'static [&'static str] {
         match self {
-            Kind::Memoized => &["timeout", "max_entries"],
+            Kind::Memoized => &["timeout", "max_entries", "cache_errors", "cache_none"],
             Kind::Quickcache => &[
                 "vary_on",
                 "key",
@@ -35,6 +35,8 @@ impl Kind {
                 "codec",
                 "lock",
                 "lock_ttl",
+                "cache_errors",
+                "cache_none",
             ],
         }
     }
@@ -70,6 +72,12 @@ impl VaryPath {
     }
 }
 
+/// `cache_errors = true | false | path::to_predicate`.
+pub(crate) enum CacheErrors {
+    Flag(bool),
+    If(Path),
+}
+
 /// An option's value with the span of its name, set at most once.
 pub(crate) struct Set<T> {
     pub(crate) value: T,
@@ -87,6 +95,8 @@ pub(crate) struct Options {
     pub(crate) codec: Option<Set<Path>>,
     pub(crate) lock: Option<Set<bool>>,
     pub(crate) lock_ttl: Option<Set<Seconds>>,
+    pub(crate) cache_errors: Option<Set<CacheErrors>>,
+    pub(crate) cache_none: Option<Set<bool>>,
 }
 
 /// Parses `args`, reporting every unknown, duplicate or malformed option.
@@ -171,6 +181,23 @@ fn parse_option(
             set(&mut options.lock, name, lit.value)
         }
         "lock_ttl" => set(&mut options.lock_ttl, name, parse_seconds(input)?),
+        "cache_errors" => {
+            let value = if input.peek(syn::LitBool) {
+                CacheErrors::Flag(input.parse::<syn::LitBool>()?.value)
+            } else {
+                CacheErrors::If(input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "expected `true`, `false` or the path of a predicate `fn(&E) -> bool`",
+                    )
+                })?)
+            };
+            set(&mut options.cache_errors, name, value)
+        }
+        "cache_none" => {
+            let lit: syn::LitBool = input.parse()?;
+            set(&mut options.cache_none, name, lit.value)
+        }
         _ => Err(syn::Error::new(span, format!("unknown argument `{key}`"))),
     }
 }

@@ -10,6 +10,9 @@ use crate::attr::{self, combine, Kind, Options, Seconds};
 use crate::model::Function;
 
 mod fallback;
+mod keep;
+
+use keep::Keep;
 
 /// Expands either attribute. On error, emits the errors beside a fallback
 /// expansion (see `fallback`), so the user sees the attribute's diagnostics
@@ -161,8 +164,8 @@ struct Signatures {
     clear_is_async: bool,
 }
 
-fn signatures(kind: Kind, function: &Function) -> Signatures {
-    let output = &function.output;
+fn signatures(kind: Kind, function: &Function, keep: &Keep) -> Signatures {
+    let output = keep.value_ty(&function.output);
     match kind {
         Kind::Memoized => Signatures {
             outcome: quote!(()),
@@ -205,7 +208,7 @@ fn try_expand(
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    check_options(kind, &function, &options)?;
+    let keep = check_options(kind, &function, &options)?;
     if kind == Kind::Memoized && place == (Place::Associated { generic_impl: true }) {
         return Err(syn::Error::new(
             function.name().span(),
@@ -214,14 +217,15 @@ fn try_expand(
     }
     let form = Form::of(&function);
     let parts = match kind {
-        Kind::Memoized => memoized(&function, &options, &form),
-        Kind::Quickcache => quickcache(&function, &options, &form),
+        Kind::Memoized => memoized(&function, &options, &form, &keep),
+        Kind::Quickcache => quickcache(&function, &options, &form, &keep),
     };
     Ok(emit(&function, &form, parts))
 }
 
-fn check_options(kind: Kind, function: &Function, options: &Options) -> syn::Result<()> {
+fn check_options(kind: Kind, function: &Function, options: &Options) -> syn::Result<Keep> {
     let mut errors = None;
+    let keep = Keep::of(function, options);
     if kind == Kind::Quickcache {
         if let Err(error) = function.check_vary_on(options) {
             combine(&mut errors, error);
@@ -251,9 +255,13 @@ fn check_options(kind: Kind, function: &Function, options: &Options) -> syn::Res
             );
         }
     }
-    match errors {
-        Some(errors) => Err(errors),
-        None => Ok(()),
+    match (errors, keep) {
+        (None, keep) => keep,
+        (Some(mut errors), Err(more)) => {
+            errors.combine(more);
+            Err(errors)
+        }
+        (Some(errors), Ok(_)) => Err(errors),
     }
 }
 
@@ -338,10 +346,10 @@ struct Parts {
 /// `BorrowedKey` impls); a function with more builds its owned key per call.
 const MAX_BORROWED: usize = 8;
 
-fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
-    let output = &function.output;
+fn memoized(function: &Function, options: &Options, form: &Form, keep: &Keep) -> Parts {
+    let output = keep.value_ty(&function.output);
     let per_instance = function.receiver;
-    let signatures = signatures(Kind::Memoized, function);
+    let signatures = signatures(Kind::Memoized, function, keep);
     let key_tys: Vec<TokenStream> = function
         .params
         .iter()
@@ -423,28 +431,38 @@ fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
         let __memo_cache = __memo_held.checked();
         let __memo_hit = __memo_cache.get(&(#(#borrowed,)*));
     };
-    let (miss, whole, refresh) = if function.is_async() {
+    let is_async = function.is_async();
+    let keep_arg = keep.extra_arg(&function.output).map(|arg| quote!(, #arg));
+    let [call_async, call_missed, call, refresh] = [
+        ("call", true),
+        ("call_missed", false),
+        ("call", false),
+        ("refresh", is_async),
+    ]
+    .map(|(base, is_async)| keep.method(base, is_async));
+    let (miss, whole, refresh) = if is_async {
         (
-            quote!(__memo_cache.call_async(#key, #body_call).await),
-            quote!(#cache.call_async(#key, #body_call).await),
-            quote!(#cache.refresh_async(#key, #body_call).await),
+            quote!(__memo_cache.#call_async(#key, #body_call #keep_arg).await),
+            quote!(#cache.#call_async(#key, #body_call #keep_arg).await),
+            quote!(#cache.#refresh(#key, #body_call #keep_arg).await),
         )
     } else {
         (
             quote! {
                 ::memo_core::__private::cold(move || {
-                    __memo_cache.call_missed(#key, move || #body_call)
+                    __memo_cache.#call_missed(#key, move || #body_call #keep_arg)
                 })
             },
-            quote!(#cache.call(#key, move || #body_call)),
-            quote!(#cache.refresh(#key, move || #body_call)),
+            quote!(#cache.#call(#key, move || #body_call #keep_arg)),
+            quote!(#cache.#refresh(#key, move || #body_call #keep_arg)),
         )
     };
+    let hit = keep.wrap(&function.output, quote!(__memo_value));
     let body = if function.params.len() <= MAX_BORROWED {
         quote! {
             #probe
             match __memo_hit {
-                ::core::option::Option::Some(__memo_value) => __memo_value,
+                ::core::option::Option::Some(__memo_value) => #hit,
                 ::core::option::Option::None => #miss,
             }
         }
@@ -471,8 +489,8 @@ fn memoized(function: &Function, options: &Options, form: &Form) -> Parts {
     }
 }
 
-fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
-    let output = &function.output;
+fn quickcache(function: &Function, options: &Options, form: &Form, keep: &Keep) -> Parts {
+    let output = &keep.value_ty(&function.output);
     let (key, checks) = match &options.key {
         Some(path) => {
             let path = &path.value;
@@ -509,8 +527,9 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
             (quote!(&(#(#exprs,)*)), quote!(#(#checks)*))
         }
     };
-    let output_check =
-        quote_spanned!(output.span()=> ::memo_core::__private::require_value::<#output>(););
+    let output_check = quote_spanned!(function.output.span()=>
+        ::memo_core::__private::require_value::<#output>();
+    );
     let codec = match &options.codec {
         Some(codec) => {
             let codec = &codec.value;
@@ -585,8 +604,13 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
         outcome,
         set,
         clear_is_async,
-    } = signatures(Kind::Quickcache, function);
-    if function.is_async() {
+    } = signatures(Kind::Quickcache, function, keep);
+    let keep_arg = keep.extra_arg(&function.output).map(|arg| quote!(, #arg));
+    let hit = keep.wrap(&function.output, quote!(__memo_value));
+    let is_async = function.is_async();
+    let or_compute = keep.method("or_compute", is_async);
+    let refresh = keep.method("refresh", is_async);
+    if is_async {
         let future = boxed_future(&outcome);
         return Parts {
             checks: quote!(#checks #output_check),
@@ -595,7 +619,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
                 let __memo_cache = #cache.checked();
                 let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
                 let __memo_lookup = __memo_cache.lookup_async(__memo_hit, #key).await;
-                __memo_lookup.or_compute_async(#body_call).await
+                __memo_lookup.#or_compute(#body_call #keep_arg).await
             },
             accessor,
             per_instance: false,
@@ -617,7 +641,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
             refresh: quote! {
                 #uses
                 let __memo_prepared = #cache.prepare(#key);
-                __memo_prepared.refresh_async(#body_call).await
+                __memo_prepared.#refresh(#body_call #keep_arg).await
             },
             clear_is_async,
         };
@@ -629,10 +653,10 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
             let __memo_cache = #cache.checked();
             let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
             match __memo_hit {
-                ::core::option::Option::Some(__memo_value) => __memo_value,
+                ::core::option::Option::Some(__memo_value) => #hit,
                 ::core::option::Option::None => ::memo_core::__private::cold(move || {
                     let __memo_lookup = __memo_cache.lookup_missed(#key);
-                    __memo_lookup.or_compute(move || #body_call)
+                    __memo_lookup.#or_compute(move || #body_call #keep_arg)
                 }),
             }
         },
@@ -651,7 +675,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form) -> Parts {
         refresh: quote! {
             #uses
             let __memo_prepared = #cache.prepare(#key);
-            __memo_prepared.refresh(move || #body_call)
+            __memo_prepared.#refresh(move || #body_call #keep_arg)
         },
         clear_is_async,
     }

@@ -11,6 +11,29 @@ use syn::{
 
 use crate::attr::{combine, Kind, Options, VaryPath};
 
+/// What the return type is, as far as its name tells: the attribute caches
+/// a `Result`'s `Ok` values only and an `Option`'s `None` too, unless told
+/// otherwise.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Returns {
+    Result,
+    Option,
+    Other,
+}
+
+impl Returns {
+    fn of(ty: &Type) -> Returns {
+        let Type::Path(path) = ty else {
+            return Returns::Other;
+        };
+        match path.path.segments.last() {
+            Some(last) if last.ident == "Result" => Returns::Result,
+            Some(last) if last.ident == "Option" => Returns::Option,
+            _ => Returns::Other,
+        }
+    }
+}
+
 /// A function parameter other than the receiver.
 pub(crate) struct Param {
     pub(crate) ident: Ident,
@@ -31,6 +54,7 @@ pub(crate) struct Function {
     pub(crate) associated: bool,
     pub(crate) params: Vec<Param>,
     pub(crate) output: Type,
+    pub(crate) returns: Returns,
 }
 
 impl Function {
@@ -196,6 +220,7 @@ impl Function {
                 receiver,
                 associated: false,
                 params,
+                returns: Returns::of(&output),
                 output,
             }),
         }

@@ -12,9 +12,10 @@ use super::{tombstone, Cache, Entry, Lookup, Prepared, Seen};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::coherence::LocalTier;
-use crate::flight::{Joined, Leader};
+use crate::flight::{Followed, Joined, Leader};
 use crate::key::ArgsKey;
 use crate::lock::{self, Waited};
+use crate::outcome::Outcome;
 use crate::store::Ticket;
 use crate::{key, stats, Error};
 
@@ -58,12 +59,14 @@ where
         // Single flight: one caller per key goes on, the others wait for it.
         loop {
             match self.flights.join(args.clone()) {
-                Joined::Follower(flight) => {
-                    if let Some(value) = flight.wait() {
+                Joined::Follower(flight) => match flight.wait() {
+                    Followed::Value(value) => {
                         self.counters.shared_hits.add();
                         return Lookup::Hit(value);
                     }
-                }
+                    Followed::Retry => {}
+                    Followed::Alone => return self.uncached(ticket),
+                },
                 Joined::Leader(leader) => {
                     // A leader may have landed between the L1 miss and the join.
                     if let Some(value) = self.l1().and_then(|l1| l1.get(&args)) {
@@ -241,27 +244,58 @@ where
     /// flight's followers and returns it.
     #[inline]
     pub fn or_compute(self, compute: impl FnOnce() -> V) -> V {
+        self.or_compute_with(compute, |value| Some(value), |value| value)
+    }
+
+    /// [`Lookup::or_compute`] for a function whose `Err` (or `None`) is not
+    /// cached: `V` is its `Ok` type; an `Err` is returned and stored
+    /// nowhere, the dog-pile lock released, and the flight's followers
+    /// compute on their own.
+    #[inline]
+    pub fn or_compute_ok<O: Outcome<Ok = V>>(self, compute: impl FnOnce() -> O) -> O {
+        self.or_compute_with(compute, O::ok_part, O::from_ok)
+    }
+
+    /// [`Lookup::or_compute`] storing the value only if `keep` says so
+    /// (`cache_errors = predicate`); otherwise as an `Err` in
+    /// [`Lookup::or_compute_ok`].
+    #[inline]
+    pub fn or_compute_if(self, compute: impl FnOnce() -> V, keep: impl FnOnce(&V) -> bool) -> V {
+        self.or_compute_with(compute, |value| keep(value).then_some(value), |value| value)
+    }
+
+    /// The steps after a lookup: `wrap` makes a hit into a result, `kept`
+    /// picks what of a computed result to store (nothing: none of it).
+    fn or_compute_with<O>(
+        self,
+        compute: impl FnOnce() -> O,
+        kept: impl FnOnce(&O) -> Option<&V>,
+        wrap: impl FnOnce(V) -> O,
+    ) -> O {
         let miss = match self {
-            Lookup::Hit(value) => return value,
+            Lookup::Hit(value) => return wrap(value),
             Lookup::Miss(miss) => *miss,
         };
         miss.cache.counters.misses.add();
-        let value = compute();
-        let Some(entry) = miss.entry else {
-            return value;
+        let result = compute();
+        let (Some(entry), Some(value)) = (miss.entry, kept(&result)) else {
+            if let Some(leader) = miss.leader {
+                leader.decline();
+            }
+            return result;
         };
         let cache = miss.cache;
         if let Some(backend) = &entry.backend {
-            if let Err(error) = cache.store_computed(&**backend, &entry, &value) {
+            if let Err(error) = cache.store_computed(&**backend, &entry, value) {
                 stats::backend_failed("set", &cache.namespace, &error);
             }
         }
         drop(entry.lock);
-        cache.keep_local(&entry.args, &value, miss.ticket);
+        cache.keep_local(&entry.args, value, miss.ticket);
         if let Some(leader) = miss.leader {
-            leader.finish(&value);
+            leader.finish(value);
         }
-        value
+        result
     }
 }
 
@@ -300,11 +334,32 @@ where
     /// Computes the value afresh, stores it in every tier and returns it.
     /// Backend failures are counted and logged, not returned.
     pub fn refresh(self, compute: impl FnOnce() -> V) -> V {
-        let value = compute();
-        let cache = self.cache;
-        if let Err(error) = self.set(value.clone()) {
-            stats::backend_failed("refresh", &cache.namespace, &error);
+        self.refresh_with(compute, |value| Some(value))
+    }
+
+    /// [`Prepared::refresh`] for a function whose `Err` (or `None`) is not
+    /// cached: an `Err` is returned, and the entry left as it was.
+    pub fn refresh_ok<O: Outcome<Ok = V>>(self, compute: impl FnOnce() -> O) -> O {
+        self.refresh_with(compute, O::ok_part)
+    }
+
+    /// [`Prepared::refresh`], storing the value only if `keep` says so.
+    pub fn refresh_if(self, compute: impl FnOnce() -> V, keep: impl FnOnce(&V) -> bool) -> V {
+        self.refresh_with(compute, |value| keep(value).then_some(value))
+    }
+
+    fn refresh_with<O>(
+        self,
+        compute: impl FnOnce() -> O,
+        kept: impl FnOnce(&O) -> Option<&V>,
+    ) -> O {
+        let result = compute();
+        if let Some(value) = kept(&result) {
+            let cache = self.cache;
+            if let Err(error) = self.set(value.clone()) {
+                stats::backend_failed("refresh", &cache.namespace, &error);
+            }
         }
-        value
+        result
     }
 }

@@ -15,9 +15,10 @@ use super::{tombstone, Cache, Entry, Lookup, Prepared, Seen};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::coherence::LocalTier;
-use crate::flight::{Joined, Leader};
+use crate::flight::{Followed, Joined, Leader};
 use crate::key::ArgsKey;
 use crate::lock::{self, Waited};
+use crate::outcome::Outcome;
 use crate::store::Ticket;
 use crate::{key, stats, Error};
 
@@ -62,12 +63,14 @@ where
             };
             loop {
                 match self.flights.join(args.clone()) {
-                    Joined::Follower(flight) => {
-                        if let Some(value) = flight.wait_async().await {
+                    Joined::Follower(flight) => match flight.wait_async().await {
+                        Followed::Value(value) => {
                             self.counters.shared_hits.add();
                             return Lookup::Hit(value);
                         }
-                    }
+                        Followed::Retry => {}
+                        Followed::Alone => return self.uncached(ticket),
+                    },
                     Joined::Leader(leader) => {
                         if let Some(value) = self.l1().and_then(|l1| l1.get(&args)) {
                             self.counters.l1_late_hits.add();
@@ -230,29 +233,61 @@ where
 {
     /// [`Lookup::or_compute`] for async callers: awaits `compute` on a miss.
     pub async fn or_compute_async(self, compute: impl Future<Output = V>) -> V {
+        self.or_compute_with_async(compute, |value| Some(value), |value| value)
+            .await
+    }
+
+    /// [`Lookup::or_compute_ok`] for async callers.
+    pub async fn or_compute_ok_async<O: Outcome<Ok = V>>(
+        self,
+        compute: impl Future<Output = O>,
+    ) -> O {
+        self.or_compute_with_async(compute, O::ok_part, O::from_ok)
+            .await
+    }
+
+    /// [`Lookup::or_compute_if`] for async callers.
+    pub async fn or_compute_if_async(
+        self,
+        compute: impl Future<Output = V>,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> V {
+        self.or_compute_with_async(compute, |value| keep(value).then_some(value), |value| value)
+            .await
+    }
+
+    async fn or_compute_with_async<O>(
+        self,
+        compute: impl Future<Output = O>,
+        kept: impl FnOnce(&O) -> Option<&V>,
+        wrap: impl FnOnce(V) -> O,
+    ) -> O {
         let miss = match self {
-            Lookup::Hit(value) => return value,
+            Lookup::Hit(value) => return wrap(value),
             Lookup::Miss(miss) => *miss,
         };
         miss.cache.counters.misses.add();
-        let value = compute.await;
-        let Some(entry) = miss.entry else {
-            return value;
+        let result = compute.await;
+        let (Some(entry), Some(value)) = (miss.entry, kept(&result)) else {
+            if let Some(leader) = miss.leader {
+                leader.decline();
+            }
+            return result;
         };
         let cache = miss.cache;
         if let Some(backend) = &entry.backend {
-            if let Err(error) = cache.store_computed_async(&**backend, &entry, &value).await {
+            if let Err(error) = cache.store_computed_async(&**backend, &entry, value).await {
                 stats::backend_failed("set", &cache.namespace, &error);
             }
         }
         if let Some(lock) = entry.lock {
             lock.release_async_counted().await;
         }
-        cache.keep_local(&entry.args, &value, miss.ticket);
+        cache.keep_local(&entry.args, value, miss.ticket);
         if let Some(leader) = miss.leader {
-            leader.finish(&value);
+            leader.finish(value);
         }
-        value
+        result
     }
 }
 
@@ -287,11 +322,36 @@ where
 
     /// [`Prepared::refresh`] for async callers.
     pub async fn refresh_async(self, compute: impl Future<Output = V>) -> V {
-        let value = compute.await;
-        let cache = self.cache;
-        if let Err(error) = self.set_async(value.clone()).await {
-            stats::backend_failed("refresh", &cache.namespace, &error);
+        self.refresh_with_async(compute, |value| Some(value)).await
+    }
+
+    /// [`Prepared::refresh_ok`] for async callers.
+    pub async fn refresh_ok_async<O: Outcome<Ok = V>>(self, compute: impl Future<Output = O>) -> O {
+        self.refresh_with_async(compute, O::ok_part).await
+    }
+
+    /// [`Prepared::refresh_if`] for async callers.
+    pub async fn refresh_if_async(
+        self,
+        compute: impl Future<Output = V>,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> V {
+        self.refresh_with_async(compute, |value| keep(value).then_some(value))
+            .await
+    }
+
+    async fn refresh_with_async<O>(
+        self,
+        compute: impl Future<Output = O>,
+        kept: impl FnOnce(&O) -> Option<&V>,
+    ) -> O {
+        let result = compute.await;
+        if let Some(value) = kept(&result) {
+            let cache = self.cache;
+            if let Err(error) = self.set_async(value.clone()).await {
+                stats::backend_failed("refresh", &cache.namespace, &error);
+            }
         }
-        value
+        result
     }
 }

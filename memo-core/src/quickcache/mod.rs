@@ -397,6 +397,18 @@ where
         }))
     }
 
+    /// A miss that computes and stores nothing (its flight's leader had a
+    /// result not to cache, an `Err` say: the followers compute on their
+    /// own).
+    fn uncached(&self, ticket: Ticket) -> Lookup<'_, V, C> {
+        Lookup::Miss(Box::new(Miss {
+            cache: self,
+            entry: None,
+            leader: None,
+            ticket,
+        }))
+    }
+
     /// The shared tier failed: count it, and compute without it (the value
     /// goes to L1 only).
     fn unreachable<'c>(

@@ -7,7 +7,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{emit, signatures, Form, Parts, Place, Signatures};
+use super::{emit, signatures, Form, Keep, Parts, Place, Signatures};
 use crate::attr::Kind;
 use crate::model::Function;
 
@@ -41,7 +41,7 @@ fn stub_parts(kind: Kind, function: &Function, form: &Form) -> Parts {
         outcome,
         set,
         clear_is_async,
-    } = signatures(kind, function);
+    } = signatures(kind, function, &Keep::default_for(function));
     let body = if function.is_async() {
         quote!(#body_call.await)
     } else {
