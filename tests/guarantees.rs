@@ -357,3 +357,68 @@ fn none_is_cached_unless_cache_none_is_false() {
     assert_eq!(runs(|| memo_maybe_not_none(3)), 1);
     assert_eq!(maybe_not_none(3), Some(3));
 }
+
+static MAP_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache]
+fn by_map(weights: &std::collections::HashMap<String, u32>) -> u32 {
+    MAP_RUNS.fetch_add(1, Ordering::SeqCst);
+    weights.values().sum()
+}
+
+/// Equal maps (each with its own `RandomState`, so another iteration
+/// order) are one key, in the shared tier and in L1: one computation, and
+/// a clear through any of them drops the entry.
+#[test]
+fn equal_maps_are_one_key() {
+    let map = || -> std::collections::HashMap<String, u32> {
+        (0..32).map(|i| (format!("k{i}"), i)).collect()
+    };
+    assert_eq!(by_map(&map()), 496);
+    for _ in 0..8 {
+        assert_eq!(by_map(&map()), 496);
+    }
+    assert_eq!(
+        MAP_RUNS.load(Ordering::SeqCst),
+        1,
+        "equal maps got different keys"
+    );
+    by_map::clear(&map()).unwrap();
+    by_map(&map());
+    assert_eq!(
+        MAP_RUNS.load(Ordering::SeqCst),
+        2,
+        "the clear missed the entry"
+    );
+}
+
+#[derive(serde::Serialize)]
+struct Filter {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team: Option<u64>,
+}
+
+#[quickcache]
+fn filtered(filter: &Filter) -> String {
+    format!("owner {:?} team {:?}", filter.owner, filter.team)
+}
+
+/// Values that skip different fields are different keys.
+#[test]
+fn skipped_fields_never_alias_two_calls() {
+    let by_owner = filtered(&Filter {
+        owner: Some(1),
+        team: None,
+    });
+    let by_team = filtered(&Filter {
+        owner: None,
+        team: Some(1),
+    });
+    assert_eq!(by_owner, "owner Some(1) team None");
+    assert_eq!(
+        by_team, "owner None team Some(1)",
+        "served the other call's value"
+    );
+}

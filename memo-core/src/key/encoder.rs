@@ -4,10 +4,20 @@
 //! Integers and floats are fixed-width little endian; strings, byte strings,
 //! sequences and maps carry a LEB128 length (or, when serde does not know a
 //! length up front, a `1` before each element and a `0` after the last);
-//! enums carry their variant index; `Option` a tag byte. Structs and tuples
-//! are their fields in order. Every value's encoding thus ends where the
-//! value does, so the concatenation of a function's arguments (of fixed
-//! types) is unambiguous.
+//! enums carry their variant index; `Option` a tag byte. Tuples are their
+//! fields in order; a struct's fields each carry a tag byte, `1` before a
+//! field present and `0` for one skipped (`skip_serializing_if`), so two
+//! values that skip different fields never encode alike. Every value's
+//! encoding thus ends where the value does, so the concatenation of a
+//! function's arguments (of fixed types) is unambiguous.
+//!
+//! Equal values encode alike in every process: a map's entries, and the
+//! elements of a hashed set (`HashSet`, hashbrown's, indexmap's
+//! `IndexSet`, recognised by their type's name since serde serializes sets
+//! and sequences alike), are written sorted by their encodings, not in
+//! iteration order (which a `RandomState` makes differ between equal
+//! maps). Sorting buffers each entry: it costs an allocation per entry,
+//! paid by arguments that hold maps or hashed sets only.
 
 use serde::ser::{self, Serialize};
 
@@ -132,7 +142,7 @@ impl<'e, 'a> ser::Serializer for &'e mut KeyEncoder<'a> {
     type SerializeTuple = Self;
     type SerializeTupleStruct = Self;
     type SerializeTupleVariant = Self;
-    type SerializeMap = Compound<'e, 'a>;
+    type SerializeMap = Sorted<'e, 'a>;
     type SerializeStruct = Self;
     type SerializeStructVariant = Self;
 
@@ -237,8 +247,40 @@ impl<'e, 'a> ser::Serializer for &'e mut KeyEncoder<'a> {
         Ok(self)
     }
 
-    fn serialize_map(self, len: Option<usize>) -> Result<Compound<'e, 'a>, CodecError> {
-        self.serialize_seq(len)
+    fn serialize_map(self, _len: Option<usize>) -> Result<Sorted<'e, 'a>, CodecError> {
+        Ok(Sorted {
+            encoder: self,
+            entries: Vec::new(),
+            entry: Vec::new(),
+        })
+    }
+
+    /// A sequence, or a set whose iteration order is not its identity:
+    /// serde serializes both through here, so the set is told by its type.
+    fn collect_seq<I>(self, iter: I) -> Result<(), CodecError>
+    where
+        I: IntoIterator,
+        I::Item: Serialize,
+    {
+        if !is_hashed_set::<I>() {
+            let iter = iter.into_iter();
+            let (low, high) = iter.size_hint();
+            let mut seq = ser::Serializer::serialize_seq(self, (Some(low) == high).then_some(low))?;
+            for element in iter {
+                ser::SerializeSeq::serialize_element(&mut seq, &element)?;
+            }
+            return ser::SerializeSeq::end(seq);
+        }
+        let mut elements: Vec<Vec<u8>> = Vec::new();
+        for element in iter {
+            elements.push(encode_alone(&element)?);
+        }
+        elements.sort_unstable();
+        self.length(elements.len());
+        for element in &elements {
+            self.out.extend_from_slice(element);
+        }
+        Ok(())
     }
 
     fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self, CodecError> {
@@ -254,6 +296,52 @@ impl<'e, 'a> ser::Serializer for &'e mut KeyEncoder<'a> {
     ) -> Result<Self, CodecError> {
         self.length(index as usize);
         Ok(self)
+    }
+}
+
+/// Whether `I` iterates a set whose equality ignores order, and whose
+/// iteration order differs between equal values (a hashed set).
+fn is_hashed_set<I>() -> bool {
+    let name = std::any::type_name::<I>();
+    name.contains("HashSet<") || name.contains("IndexSet<")
+}
+
+/// `value`'s encoding on its own, to be sorted among others.
+fn encode_alone<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
+    let mut out = Buffer::new();
+    encode(value, &mut out)?;
+    Ok(out.to_vec())
+}
+
+/// A map being encoded: each entry (key then value) encoded apart, then
+/// written sorted, after the count.
+pub(crate) struct Sorted<'e, 'a> {
+    encoder: &'e mut KeyEncoder<'a>,
+    entries: Vec<Vec<u8>>,
+    /// The entry whose key was written and whose value is to come.
+    entry: Vec<u8>,
+}
+
+impl ser::SerializeMap for Sorted<'_, '_> {
+    type Ok = ();
+    type Error = CodecError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), CodecError> {
+        self.entry = encode_alone(key)?;
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CodecError> {
+        let mut entry = std::mem::take(&mut self.entry);
+        entry.extend_from_slice(&encode_alone(value)?);
+        self.entries.push(entry);
+        Ok(())
+    }
+    fn end(mut self) -> Result<(), CodecError> {
+        self.entries.sort_unstable();
+        self.encoder.length(self.entries.len());
+        for entry in &self.entries {
+            self.encoder.out.extend_from_slice(entry);
+        }
+        Ok(())
     }
 }
 
@@ -284,20 +372,6 @@ impl ser::SerializeSeq for Compound<'_, '_> {
     }
 }
 
-impl ser::SerializeMap for Compound<'_, '_> {
-    type Ok = ();
-    type Error = CodecError;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), CodecError> {
-        self.element(key)
-    }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CodecError> {
-        value.serialize(&mut *self.encoder)
-    }
-    fn end(self) -> Result<(), CodecError> {
-        self.finish()
-    }
-}
-
 macro_rules! fields {
     ($($trait:ident :: $method:ident $(($key:ident))?),*) => {$(
         impl ser::$trait for &mut KeyEncoder<'_> {
@@ -319,10 +393,34 @@ macro_rules! fields {
 fields!(
     SerializeTuple::serialize_element,
     SerializeTupleStruct::serialize_field,
-    SerializeTupleVariant::serialize_field,
-    SerializeStruct::serialize_field(key),
-    SerializeStructVariant::serialize_field(key)
+    SerializeTupleVariant::serialize_field
 );
+
+/// A struct's fields: a tag byte before each, `1` present, `0` skipped.
+macro_rules! tagged_fields {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for &mut KeyEncoder<'_> {
+            type Ok = ();
+            type Error = CodecError;
+            #[inline]
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, _key: &'static str, value: &T) -> Result<(), CodecError> {
+                self.out.push(1);
+                value.serialize(&mut **self)
+            }
+            #[inline]
+            fn skip_field(&mut self, _key: &'static str) -> Result<(), CodecError> {
+                self.out.push(0);
+                Ok(())
+            }
+            #[inline]
+            fn end(self) -> Result<(), CodecError> {
+                Ok(())
+            }
+        }
+    )*};
+}
+
+tagged_fields!(SerializeStruct, SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {
@@ -356,8 +454,66 @@ mod tests {
         assert_ne!(key(&Shape::Circle(1)), key(&Shape::Rect { w: 1, h: 0 }));
         let map: BTreeMap<&str, u8> = [("a", 1), ("b", 2)].into();
         assert_eq!(key(&map), [2, 1, b'a', 1, 1, b'b', 2]);
+        assert_eq!(key(&Shape::Rect { w: 1, h: 2 }), [2, 1, 1, 1, 2]);
         assert_eq!(key(&7u64), 7u64.to_le_bytes());
         assert_eq!(key(&"x".repeat(200)).len(), 2 + 200);
+    }
+
+    /// Equal maps and hashed sets encode alike whatever their iteration
+    /// order; sequences keep theirs.
+    #[test]
+    fn equal_maps_and_sets_encode_alike() {
+        use std::collections::{HashMap, HashSet};
+        let entries: Vec<(String, u32)> = (0..64).map(|i| (format!("k{i}"), i)).collect();
+        let forward: HashMap<String, u32> = entries.iter().cloned().collect();
+        let backward: HashMap<String, u32> = entries.iter().rev().cloned().collect();
+        let first = key(&forward);
+        for _ in 0..8 {
+            // Each map has its own `RandomState`: another iteration order.
+            let again: HashMap<String, u32> = entries.iter().cloned().collect();
+            assert_eq!(key(&again), first);
+        }
+        assert_eq!(key(&backward), first);
+        let set: HashSet<u32> = (0..64).collect();
+        let other: HashSet<u32> = (0..64).rev().collect();
+        assert_eq!(key(&set), key(&other));
+        let set_sorted: Vec<u32> = {
+            let mut v: Vec<u32> = (0..64).collect();
+            v.sort_by_key(|n| n.to_le_bytes());
+            v
+        };
+        assert_eq!(key(&set), key(&set_sorted), "a set is its sorted elements");
+        assert_ne!(
+            key(&vec![1u8, 2]),
+            key(&vec![2u8, 1]),
+            "a sequence keeps its order"
+        );
+        let mut smaller = forward.clone();
+        smaller.remove("k3");
+        assert_ne!(key(&smaller), first);
+    }
+
+    /// Fields skipped by `skip_serializing_if` leave a mark: two values
+    /// that hold different fields never encode alike.
+    #[test]
+    fn skipped_fields_never_alias() {
+        #[derive(serde::Serialize)]
+        struct Sparse {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            a: Option<u8>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            b: Option<u8>,
+        }
+        let a = key(&Sparse {
+            a: Some(1),
+            b: None,
+        });
+        let b = key(&Sparse {
+            a: None,
+            b: Some(1),
+        });
+        assert_ne!(a, b);
+        assert_eq!(a, [1, 1, 1, 0]);
     }
 
     #[test]
