@@ -939,3 +939,53 @@ fn a_fill_under_way_when_another_process_clears_is_not_kept_in_l1() {
         "A kept its fill in L1 after B's clear"
     );
 }
+
+/// The subscription of process A goes silent (a proxy black-holes every
+/// connection of A's) just before process B clears a key A holds in L1:
+/// the message never arrives, and A stops serving the old value within the
+/// staleness bound (100 ms by default) all the same, because L1 is served
+/// only while a recent ping proved delivery.
+#[test]
+fn a_black_holed_subscription_stops_l1_within_the_staleness_bound() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    let proxy = support::Proxy::start(server.port);
+    install(RedisBackend::connect(&proxy.url()).unwrap());
+    let mut b = Worker::start(&server.url());
+    assert_eq!(b.send("call sb"), format!("sb@{} 1", b.pid()));
+    let old = format!("sb@{}", b.pid());
+    wait_until(Duration::from_secs(5), "A to read B's value", || {
+        gated("sb") == old
+    });
+    let l1_hits = || {
+        memo_core::stats::functions()
+            .iter()
+            .find(|f| f.namespace == "worker::compute")
+            .map_or(0, |f| f.l1_hits)
+    };
+    let hits = l1_hits();
+    assert_eq!(gated("sb"), old);
+    assert_eq!(l1_hits(), hits + 1, "A serves the value from L1");
+
+    proxy.black_hole();
+    assert_eq!(b.send("clear sb"), "ok");
+    let cleared = Instant::now();
+    let mut last_old = None;
+    loop {
+        let call = Instant::now();
+        let value = gated("sb");
+        if value != old {
+            break;
+        }
+        last_old = Some(call.duration_since(cleared));
+        assert!(
+            cleared.elapsed() < Duration::from_secs(5),
+            "A served the old value for 5 s"
+        );
+    }
+    let staleness = last_old.unwrap_or_default();
+    assert!(
+        staleness < Duration::from_millis(150),
+        "A served the cleared value {staleness:?} after the clear (bound 100 ms)"
+    );
+}

@@ -11,9 +11,20 @@
 //! bypassed: nothing is served from it or stored in it, since an invalidation
 //! could be missed. When the channel is back ([`Link::up`]), L1 is flushed
 //! (messages sent meanwhile were lost) and used again.
+//!
+//! A backend that can prove delivery vouches instead ([`Link::vouch`]): L1
+//! is used only until a deadline it sets from its latest proof (on Redis, a
+//! `PONG` on the subscriber connection to a `PING` sent at `t` proves every
+//! message published before `t` has arrived, so the deadline is `t` plus
+//! the staleness bound). A hit checks that deadline against the time it
+//! reads for expiry anyway: one more load and a compare. A channel that dies
+//! silently then costs at most the bound, whatever the network does.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use crate::clock::{self, Tick, NEVER};
 
 /// A cache with a local tier that the registry can flush.
 pub(crate) trait LocalTier: Send + Sync {
@@ -28,8 +39,13 @@ pub(crate) trait LocalTier: Send + Sync {
 }
 
 static REGISTRY: OnceLock<Mutex<Vec<&'static dyn LocalTier>>> = OnceLock::new();
-/// Whether L1 may be used: the installed backend vouches for it.
-static L1_ON: AtomicBool = AtomicBool::new(true);
+/// Until when (on the coarse clock) L1 may be used: `NEVER` while the
+/// installed backend vouches for it without a deadline ([`Link::up`]), 0
+/// while its channel is down, a deadline while it vouches by proofs.
+static VOUCHED_UNTIL: AtomicU64 = AtomicU64::new(NEVER);
+/// The channel went down since L1 was last flushed: flush before using L1
+/// again.
+static DOWN: AtomicBool = AtomicBool::new(false);
 /// Which installation of a backend the current links belong to.
 static INSTALLATION: AtomicU64 = AtomicU64::new(0);
 /// Serialises state changes (up, down, install) so a flush and the flag
@@ -56,10 +72,14 @@ pub(crate) fn each(mut f: impl FnMut(&dyn LocalTier)) {
     }
 }
 
-/// Whether L1 may be read and written now. One relaxed load on the hit path.
+/// Whether L1 may be read and written now: two loads (the deadline, and
+/// the time a hit reads for expiry anyway) and a compare on the hit path.
 #[inline]
 pub(crate) fn l1_on() -> bool {
-    L1_ON.load(Ordering::Acquire)
+    match VOUCHED_UNTIL.load(Ordering::Acquire) {
+        NEVER => true,
+        until => clock::recent() < until,
+    }
 }
 
 fn flush_all_local() {
@@ -74,7 +94,8 @@ fn flush_all_local() {
 pub(crate) fn install() -> Link {
     let _state = STATE.lock().unwrap_or_else(|e| e.into_inner());
     let installation = INSTALLATION.fetch_add(1, Ordering::AcqRel) + 1;
-    L1_ON.store(true, Ordering::Release);
+    VOUCHED_UNTIL.store(NEVER, Ordering::Release);
+    DOWN.store(false, Ordering::Release);
     flush_all_local();
     Link { installation }
 }
@@ -110,19 +131,53 @@ impl Link {
     }
 
     /// The broadcast channel works: flush every L1 (invalidations may have
-    /// been missed) and use L1 again.
+    /// been missed) if it was down, and use L1 again, with no deadline.
     pub fn up(&self) {
+        self.use_l1_until(NEVER);
+    }
+
+    /// The broadcast channel has delivered every message sent before
+    /// `until` less the backend's staleness bound: use L1 until `until`
+    /// (flushing it first if the channel was down), unless a later proof
+    /// vouched for longer. Past `until` without a new proof, L1 is bypassed
+    /// (nothing lost: the same channel's next proof resumes it).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # let link: memo_core::coherence::Link = unimplemented!();
+    /// let ping_sent = std::time::Instant::now();
+    /// // ... the answer to that ping arrives ...
+    /// link.vouch(ping_sent + std::time::Duration::from_millis(100));
+    /// ```
+    pub fn vouch(&self, until: Instant) {
+        let left = until.saturating_duration_since(Instant::now());
+        // On the coarse clock, less the lag of the time hits read.
+        let until = clock::now()
+            .saturating_add(clock::ticks(left))
+            .saturating_sub(clock::ticks(clock::TICK));
+        self.use_l1_until(until.max(1));
+    }
+
+    fn use_l1_until(&self, until: Tick) {
         let _state = STATE.lock().unwrap_or_else(|e| e.into_inner());
-        if self.current() && !L1_ON.load(Ordering::Acquire) {
+        if !self.current() {
+            return;
+        }
+        if DOWN.swap(false, Ordering::AcqRel) {
             flush_all_local();
-            L1_ON.store(true, Ordering::Release);
+        }
+        let current = VOUCHED_UNTIL.load(Ordering::Acquire);
+        if until == NEVER || current == NEVER || until > current {
+            VOUCHED_UNTIL.store(until, Ordering::Release);
         }
     }
 
     /// The broadcast channel is down: stop using L1 and flush it.
     pub fn down(&self) {
         let _state = STATE.lock().unwrap_or_else(|e| e.into_inner());
-        if self.current() && L1_ON.swap(false, Ordering::AcqRel) {
+        if self.current() && !DOWN.swap(true, Ordering::AcqRel) {
+            VOUCHED_UNTIL.store(0, Ordering::Release);
             flush_all_local();
         }
     }

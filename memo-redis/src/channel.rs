@@ -3,27 +3,34 @@
 //!
 //! `clear`, `invalidate` and `set_cached_value` publish a message after
 //! their write; a subscriber thread in every process drops the matching L1
-//! entries. While the subscription is down (connecting, Redis restarting,
-//! the connection silent for longer than [`PING_TIMEOUT`] after a ping),
-//! the process reports the channel down and bypasses L1, and when it is back
-//! it flushes L1 before using it again. Staleness is thus bounded by message
-//! delivery (sub-millisecond on a LAN) while the channel is up, and never
-//! unbounded while it is not.
+//! entries.
+//!
+//! L1 is used only while the subscription has recently proved that it
+//! delivered everything: Redis answers the commands of one connection in
+//! order, so a `PONG` on the subscriber connection for a `PING` sent at `t`
+//! proves that every message published before `t` has already arrived (and
+//! been applied: replies are read in order too). The thread pings every half
+//! of the staleness bound `B`; each answer vouches for L1 until `t + B`
+//! ([`Link::vouch`]). A connection that dies silently, a proxy that
+//! black-holes it, a Redis that freezes: L1 stops being served within `B` of
+//! the last proof, with no assumption about the network. After
+//! [`PING_TIMEOUT`] without an answer the thread reconnects; a new
+//! subscription flushes L1 before it is used again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use futures_util::{FutureExt, StreamExt};
 use memo_core::coherence::Link;
 
 use crate::target::Target;
 
-/// How long the subscriber blocks reading before it checks for shutdown.
+/// How long the subscriber blocks reading, at most, before it looks at the
+/// clock (to ping, or to notice shutdown).
 const POLL: Duration = Duration::from_millis(100);
-/// How often a silent subscription is pinged.
-const PING_EVERY: Duration = Duration::from_millis(500);
-/// How long a ping may take before the channel is declared down.
+/// How long a ping may go unanswered before the connection is given up.
 pub(crate) const PING_TIMEOUT: Duration = Duration::from_millis(500);
 /// Back-off between reconnection attempts, doubling up to the maximum.
 const RECONNECT_FIRST: Duration = Duration::from_millis(50);
@@ -33,6 +40,8 @@ const RECONNECT_MAX: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) channel: String,
+    /// How long after a proof of delivery L1 may be used.
+    bound: Duration,
     /// This process's id in messages, so it skips its own.
     pub(crate) origin: u64,
     shutdown: AtomicBool,
@@ -43,12 +52,15 @@ pub(crate) struct Shared {
 struct State {
     link: Option<Link>,
     subscribed: bool,
+    /// Until when the latest proof vouches for L1.
+    vouched_until: Option<Instant>,
 }
 
 impl Shared {
-    pub(crate) fn new(channel: String) -> Arc<Shared> {
+    pub(crate) fn new(channel: String, bound: Duration) -> Arc<Shared> {
         Arc::new(Shared {
             channel,
+            bound,
             origin: getrandom::u64().unwrap_or_else(|_| u64::from(std::process::id())),
             shutdown: AtomicBool::new(false),
             state: Mutex::default(),
@@ -62,12 +74,22 @@ impl Shared {
     /// Keeps `link` and reports the current state through it.
     pub(crate) fn attach(&self, link: Link) {
         let mut state = self.state();
-        if state.subscribed {
-            link.up();
-        } else {
-            link.down();
+        match (state.subscribed, state.vouched_until) {
+            (true, Some(until)) => link.vouch(until),
+            _ => link.down(),
         }
         state.link = Some(link);
+    }
+
+    /// A `PING` sent at `sent` was answered: every message published before
+    /// it has been delivered.
+    fn delivered_before(&self, sent: Instant) {
+        let until = sent + self.bound;
+        let mut state = self.state();
+        state.vouched_until = Some(until);
+        if let Some(link) = &state.link {
+            link.vouch(until);
+        }
     }
 
     fn set_subscribed(&self, subscribed: bool) {
@@ -76,15 +98,13 @@ impl Shared {
             return;
         }
         state.subscribed = subscribed;
+        // A new subscription vouches for L1 at its first proof, not before.
+        state.vouched_until = None;
         if let Some(link) = &state.link {
-            if subscribed {
-                link.up();
-            } else {
-                link.down();
-            }
+            link.down();
         }
         if subscribed {
-            tracing::info!(target: "memo", channel = %self.channel, "invalidation channel subscribed; L1 in use");
+            tracing::info!(target: "memo", channel = %self.channel, "invalidation channel subscribed; L1 in use from its first proof of delivery");
         } else {
             tracing::warn!(target: "memo", channel = %self.channel, "invalidation channel down; L1 bypassed until it is back");
         }
@@ -128,12 +148,26 @@ pub(crate) fn spawn(target: Arc<Target>, shared: Arc<Shared>) {
 }
 
 fn subscribe_forever(target: &Target, shared: &Shared) {
+    // redis-rs's async pub/sub hands messages over in the order they were
+    // read and resolves a ping once its `PONG` is read: what a proof needs
+    // (see `listen`). One thread, its own runtime, no executor of the
+    // application's involved.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(target: "memo", %error, "could not start the invalidation subscriber's runtime; L1 stays bypassed");
+            return;
+        }
+    };
     let mut backoff = RECONNECT_FIRST;
     let mut attempt = 0usize;
     while !shared.stopped() {
-        match target.subscriber_connection(attempt) {
-            Ok(mut connection) => {
-                if listen(&mut connection, shared).is_ok() {
+        match target.subscriber_client(attempt) {
+            Ok(client) => {
+                if runtime.block_on(listen(&client, shared)).is_ok() {
                     backoff = RECONNECT_FIRST;
                 }
             }
@@ -148,35 +182,73 @@ fn subscribe_forever(target: &Target, shared: &Shared) {
     }
 }
 
-/// Subscribes and delivers messages until the connection fails or the
+/// Subscribes, then delivers messages and proves delivery with pings until
+/// the connection fails, a ping goes unanswered for [`PING_TIMEOUT`], or the
 /// backend stops. `Ok` when it had subscribed.
-fn listen(connection: &mut redis::Connection, shared: &Shared) -> Result<(), ()> {
-    let mut pubsub = connection.as_pubsub();
-    pubsub.set_read_timeout(Some(PING_TIMEOUT)).map_err(drop)?;
-    pubsub.subscribe(&shared.channel).map_err(drop)?;
-    pubsub.set_read_timeout(Some(POLL)).map_err(drop)?;
+///
+/// A proof: the messages read before a `PONG` are in the stream by the
+/// time the ping resolves, so once they are applied, every message
+/// published before the ping was sent has been.
+async fn listen(client: &redis::Client, shared: &Shared) -> Result<(), ()> {
+    let pubsub = within(PING_TIMEOUT, client.get_async_pubsub()).await?;
+    let (mut sink, mut stream) = pubsub.split();
+    within(PING_TIMEOUT, sink.subscribe(&shared.channel)).await?;
     shared.set_subscribed(true);
-    let mut last_heard = Instant::now();
+    // However it ends, it had subscribed.
+    let _ = prove_and_deliver(&mut sink, &mut stream, shared).await;
+    Ok(())
+}
+
+/// The subscribed part of [`listen`]; `Err` when the connection failed or a
+/// ping went unanswered.
+async fn prove_and_deliver(
+    sink: &mut redis::aio::PubSubSink,
+    stream: &mut redis::aio::PubSubStream,
+    shared: &Shared,
+) -> Result<(), ()> {
+    let every = shared.bound / 2;
+    let mut pings = 0u64;
     while !shared.stopped() {
-        match pubsub.get_message() {
-            Ok(message) => {
-                last_heard = Instant::now();
-                shared.deliver(message.get_payload_bytes());
-            }
-            Err(error) if error.is_timeout() => {
-                if last_heard.elapsed() >= PING_EVERY {
-                    let _ = pubsub.set_read_timeout(Some(PING_TIMEOUT));
-                    if pubsub.ping::<redis::Value>().is_err() {
-                        return Ok(());
-                    }
-                    let _ = pubsub.set_read_timeout(Some(POLL));
-                    last_heard = Instant::now();
+        pings += 1;
+        let token = format!("memo-{pings}");
+        let sent = Instant::now();
+        let ping = within(PING_TIMEOUT, sink.ping_message::<redis::Value>(&token));
+        let mut ping = std::pin::pin!(ping);
+        loop {
+            tokio::select! {
+                message = stream.next() => shared.deliver(message.ok_or(())?.get_payload_bytes()),
+                answered = &mut ping => {
+                    answered?;
+                    break;
                 }
             }
-            Err(_) => return Ok(()),
+        }
+        while let Some(message) = stream.next().now_or_never() {
+            shared.deliver(message.ok_or(())?.get_payload_bytes());
+        }
+        shared.delivered_before(sent);
+        // Until the next ping: apply messages as they come, and look at the
+        // stop flag every `POLL`.
+        let next = tokio::time::Instant::from_std(sent + every);
+        while !shared.stopped() && tokio::time::Instant::now() < next {
+            let wake = next.min(tokio::time::Instant::now() + POLL);
+            if let Ok(message) = tokio::time::timeout_at(wake, stream.next()).await {
+                shared.deliver(message.ok_or(())?.get_payload_bytes());
+            }
         }
     }
     Ok(())
+}
+
+/// `future`'s output, or `Err` when it fails or takes longer than `limit`.
+async fn within<T>(
+    limit: Duration,
+    future: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, ()> {
+    match tokio::time::timeout(limit, future).await {
+        Ok(Ok(value)) => Ok(value),
+        _ => Err(()),
+    }
 }
 
 fn sleep_unless_stopped(shared: &Shared, duration: Duration) {

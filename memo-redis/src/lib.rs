@@ -111,6 +111,7 @@ pub struct RedisBackendBuilder {
     channel: String,
     key_prefix: String,
     batch_reads: bool,
+    staleness_bound: Duration,
     certificates: target::Certificates,
 }
 
@@ -133,6 +134,10 @@ impl RedisBackend {
     pub const DEFAULT_POOL_SIZE: usize = 16;
     /// Default invalidation channel.
     pub const DEFAULT_CHANNEL: &'static str = "memo:invalidate";
+    /// Default staleness bound of L1: 100 ms.
+    pub const DEFAULT_STALENESS_BOUND: Duration = Duration::from_millis(100);
+    /// Shortest staleness bound: 20 ms (two ticks of the time hits read).
+    pub const MIN_STALENESS_BOUND: Duration = Duration::from_millis(20);
 
     /// A backend for one Redis server, with the default settings.
     ///
@@ -275,6 +280,7 @@ impl RedisBackendBuilder {
             channel: RedisBackend::DEFAULT_CHANNEL.to_owned(),
             key_prefix: String::new(),
             batch_reads: true,
+            staleness_bound: RedisBackend::DEFAULT_STALENESS_BOUND,
             certificates: None,
         }
     }
@@ -375,6 +381,31 @@ impl RedisBackendBuilder {
     /// ```
     pub fn batch_reads(mut self, on: bool) -> Self {
         self.batch_reads = on;
+        self
+    }
+
+    /// How stale L1 may be, at most, after another process's `clear`,
+    /// `invalidate`, `set_cached_value` or `refresh` returns (default
+    /// 100 ms; at least [`RedisBackend::MIN_STALENESS_BOUND`]), whatever
+    /// the network does. The subscriber pings Redis every half of it on the
+    /// invalidation connection; a `PONG` for a ping sent at `t` proves
+    /// every invalidation published before `t` has arrived, and L1 is
+    /// served only until `t` plus the bound. What it costs: `2 / bound`
+    /// pings a second per process (20 at the default; a thousand processes
+    /// send Redis 20 000 `PING`s a second, a small share of what one Redis
+    /// serves), and L1 pauses (calls go to Redis) whenever a ping's answer
+    /// takes longer than half the bound. The bound also grows by the
+    /// scheduling delay, if any, of the `memo-clock` thread beyond its
+    /// 10 ms tick.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = memo_redis::RedisBackend::builder("redis://127.0.0.1/")
+    ///     .staleness_bound(std::time::Duration::from_millis(250));
+    /// ```
+    pub fn staleness_bound(mut self, bound: Duration) -> Self {
+        self.staleness_bound = bound.max(RedisBackend::MIN_STALENESS_BOUND);
         self
     }
 
@@ -489,7 +520,7 @@ impl RedisBackendBuilder {
             } else {
                 self.channel
             };
-        let shared = Shared::new(channel);
+        let shared = Shared::new(channel, self.staleness_bound);
         channel::spawn(Arc::clone(&target), Arc::clone(&shared));
         Ok(RedisBackend {
             inner: Arc::new(Inner {

@@ -126,23 +126,16 @@ impl Target {
         }
     }
 
-    /// A plain connection to subscribe on; `attempt` rotates through a
-    /// cluster's seed nodes.
-    pub(crate) fn subscriber_connection(&self, attempt: usize) -> RedisResult<Connection> {
-        let timeouts = Timeouts {
-            connect: crate::channel::PING_TIMEOUT,
-            command: crate::channel::PING_TIMEOUT,
-        };
+    /// The client of the server to subscribe on; `attempt` rotates through
+    /// a cluster's seed nodes (pub/sub messages reach every node).
+    pub(crate) fn subscriber_client(&self, attempt: usize) -> RedisResult<Client> {
         match self {
-            Target::Single(client) => plain(client, timeouts),
-            Target::Sentinel(sentinel) => {
-                let client = sentinel
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_client()?;
-                plain(&client, timeouts)
-            }
-            Target::Cluster { nodes, .. } => plain(&nodes[attempt % nodes.len()], timeouts),
+            Target::Single(client) => Ok(client.clone()),
+            Target::Sentinel(sentinel) => sentinel
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_client(),
+            Target::Cluster { nodes, .. } => Ok(nodes[attempt % nodes.len()].clone()),
         }
     }
 }

@@ -583,3 +583,100 @@ impl Drop for Worker {
         let _ = self.child.wait();
     }
 }
+
+/// A TCP proxy in front of a server, for faults the network makes: it
+/// forwards both ways until told to black-hole (then it swallows what it
+/// reads, in both directions, and the sockets stay open: a peer sees
+/// silence, not a reset). Its threads stop when it is dropped.
+pub struct Proxy {
+    pub port: u16,
+    black_hole: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(upstream: u16) -> Proxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        listener.set_nonblocking(true).expect("non-blocking accept");
+        let black_hole = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (hole, stopped) = (Arc::clone(&black_hole), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Acquire) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream))
+                        else {
+                            continue;
+                        };
+                        for (from, to) in [
+                            (client.try_clone(), server.try_clone()),
+                            (server.try_clone(), client.try_clone()),
+                        ] {
+                            let (Ok(from), Ok(to)) = (from, to) else {
+                                continue;
+                            };
+                            let (hole, stopped) = (Arc::clone(&hole), Arc::clone(&stopped));
+                            std::thread::spawn(move || pump(from, to, &hole, &stopped));
+                        }
+                    }
+                    // Accept polls: this thread has nothing else to wait on.
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Proxy {
+            port,
+            black_hole,
+            stop,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// From now on, swallow every byte of every connection, old and new.
+    pub fn black_hole(&self) {
+        self.black_hole
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    black_hole: &std::sync::atomic::AtomicBool,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let _ = from.set_read_timeout(Some(Duration::from_millis(20)));
+    let mut buffer = [0u8; 16 * 1024];
+    while !stop.load(Ordering::Acquire) {
+        match from.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                if !black_hole.load(Ordering::Acquire) && to.write_all(&buffer[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
