@@ -140,8 +140,32 @@ impl Target {
     }
 }
 
+/// A connection to `client` with the command timeout on its socket, opened
+/// within `timeouts.connect` in all: TCP connect, TLS, and the set-up
+/// pipeline's replies (`CLIENT SETINFO`, `AUTH`, `SELECT`).
+///
+/// redis-rs applies its connect timeout to the TCP connect and then to
+/// each read of the set-up, so a server that accepts and then stalls (a
+/// frozen process, a black hole) held a caller well past the timeout. The
+/// set-up runs on a helper thread instead, and the caller stops waiting at
+/// the deadline; the thread ends within redis-rs's own timeouts and drops
+/// what it opened. A thread per connection opened, not per call: the pool
+/// keeps them.
 fn plain(client: &Client, timeouts: Timeouts) -> RedisResult<Connection> {
-    let connection = client.get_connection_with_timeout(timeouts.connect)?;
+    let (opened, arrival) = std::sync::mpsc::sync_channel(1);
+    let opening = client.clone();
+    std::thread::Builder::new()
+        .name("memo-redis-connect".into())
+        .spawn(move || {
+            let _ = opened.send(opening.get_connection_with_timeout(timeouts.connect));
+        })
+        .map_err(redis::RedisError::from)?;
+    let connection = arrival.recv_timeout(timeouts.connect).map_err(|_| {
+        redis::RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connection set-up timed out",
+        ))
+    })??;
     connection.set_read_timeout(Some(timeouts.command))?;
     connection.set_write_timeout(Some(timeouts.command))?;
     Ok(connection)
