@@ -422,3 +422,55 @@ fn skipped_fields_never_alias_two_calls() {
         "served the other call's value"
     );
 }
+
+static SHARED_NAME_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "guarantees::shared_name")]
+fn one_face(id: u64) -> u64 {
+    SHARED_NAME_RUNS.fetch_add(1, Ordering::SeqCst);
+    id + DATA.load(Ordering::SeqCst) * 1000
+}
+
+#[quickcache(name = "guarantees::shared_name")]
+fn other_face(id: u64) -> u64 {
+    one_face::uncached(id)
+}
+
+/// Two functions that share a `name` share entries, and an invalidation
+/// through one reaches the other's L1 (and its remembered generation) in
+/// this process as it would in another.
+#[test]
+fn functions_sharing_a_name_stay_coherent_in_one_process() {
+    let runs = || SHARED_NAME_RUNS.load(Ordering::SeqCst);
+    let first = one_face(1);
+    assert_eq!(other_face(1), first, "shared entries");
+    let before = runs();
+    assert_eq!(other_face(1), first);
+    assert_eq!(runs(), before, "from the other's L1");
+
+    one_face::clear(1).unwrap();
+    other_face(1);
+    assert_eq!(
+        runs(),
+        before + 1,
+        "the other kept its L1 copy after the clear"
+    );
+
+    one_face::set_cached_value(2).to(7).unwrap();
+    other_face::set_cached_value(2).to(8).unwrap();
+    assert_eq!(
+        one_face(2),
+        8,
+        "the first kept its L1 copy after the other's set"
+    );
+
+    other_face(3);
+    let before = runs();
+    one_face::invalidate().unwrap();
+    other_face(3);
+    assert_eq!(
+        runs(),
+        before + 1,
+        "the other kept its L1 copy after the invalidate"
+    );
+}

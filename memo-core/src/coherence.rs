@@ -72,6 +72,24 @@ pub(crate) fn each(mut f: impl FnMut(&dyn LocalTier)) {
     }
 }
 
+/// This process changed `namespace`'s entry for `args` (every entry, for
+/// `None`) through the cache `origin`: drops the L1 copies of the other
+/// caches of that namespace, the functions that share a `name` with it
+/// (their remembered generation too, for `None`). `origin` sees to its own.
+pub(crate) fn changed_here(origin: &dyn LocalTier, args: Option<&[u8]>) {
+    let namespace = origin.namespace();
+    let caches = registry().clone();
+    for cache in caches {
+        if cache.namespace() != namespace || std::ptr::addr_eq(cache, origin) {
+            continue;
+        }
+        match args {
+            Some(args) => cache.forget_local(args),
+            None => cache.flush_local(),
+        }
+    }
+}
+
 /// Whether L1 may be read and written now: two loads (the deadline, and
 /// the time a hit reads for expiry anyway) and a compare on the hit path.
 #[inline]

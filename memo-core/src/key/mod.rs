@@ -18,6 +18,9 @@
 //!   `invalidate()` replaces.
 //! - **Lock keys** read `memo:l:{namespace}:{args}` (the dog-pile lock of one
 //!   entry) and `memo:lock:{name}` ([`lock`](crate::lock())).
+//! - **Long namespaces** (over 120 bytes) are written into keys as their
+//!   first 80 bytes, `~`, and 32 hex digits of their SHA-256, so no key
+//!   memo writes is longer than [`MAX_KEY_LEN`].
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -138,10 +141,37 @@ where
     f(encoded.map(|()| &buf[..]))
 }
 
+/// Longest namespace written into keys as is. Longer ones are written as
+/// their first [`NAMESPACE_HEAD`] bytes, `~`, and 32 hex digits of their
+/// SHA-256, so that every key memo writes stays within [`MAX_KEY_LEN`]:
+/// the longest, an entry key whose arguments are hashed, is `memo:v:` +
+/// namespace + `:#` + 64 hex digits.
+const MAX_NAMESPACE_LEN: usize = 120;
+/// How much of a long namespace its keys keep, for whoever reads them.
+const NAMESPACE_HEAD: usize = 80;
+
+/// `namespace` as keys spell it: as is, or shortened when long (see
+/// [`MAX_NAMESPACE_LEN`]); distinct namespaces stay distinct.
+fn key_namespace(namespace: &str) -> std::borrow::Cow<'_, str> {
+    if namespace.len() <= MAX_NAMESPACE_LEN {
+        return namespace.into();
+    }
+    let mut head = NAMESPACE_HEAD;
+    while !namespace.is_char_boundary(head) {
+        head -= 1;
+    }
+    let digest = Sha256::digest(namespace.as_bytes());
+    let mut short = String::with_capacity(head + 1 + 32);
+    short.push_str(&namespace[..head]);
+    short.push('~');
+    push_hex(&mut short, &digest[..16]);
+    short.into()
+}
+
 /// What every entry key of `namespace` starts with: `memo:v:{namespace}:`.
 /// A cache builds it once (see [`entry_key_at`]).
 pub(crate) fn entry_prefix(namespace: &str) -> String {
-    format!("{PREFIX}:v:{namespace}:")
+    format!("{PREFIX}:v:{}:", key_namespace(namespace))
 }
 
 /// The shared-tier key of one entry of `namespace`.
@@ -201,14 +231,15 @@ pub(crate) fn entry_lock_key(entry_key: &str) -> String {
     format!("{PREFIX}:l:{rest}")
 }
 
-/// The key of a lock taken with [`lock`](crate::lock()): `memo:lock:{name}`.
+/// The key of a lock taken with [`lock`](crate::lock()): `memo:lock:{name}`
+/// (a long name shortened as a namespace is).
 pub(crate) fn named_lock_key(name: &str) -> String {
-    format!("{PREFIX}:lock:{name}")
+    format!("{PREFIX}:lock:{}", key_namespace(name))
 }
 
 /// The shared-tier key of `namespace`'s generation token.
 pub(crate) fn generation_key(namespace: &str) -> String {
-    format!("{PREFIX}:g:{namespace}")
+    format!("{PREFIX}:g:{}", key_namespace(namespace))
 }
 
 /// Lowercase hex, two digits a byte. By table, a chunk at a time into a
@@ -306,6 +337,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// However long the namespace and the arguments, every key memo writes
+    /// stays within the bound, and long namespaces stay apart.
+    #[test]
+    fn every_key_stays_within_the_bound() {
+        for len in [1, 119, 120, 121, 200, 1000] {
+            for namespace in ["n".repeat(len), "é".repeat(len)] {
+                for args in [&[7u8; 1][..], &[7; 60], &[7; 400]] {
+                    let entry = entry_key(&namespace, args);
+                    assert!(entry.len() <= MAX_KEY_LEN, "{} bytes", entry.len());
+                    assert!(entry_lock_key(&entry).len() <= MAX_KEY_LEN);
+                }
+                assert!(generation_key(&namespace).len() <= MAX_KEY_LEN);
+                assert!(named_lock_key(&namespace).len() <= MAX_KEY_LEN);
+            }
+        }
+        let (a, b) = ("a".repeat(200), format!("{}b", "a".repeat(199)));
+        assert_ne!(generation_key(&a), generation_key(&b));
+        assert_ne!(entry_key(&a, b"\x01"), entry_key(&b, b"\x01"));
+        assert_eq!(
+            generation_key("short::f"),
+            "memo:g:short::f",
+            "short ones as they are"
+        );
     }
 
     #[test]

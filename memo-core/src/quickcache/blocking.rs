@@ -11,7 +11,7 @@ use std::time::Instant;
 use super::{tombstone, Cache, Entry, Lookup, Prepared, Seen};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
-use crate::coherence::LocalTier;
+use crate::coherence::{self, LocalTier};
 use crate::flight::{Followed, Joined, Leader};
 use crate::key::ArgsKey;
 use crate::lock::{self, Waited};
@@ -214,6 +214,7 @@ where
         let backend = backend::current();
         let cleared = backend.set(&self.entry_key(&args), &tombstone(), self.timeout);
         self.forget_local(&args);
+        coherence::changed_here(self, Some(&args));
         cleared?;
         backend.broadcast(&self.namespace, Some(&args))
     }
@@ -229,6 +230,7 @@ where
         let backend = backend::current();
         let renewed = backend.new_generation(&self.generation_key);
         self.flush_local();
+        coherence::changed_here(self, None);
         renewed?;
         backend.broadcast(&self.namespace, None)
     }
@@ -322,10 +324,12 @@ where
             Ok(()) => {
                 let broadcast = backend.broadcast(&cache.namespace, Some(&args));
                 cache.keep_local_set(&args, &value, ticket);
+                coherence::changed_here(cache, Some(&args));
                 broadcast
             }
             Err(error) => {
                 cache.forget_local(&args);
+                coherence::changed_here(cache, Some(&args));
                 Err(error)
             }
         }

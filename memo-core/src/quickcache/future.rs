@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::{tombstone, Cache, Entry, Lookup, Prepared, Seen};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
-use crate::coherence::LocalTier;
+use crate::coherence::{self, LocalTier};
 use crate::flight::{Followed, Joined, Leader};
 use crate::key::ArgsKey;
 use crate::lock::{self, Waited};
@@ -208,6 +208,7 @@ where
         let key = self.entry_key(&args);
         let cleared = backend.set_async(&key, &tombstone(), self.timeout).await;
         self.forget_local(&args);
+        coherence::changed_here(self, Some(&args));
         cleared?;
         backend.broadcast_async(&self.namespace, Some(&args)).await
     }
@@ -221,6 +222,7 @@ where
         let backend = backend::current();
         let renewed = backend.new_generation_async(&self.generation_key).await;
         self.flush_local();
+        coherence::changed_here(self, None);
         renewed?;
         backend.broadcast_async(&self.namespace, None).await
     }
@@ -311,10 +313,12 @@ where
             Ok(()) => {
                 let broadcast = backend.broadcast_async(&cache.namespace, Some(&args)).await;
                 cache.keep_local_set(&args, &value, ticket);
+                coherence::changed_here(cache, Some(&args));
                 broadcast
             }
             Err(error) => {
                 cache.forget_local(&args);
+                coherence::changed_here(cache, Some(&args));
                 Err(error)
             }
         }
