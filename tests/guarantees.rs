@@ -474,3 +474,33 @@ fn functions_sharing_a_name_stay_coherent_in_one_process() {
         "the other kept its L1 copy after the invalidate"
     );
 }
+
+fn first_block() -> u64 {
+    #[quickcache]
+    fn lookup(id: u64) -> u64 {
+        id + 1
+    }
+    lookup(1)
+}
+
+fn second_block() -> u64 {
+    #[quickcache]
+    fn lookup(id: u64) -> u64 {
+        id + 2
+    }
+    lookup(1)
+}
+
+/// Two functions of one name in one module (each in a block of its own)
+/// have namespaces of their own: neither is served the other's value.
+#[test]
+fn functions_of_the_same_name_never_share_entries() {
+    assert_eq!(first_block(), 2);
+    assert_eq!(second_block(), 3, "served the other function's value");
+    let namespaces: Vec<String> = memo_core::stats::functions()
+        .into_iter()
+        .map(|f| f.namespace)
+        .filter(|namespace| namespace.starts_with("guarantees::lookup@"))
+        .collect();
+    assert_eq!(namespaces.len(), 2, "{namespaces:?}");
+}

@@ -90,13 +90,14 @@ fn due() -> bool {
 /// answer(1);
 /// answer(1);
 /// let stats = memo_core::stats::functions();
-/// let answer = stats.iter().find(|f| f.namespace.ends_with("::answer")).unwrap();
+/// let answer = stats.iter().find(|f| f.namespace.contains("::answer@")).unwrap();
 /// assert_eq!((answer.l1_hits, answer.misses), (1, 1));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FunctionStats {
-    /// The function's namespace (`crate::module::function` or its `name`).
+    /// The function's namespace (`crate::module::function@digest` or its
+    /// `name`).
     pub namespace: String,
     /// Calls answered by this process's L1. Counted as L1 probes less the
     /// probes that missed, so a snapshot taken while calls run can include

@@ -565,6 +565,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form, keep: &Keep) 
         None => quote!(::core::option::Option::None),
     };
     let function_name = function.name().to_string();
+    let digest = digest(function);
     let get = if form.methods {
         quote!(get_for(::memo_core::__private::type_name::<Self>))
     } else {
@@ -578,6 +579,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form, keep: &Keep) 
                 ::memo_core::__private::Spec {
                     module: ::core::module_path!(),
                     function: #function_name,
+                    digest: #digest,
                     name: #name,
                     timeout: #timeout,
                     memoize_timeout: #memoize_timeout,
@@ -679,6 +681,18 @@ fn quickcache(function: &Function, options: &Options, form: &Form, keep: &Keep) 
         },
         clear_is_async,
     }
+}
+
+/// FNV-1a (folded to 32 bits) of the function's signature and body as
+/// tokens: the same for every build of the same code, and another for
+/// another function of the same name (see `Spec::digest`).
+fn digest(function: &Function) -> u32 {
+    let (sig, block) = (&function.sig, &function.block);
+    let text = quote!(#sig #block).to_string();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash ^ (hash >> 32)) as u32
 }
 
 fn duration(seconds: &Seconds) -> TokenStream {

@@ -9,7 +9,8 @@
 //!   entry everywhere but on a hit, and are decoded to find it
 //!   (`key::decoder`).
 //! - **Shared-tier keys** read `memo:v:{namespace}:{hex(args)}`, where the
-//!   namespace is `crate::module::function` (or the `name = "..."` option).
+//!   namespace is `crate::module::function@digest` (or the `name = "..."`
+//!   option; see `Spec::digest`).
 //!   Arguments are hex so the last `:` always ends the namespace, whatever the
 //!   namespace holds. A key that would be longer than [`MAX_KEY_LEN`] bytes
 //!   ends in `#{hex(sha256(args))}` instead, which collides with no other key

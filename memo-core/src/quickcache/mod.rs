@@ -38,6 +38,11 @@ pub struct Spec {
     pub module: &'static str,
     /// The function's name.
     pub function: &'static str,
+    /// A digest of the function's signature and body (FNV-1a of their
+    /// tokens): part of the default namespace, so two functions of one name
+    /// in one module (declared in different blocks) never share entries,
+    /// while builds of the same code agree on it.
+    pub digest: u32,
     /// The `name = "..."` option: replaces the whole namespace.
     pub name: Option<&'static str>,
     /// `timeout`: how long the shared tier keeps an entry.
@@ -232,8 +237,8 @@ where
     fn new(spec: &Spec, owner: Option<&'static str>) -> Self {
         let namespace = match (spec.name, owner) {
             (Some(name), _) => name.to_owned(),
-            (None, Some(owner)) => format!("{owner}::{}", spec.function),
-            (None, None) => format!("{}::{}", spec.module, spec.function),
+            (None, Some(owner)) => format!("{owner}::{}@{:08x}", spec.function, spec.digest),
+            (None, None) => format!("{}::{}@{:08x}", spec.module, spec.function, spec.digest),
         };
         let l1 = (!spec.memoize_timeout.is_zero()).then(|| Local::new(spec.max_entries));
         Cache {
