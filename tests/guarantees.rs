@@ -504,3 +504,34 @@ fn functions_of_the_same_name_never_share_entries() {
         .collect();
     assert_eq!(namespaces.len(), 2, "{namespaces:?}");
 }
+
+static TYPED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "guarantees::one_namespace_two_types", memoize_timeout = 0)]
+fn as_number(id: u64) -> u64 {
+    TYPED_RUNS.fetch_add(1, Ordering::SeqCst);
+    id
+}
+
+#[quickcache(name = "guarantees::one_namespace_two_types", memoize_timeout = 0)]
+fn as_text(id: u64) -> String {
+    TYPED_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("#{id}")
+}
+
+/// A well-formed envelope of another value type under the same key (a
+/// shared `name`, or a deploy that changed the type) is a miss, never
+/// decoded into the wrong type.
+#[test]
+fn an_envelope_of_another_type_is_a_miss() {
+    assert_eq!(as_number(300), 300);
+    let runs = TYPED_RUNS.load(Ordering::SeqCst);
+    assert_eq!(as_text(300), "#300");
+    assert_eq!(
+        TYPED_RUNS.load(Ordering::SeqCst),
+        runs + 1,
+        "decoded the other type's value"
+    );
+    assert_eq!(as_number(300), 300);
+    assert_eq!(TYPED_RUNS.load(Ordering::SeqCst), runs + 2);
+}

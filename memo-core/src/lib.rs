@@ -60,6 +60,7 @@ mod memoized;
 mod memory;
 mod outcome;
 mod quickcache;
+mod shape;
 pub mod stats;
 mod store;
 

@@ -254,7 +254,11 @@ where
             generation_epoch: Mutex::new(0),
             timeout: spec.timeout,
             lock_ttl: spec.lock_ttl,
-            fingerprint: fingerprint(std::any::type_name::<(V, C)>()),
+            fingerprint: fingerprint(&format!(
+                "{} {}",
+                std::any::type_name::<(V, C)>(),
+                crate::shape::of::<V>().unwrap_or_default()
+            )),
             codec: C::default(),
         }
     }
