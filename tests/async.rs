@@ -85,7 +85,10 @@ async fn slow_once(x: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_leader_releases_its_followers() {
     let leader = tokio::spawn(slow_once(5));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Polls until the leader runs its body.
+    while CANCELLED_RUNS.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let followers: Vec<_> = (0..8).map(|_| tokio::spawn(slow_once(5))).collect();
     tokio::time::sleep(Duration::from_millis(50)).await;
     leader.abort();

@@ -9,7 +9,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use memo_core::{memoized, quickcache};
-use support::{RedisServer, Worker};
+use support::{wait_until, RedisServer, Worker};
 
 static MEMO_RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -171,17 +171,30 @@ fn a_killed_lock_holder_blocks_others_no_longer_than_the_lock_ttl() {
     let server = RedisServer::start();
     let mut holder = Worker::start(&server.url());
     let mut other = Worker::start(&server.url());
+    let entry = memo_core::key::entry_key_for("worker::locked", &(&"orphan",)).unwrap();
+    let lock_key = entry.replacen(":v:", ":l:", 1);
+    let mut redis = server.client();
+    let lock_left = |redis: &mut redis::Connection| -> i64 {
+        redis::cmd("PTTL").arg(&lock_key).query(redis).unwrap()
+    };
     holder.post("locked orphan 60000");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until(
+        Duration::from_secs(5),
+        "the holder to take the lock",
+        || lock_left(&mut redis) > 0,
+    );
     holder.kill();
+    let left = Duration::from_millis(lock_left(&mut redis).max(0) as u64);
     let start = Instant::now();
     let reply = other.send("locked orphan 10");
-    // lock_ttl is 2 s: the other waits at most that long, then computes.
+    let waited = start.elapsed();
+    // lock_ttl is 2 s: the other waits for the lock to expire (it does not
+    // compute while another holds it), then computes, and at most lock_ttl.
     assert!(
-        start.elapsed() < Duration::from_millis(3500),
-        "waited {:?}",
-        start.elapsed()
+        waited + Duration::from_millis(150) >= left,
+        "computed after {waited:?}, with the lock held {left:?} more"
     );
+    assert!(waited < Duration::from_millis(3500), "waited {waited:?}");
     assert!(
         reply.starts_with(&format!("orphan@{} ", other.pid())),
         "{reply}"

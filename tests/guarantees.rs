@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 mod support;
 
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use memo_core::{memoized, quickcache};
 use support::Gate;
@@ -534,4 +534,52 @@ fn an_envelope_of_another_type_is_a_miss() {
     );
     assert_eq!(as_number(300), 300);
     assert_eq!(TYPED_RUNS.load(Ordering::SeqCst), runs + 2);
+}
+
+#[quickcache(timeout = 0.4, memoize_timeout = 0.1)]
+fn short_lived(id: u64) -> u64 {
+    id
+}
+
+/// (L1 hits, shared hits, misses) of `short_lived`.
+fn short_lived_tiers() -> (u64, u64, u64) {
+    let stats = memo_core::stats::functions();
+    let f = stats
+        .iter()
+        .find(|f| f.namespace.contains("::short_lived@"))
+        .expect("called");
+    (f.l1_hits, f.shared_hits, f.misses)
+}
+
+/// Calls `short_lived(1)` until `tier` of its stats moves; returns how long
+/// after `since` that was.
+fn until_answered_by(tier: fn((u64, u64, u64)) -> u64, since: Instant) -> Duration {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let before = tier(short_lived_tiers());
+        short_lived(1);
+        if tier(short_lived_tiers()) > before {
+            return since.elapsed();
+        }
+        assert!(Instant::now() < deadline, "never expired");
+    }
+}
+
+/// `memoize_timeout` expires the L1 copy (the shared tier answers then) and
+/// `timeout` the shared entry (the body runs again), neither early (but by
+/// the coarse clock's few milliseconds).
+#[test]
+fn timeout_and_memoize_timeout_expire_entries() {
+    short_lived(1);
+    let stored = Instant::now();
+    let l1_expired = until_answered_by(|(_, shared, _)| shared, stored);
+    assert!(
+        l1_expired >= Duration::from_millis(90),
+        "L1 expired after {l1_expired:?}"
+    );
+    let recomputed = until_answered_by(|(_, _, misses)| misses, stored);
+    assert!(
+        recomputed >= Duration::from_millis(390),
+        "the entry expired after {recomputed:?}"
+    );
 }

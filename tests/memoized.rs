@@ -75,20 +75,6 @@ fn nine_arguments_key_by_value_too() {
 
 static LISTS: AtomicUsize = AtomicUsize::new(0);
 
-#[memoized]
-fn joined(a: &str, b: &str) -> String {
-    LISTS.fetch_add(1, Ordering::SeqCst);
-    format!("{a}|{b}")
-}
-
-#[test]
-fn argument_boundaries_never_collide() {
-    assert_eq!(joined("a,b", "c"), "a,b|c");
-    assert_eq!(joined("a", "b,c"), "a|b,c");
-    assert_eq!(joined("ab", ""), "ab|");
-    assert_eq!(joined("a", "b"), "a|b");
-}
-
 static COMPANIONS: AtomicUsize = AtomicUsize::new(0);
 
 #[memoized]

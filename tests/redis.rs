@@ -227,19 +227,23 @@ fn old_entries_never_return_when_the_generation_is_lost() {
     let mut redis = server.client();
     let generation_key = "memo:g:redis_tests::versioned";
 
-    // Entries of version 1, then an invalidation: version 1 is old now.
+    // Entries of version 1 on keys 0..50, then an invalidation: version 1
+    // is old now. Version 2 goes on other keys, so the entries of version
+    // 1 stay stored, hidden only by their generation.
     VERSION.store(1, Ordering::SeqCst);
     for x in 0..50 {
         assert_eq!(versioned(x), (x, 1));
     }
     versioned::invalidate().unwrap();
     VERSION.store(2, Ordering::SeqCst);
-    for x in 0..50 {
+    for x in 100..150 {
         assert_eq!(versioned(x), (x, 2));
     }
 
     // The generation key deleted (as an expiry or a restart would): entries
-    // of version 1 must not come back, in this process or in a fresh one.
+    // of version 1 must not come back, in this process or in a fresh one
+    // (a generation made again as the same token, a counter say, would
+    // bring them back).
     let _: () = redis::cmd("DEL")
         .arg(generation_key)
         .query(&mut redis)

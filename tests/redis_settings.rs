@@ -125,3 +125,59 @@ fn key_prefixes_keep_applications_apart_on_one_database() {
         "billing's entry survived shipping's invalidate"
     );
 }
+
+/// A password-protected server and a database other than 0, as users
+/// write them in the URL (`redis://:password@host:port/db`): entries go to
+/// that database, the subscriber authenticates too (its channel comes up), and a
+/// wrong password costs only the cache.
+#[test]
+fn a_password_and_a_database_in_the_url() {
+    let _turn = exclusive();
+    let server = RedisServer::start_with(&["--requirepass", "s3cret pass"]);
+    let url = format!("redis://:s3cret%20pass@127.0.0.1:{}/3", server.port);
+    let backend = RedisBackend::connect(&url).unwrap();
+    backend.ping().unwrap();
+    install(backend);
+
+    let runs = TLS_RUNS.load(Ordering::SeqCst);
+    assert_eq!(sealed(30), "sealed 30");
+    assert_eq!(sealed(30), "sealed 30");
+    assert_eq!(TLS_RUNS.load(Ordering::SeqCst), runs + 1, "a Redis hit");
+    let key = memo_core::key::entry_key_for("redis_tests::sealed", &(&30u64,)).unwrap();
+    let mut db3 = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    assert!(
+        redis::cmd("EXISTS")
+            .arg(&key)
+            .query::<bool>(&mut db3)
+            .unwrap(),
+        "stored in db 3"
+    );
+    let mut db0 = redis::Client::open(format!(
+        "redis://:s3cret%20pass@127.0.0.1:{}/0",
+        server.port
+    ))
+    .unwrap()
+    .get_connection()
+    .unwrap();
+    assert!(
+        !redis::cmd("EXISTS")
+            .arg(&key)
+            .query::<bool>(&mut db0)
+            .unwrap(),
+        "not in db 0"
+    );
+
+    let wrong =
+        RedisBackend::connect(&format!("redis://:wrong@127.0.0.1:{}/3", server.port)).unwrap();
+    assert!(wrong.ping().is_err());
+    install_unsubscribed(wrong);
+    assert_eq!(sealed(31), "sealed 31", "computed without the cache");
+}
+
+/// Installs a backend whose channel will never come up.
+fn install_unsubscribed(backend: RedisBackend) {
+    memo_core::set_backend(backend);
+}

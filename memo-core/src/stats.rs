@@ -20,13 +20,26 @@ static DECODE_ERRORS: AtomicU64 = AtomicU64::new(0);
 static UNREPORTED: AtomicU64 = AtomicU64::new(0);
 static LAST_REPORT: AtomicU64 = AtomicU64::new(0);
 
-/// How many backend commands have failed in this process so far.
+/// How many backend commands have failed in this process so far
+/// (arguments that could not be encoded count too: the call computed
+/// without the cache).
 ///
 /// # Examples
 ///
 /// ```
+/// struct Unencodable;
+/// impl serde::Serialize for Unencodable {
+///     fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+///         Err(serde::ser::Error::custom("not a key"))
+///     }
+/// }
+///
+/// #[memo_core::quickcache]
+/// fn answer(_question: &Unencodable) -> u32 { 42 }
+///
 /// let before = memo_core::stats::backend_errors();
-/// assert!(memo_core::stats::backend_errors() >= before);
+/// assert_eq!(answer(&Unencodable), 42); // computed, not cached
+/// assert_eq!(memo_core::stats::backend_errors(), before + 1);
 /// ```
 pub fn backend_errors() -> u64 {
     BACKEND_ERRORS.load(Ordering::Relaxed)
@@ -38,7 +51,22 @@ pub fn backend_errors() -> u64 {
 /// # Examples
 ///
 /// ```
-/// let _ = memo_core::stats::decode_errors();
+/// use memo_core::Backend;
+///
+/// #[memo_core::quickcache(name = "docs::decoded", memoize_timeout = 0)]
+/// fn decoded(x: u32) -> u32 { x }
+///
+/// assert_eq!(decoded(7), 7);
+/// // Garbage where the entry is: a miss, counted, then overwritten.
+/// let key = memo_core::key::entry_key_for("docs::decoded", &(&7u32,)).unwrap();
+/// memo_core::backend::current()
+///     .set(&key, &[1; 40], std::time::Duration::from_secs(60))
+///     .unwrap();
+/// let before = memo_core::stats::decode_errors();
+/// assert_eq!(decoded(7), 7);
+/// assert_eq!(memo_core::stats::decode_errors(), before + 1);
+/// assert_eq!(decoded(7), 7);
+/// assert_eq!(memo_core::stats::decode_errors(), before + 1, "overwritten");
 /// ```
 pub fn decode_errors() -> u64 {
     DECODE_ERRORS.load(Ordering::Relaxed)

@@ -190,8 +190,12 @@ impl RedisServer {
                         c.get_connection_with_timeout(Duration::from_millis(200))
                             .ok()
                     })
-                    .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c).ok())
-                    .is_some()
+                    .map(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                    // A server with a password answers, with an error.
+                    .is_some_and(|answer| match answer {
+                        Ok(pong) => pong == "PONG",
+                        Err(error) => error.to_string().contains("NOAUTH"),
+                    })
             },
         );
     }
