@@ -73,8 +73,6 @@ fn nine_arguments_key_by_value_too() {
     assert_eq!(runs() - start, 3);
 }
 
-static LISTS: AtomicUsize = AtomicUsize::new(0);
-
 static COMPANIONS: AtomicUsize = AtomicUsize::new(0);
 
 #[memoized]
