@@ -37,11 +37,17 @@
 //! # Guarantees
 //!
 //! - Never a value computed for other arguments: keys are typed and
-//!   length-prefixed encodings of the arguments, namespaced per function.
+//!   length-prefixed encodings of the arguments (equal maps and sets alike),
+//!   namespaced per function (a digest of its code tells functions of one
+//!   name apart); a stored value of another type or shape is a miss.
+//! - Never a value after an acknowledged `clear`, `set_cached_value`,
+//!   `refresh` or `invalidate`: computations under way are fenced out of L1,
+//!   the shared tier stores a computed value only over what its read found,
+//!   and other processes stop serving L1 within memo-redis's
+//!   `staleness_bound`.
 //! - A failing backend never fails the call: the function computes and
 //!   returns; the failure is counted ([`stats`]) and logged (rate-limited).
-//! - A stored value that does not decode (garbage, truncated, another type
-//!   after a deploy) is a miss: recomputed and overwritten.
+//! - A `Result`'s `Err` is not cached unless `cache_errors` says so.
 //! - `invalidate()` is O(1) on the shared tier, whatever the number of entries.
 // Two modules hold `unsafe`, each block with its proof: the clock's fork
 // handler (clock.rs) and L1's read of its store by key type

@@ -233,13 +233,17 @@ impl RedisBackend {
         Ok(())
     }
 
-    /// Whether the invalidation channel is subscribed (L1 is in use).
+    /// Whether the invalidation channel is subscribed. L1 is in use from the
+    /// subscription's first proof of delivery (see
+    /// [`staleness_bound`](RedisBackendBuilder::staleness_bound)), a ping
+    /// later.
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// let backend = memo_redis::RedisBackend::connect("redis://127.0.0.1/")?;
-    /// let _ = backend.is_subscribed();
+    /// ```
+    /// // Nothing listens on port 1: the subscriber keeps trying, L1 unused.
+    /// let backend = memo_redis::RedisBackend::connect("redis://127.0.0.1:1/")?;
+    /// assert!(!backend.is_subscribed());
     /// # Ok::<(), memo_core::Error>(())
     /// ```
     pub fn is_subscribed(&self) -> bool {
