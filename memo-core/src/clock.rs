@@ -100,7 +100,7 @@ fn start() {
     {
         return;
     }
-    if !fork::forget_ticker_in_children() {
+    if !crate::fork::watch() {
         TICKER.store(UNAVAILABLE, Ordering::Release);
         return;
     }
@@ -137,51 +137,13 @@ fn tick() {
     }
 }
 
-#[cfg(unix)]
-mod fork {
-    #![allow(unsafe_code)]
-
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    use super::{NONE, RECENT, TICKER};
-
-    /// Registers, once per process tree, a handler that runs in the child
-    /// after `fork`: the child has no ticker, so it withdraws the published
-    /// time (the parent's, which would stand still) and lets the child's
-    /// first reader start one. Says whether the handler is registered.
-    ///
-    /// Called only by the caller that won the start of a ticker, so never
-    /// twice at once: a plain flag will do (a `OnceLock` caught mid-way by
-    /// a `fork` would stay locked in the child). A child inherits both the
-    /// flag and its parent's handlers.
-    pub(super) fn forget_ticker_in_children() -> bool {
-        static REGISTERED: AtomicBool = AtomicBool::new(false);
-        if REGISTERED.load(Ordering::Acquire) {
-            return true;
-        }
-        // SAFETY: `pthread_atfork` may be called at any time from any
-        // thread; it takes plain function pointers, and `in_child` is a
-        // `'static` `extern "C" fn()` that never unwinds. POSIX lets a
-        // child handler of a multi-threaded process do only
-        // async-signal-safe work: `in_child` does two lock-free atomic
-        // stores (no lock, no allocation, no call into libc).
-        let registered = unsafe { libc::pthread_atfork(None, None, Some(in_child)) } == 0;
-        REGISTERED.store(registered, Ordering::Release);
-        registered
-    }
-
-    extern "C" fn in_child() {
-        RECENT.store(0, Ordering::Relaxed);
-        TICKER.store(NONE, Ordering::Relaxed);
-    }
-}
-
-#[cfg(not(unix))]
-mod fork {
-    /// No `fork` here: nothing to register.
-    pub(super) fn forget_ticker_in_children() -> bool {
-        true
-    }
+/// In a child after `fork` (see `crate::fork`): no ticker runs there, so
+/// the parent's published time (which would stand still) is withdrawn, and
+/// the child's first reader starts a ticker. Two lock-free atomic stores:
+/// async-signal-safe.
+pub(crate) fn forget_ticker_in_child() {
+    RECENT.store(0, Ordering::Relaxed);
+    TICKER.store(NONE, Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -49,9 +49,9 @@
 //!   returns; the failure is counted ([`stats`]) and logged (rate-limited).
 //! - A `Result`'s `Err` is not cached unless `cache_errors` says so.
 //! - `invalidate()` is O(1) on the shared tier, whatever the number of entries.
-// Two modules hold `unsafe`, each block with its proof: the clock's fork
-// handler (clock.rs) and L1's read of its store by key type
-// (quickcache/local.rs).
+// Two modules hold `unsafe`, each block with its proof: the fork handler
+// (fork.rs) and L1's read of its store by key type (quickcache/local.rs).
+// Tests fork with `unsafe` too (clock.rs, stamp.rs).
 #![deny(unsafe_code)]
 
 pub mod backend;
@@ -60,6 +60,7 @@ pub mod codec;
 pub mod coherence;
 mod error;
 mod flight;
+mod fork;
 pub mod key;
 mod lock;
 mod memoized;
@@ -67,6 +68,7 @@ mod memory;
 mod outcome;
 mod quickcache;
 mod shape;
+mod stamp;
 pub mod stats;
 mod store;
 

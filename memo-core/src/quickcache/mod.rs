@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::backend::{self as backends, Backend, Expect, Fetched, Generation};
+use crate::backend::{Backend, Expect, Fetched, Generation};
 use crate::codec::Codec;
 use crate::coherence::{self, LocalTier};
 use crate::flight::{Flights, Leader};
@@ -153,7 +153,7 @@ impl Seen {
 /// A tombstone: a fresh stamp, read as a miss.
 fn tombstone() -> [u8; STAMPED] {
     let mut bytes = [TOMBSTONE; STAMPED];
-    bytes[1..].copy_from_slice(&backends::new_generation().to_le_bytes());
+    bytes[1..].copy_from_slice(&crate::stamp::next().to_le_bytes());
     bytes
 }
 
@@ -485,7 +485,7 @@ where
     fn seal(&self, generation: Generation, value: &V) -> Result<Vec<u8>, Error> {
         let mut bytes = Vec::with_capacity(64);
         bytes.push(ENVELOPE_VERSION);
-        bytes.extend_from_slice(&backends::new_generation().to_le_bytes());
+        bytes.extend_from_slice(&crate::stamp::next().to_le_bytes());
         bytes.extend_from_slice(&self.fingerprint.to_le_bytes());
         bytes.extend_from_slice(&generation.to_le_bytes());
         self.codec
