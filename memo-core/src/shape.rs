@@ -124,6 +124,22 @@ mod tests {
         assert!(of::<(String, Vec<u32>, Option<bool>)>().is_some());
     }
 
+    /// Recursive types trace (the tracer names a container once it has
+    /// seen it), and deterministically.
+    #[test]
+    fn recursive_types_trace() {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        enum Tree {
+            Leaf(u8),
+            Node(Box<Tree>, Box<Tree>),
+            Many(Vec<Tree>),
+        }
+        let shape = of::<Tree>().expect("traceable");
+        assert_eq!(of::<Tree>().as_deref(), Some(shape.as_str()));
+        assert!(shape.contains("Node") && shape.contains("Many"), "{shape}");
+    }
+
     /// A `Deserialize` that cannot be traced gives no shape (the name is
     /// used alone), and never a panic.
     #[test]
