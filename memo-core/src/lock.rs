@@ -2,7 +2,7 @@
 //! `#[quickcache(lock = true)]` and [`lock`] for blocks of your own.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::backend::{self, new_generation, Backend};
 use crate::{key, stats, Error};
@@ -79,6 +79,15 @@ impl LockGuard {
     pub(crate) async fn release_async_counted(self) {
         let key = self.key.clone();
         if let Err(error) = self.release_async().await {
+            stats::backend_failed("unlock", &key, &error);
+        }
+    }
+
+    /// Releases for memo's own paths: a failure is counted, and the lock
+    /// then expires with its TTL.
+    pub(crate) fn release_counted(self) {
+        let key = self.key.clone();
+        if let Err(error) = self.release() {
             stats::backend_failed("unlock", &key, &error);
         }
     }
@@ -250,105 +259,6 @@ pub async fn lock_async(name: &str, ttl: Duration) -> Result<LockGuard, Error> {
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(MAX_PAUSE);
-    }
-}
-
-/// What waiting on an entry's dog-pile lock came to.
-pub(crate) enum Waited<V> {
-    /// Another process stored the value meanwhile.
-    Value(V),
-    /// We hold the lock: compute and store.
-    Held(LockGuard),
-    /// The lock could not be had in time, or the backend failed: compute
-    /// without it rather than fail.
-    GaveUp,
-}
-
-/// Takes `lock_key` or, while another holds it, polls `read` for the value
-/// the holder will store, for at most `ttl`.
-pub(crate) fn take_or_wait<V>(
-    backend: &Arc<dyn Backend>,
-    lock_key: &str,
-    ttl: Duration,
-    mut read: impl FnMut() -> Result<Option<V>, Error>,
-) -> Waited<V> {
-    let deadline = Instant::now() + ttl;
-    let mut pause = FIRST_PAUSE;
-    loop {
-        match LockGuard::try_take(Arc::clone(backend), lock_key.to_owned(), ttl) {
-            // A holder may have stored the value and released just before we
-            // took the lock: read once more so the body runs exactly once.
-            Ok(Some(guard)) => {
-                return match read() {
-                    Ok(Some(value)) => Waited::Value(value),
-                    _ => Waited::Held(guard),
-                }
-            }
-            Ok(None) => {}
-            Err(error) => {
-                stats::backend_failed("lock", lock_key, &error);
-                return Waited::GaveUp;
-            }
-        }
-        if Instant::now() >= deadline {
-            return Waited::GaveUp;
-        }
-        std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
-        pause = (pause * 2).min(MAX_PAUSE);
-        match read() {
-            Ok(Some(value)) => return Waited::Value(value),
-            Ok(None) => {}
-            Err(error) => {
-                stats::backend_failed("get", lock_key, &error);
-                return Waited::GaveUp;
-            }
-        }
-    }
-}
-
-/// [`take_or_wait`] for async callers.
-pub(crate) async fn take_or_wait_async<V, F, Fut>(
-    backend: &Arc<dyn Backend>,
-    lock_key: &str,
-    ttl: Duration,
-    mut read: F,
-) -> Waited<V>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<V>, Error>>,
-{
-    let deadline = Instant::now() + ttl;
-    let mut pause = FIRST_PAUSE;
-    loop {
-        match LockGuard::try_take_async(Arc::clone(backend), lock_key.to_owned(), ttl).await {
-            Ok(Some(guard)) => {
-                return match read().await {
-                    Ok(Some(value)) => {
-                        guard.release_async_counted().await;
-                        Waited::Value(value)
-                    }
-                    _ => Waited::Held(guard),
-                }
-            }
-            Ok(None) => {}
-            Err(error) => {
-                stats::backend_failed("lock", lock_key, &error);
-                return Waited::GaveUp;
-            }
-        }
-        if Instant::now() >= deadline {
-            return Waited::GaveUp;
-        }
-        tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
-        pause = (pause * 2).min(MAX_PAUSE);
-        match read().await {
-            Ok(Some(value)) => return Waited::Value(value),
-            Ok(None) => {}
-            Err(error) => {
-                stats::backend_failed("get", lock_key, &error);
-                return Waited::GaveUp;
-            }
-        }
     }
 }
 

@@ -8,16 +8,16 @@ use serde::Serialize;
 
 use std::time::Instant;
 
-use super::{tombstone, Cache, Entry, Lookup, Prepared, Seen};
+use super::steps;
+use super::{tombstone, Cache, Entry, Lookup, Prepared};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::coherence::{self, LocalTier};
 use crate::flight::{Followed, Joined, Leader};
 use crate::key::ArgsKey;
-use crate::lock::{self, Waited};
 use crate::outcome::Outcome;
 use crate::store::Ticket;
-use crate::{key, stats, Error};
+use crate::{stats, Error};
 
 impl<V, C> Cache<V, C>
 where
@@ -80,12 +80,10 @@ where
         }
     }
 
-    /// Shared tier: the generation and the entry in one round trip. With
-    /// `lock = true`, a miss takes the entry's lock, or waits (up to
-    /// `lock_ttl`) for the process holding it to store the value. A miss
-    /// knows, before it computes, the generation its value belongs to
-    /// (creating the first one if there is none) and what it will be
-    /// stored over (see `Seen`).
+    /// Shared tier: the steps of `steps::Read` (the generation and the
+    /// entry in one round trip; with `lock = true`, a miss takes the
+    /// entry's lock, or waits up to `lock_ttl` for the process holding it
+    /// to store the value), carried out blocking.
     fn lookup_shared<'c>(
         &'c self,
         args: ArgsKey,
@@ -95,99 +93,16 @@ where
         let backend = backend::current();
         let key = self.entry_key(&args);
         let read_at = Instant::now();
-        // Knowing the current generation, a hit is one GET of the entry.
-        if let Some(known) = self.known_generation() {
-            match backend.get_value(&key) {
-                Ok(stored) => {
-                    if let Some(value) = stored.as_deref().and_then(|b| self.open(known, b)) {
-                        return self.hit(args, value, ticket, leader);
-                    }
-                    if stored.is_none() && self.lock_ttl.is_none() {
-                        let entry = Entry {
-                            args,
-                            key,
-                            backend: Some(backend),
-                            generation: Some(known),
-                            seen: Seen::of(None),
-                            read_at,
-                            lock: None,
-                        };
-                        return self.miss(entry, ticket, leader);
-                    }
-                }
-                Err(error) => return self.unreachable(&error, args, key, ticket, leader),
-            }
-        }
-        // Otherwise (or when the entry is of another generation) the
-        // generation and the entry together, in one round trip.
-        let read = || {
-            backend
-                .get(&self.generation_key, &key)
-                .map(|found| self.read(found))
-        };
-        let seen_at = self.generation_epoch();
-        let mut found = match read() {
-            Ok(found) => found,
-            Err(error) => return self.unreachable(&error, args, key, ticket, leader),
-        };
-        self.learn_generation(seen_at, found.generation);
-        if let Some(value) = found.value.take() {
-            return self.hit(args, value, ticket, leader);
-        }
-        let mut lock = None;
-        if let Some(ttl) = self.lock_ttl {
-            let lock_key = key::entry_lock_key(&key);
-            let mut reread = None;
-            let waited = lock::take_or_wait(&backend, &lock_key, ttl, || {
-                let mut found = read()?;
-                let value = found.value.take();
-                reread = Some(found);
-                Ok(value)
-            });
-            match waited {
-                Waited::Value(value) => return self.hit(args, value, ticket, leader),
-                Waited::Held(guard) => lock = Some(guard),
-                Waited::GaveUp => {}
-            }
-            found = reread.unwrap_or(found);
-        }
-        let generation = match found.generation {
-            Some(generation) => generation,
-            // The first use (or the token was lost): the value belongs to
-            // the generation made now, before it is computed, never to one
-            // an `invalidate()` makes meanwhile.
-            None => match backend.generation(&self.generation_key) {
-                Ok(generation) => generation,
-                Err(error) => return self.unreachable(&error, args, key, ticket, leader),
-            },
-        };
-        let entry = Entry {
-            args,
-            key,
-            backend: Some(backend),
-            generation: Some(generation),
-            seen: found.seen,
-            read_at,
-            lock,
-        };
-        self.miss(entry, ticket, leader)
+        let outcome = steps::drive(steps::Read::new(self, &key), &backend);
+        self.looked_up(outcome, args, key, backend, read_at, ticket, leader)
     }
 
-    /// Stores a computed value under the generation it was computed under,
-    /// over what its read found and nothing else (`Backend::set_if`).
-    fn store_computed(&self, backend: &dyn Backend, entry: &Entry, value: &V) -> Result<(), Error> {
-        let Some(generation) = entry.generation else {
-            return Ok(());
+    /// Stores a computed value (`steps::Store`), blocking.
+    fn store_computed(&self, entry: &mut Entry, value: &V) {
+        let Some((backend, store)) = self.store_steps(entry, value) else {
+            return;
         };
-        if entry.read_at.elapsed() >= self.timeout {
-            // A clear's tombstone lives `timeout`: past it, the read may
-            // predate a clear whose tombstone is gone.
-            return Ok(());
-        }
-        let sealed = self.seal(generation, value)?;
-        backend
-            .set_if(&entry.key, entry.seen.expect(), &sealed, self.timeout)
-            .map(drop)
+        steps::drive(store, &backend);
     }
 
     /// Stores a value set (not computed from a read) under the current
@@ -287,12 +202,8 @@ where
             return result;
         };
         let cache = miss.cache;
-        if let Some(backend) = &entry.backend {
-            if let Err(error) = cache.store_computed(&**backend, &entry, value) {
-                stats::backend_failed("set", &cache.namespace, &error);
-            }
-        }
-        drop(entry.lock);
+        let mut entry = entry;
+        cache.store_computed(&mut entry, value);
         cache.keep_local(&entry.args, value, miss.ticket);
         if let Some(leader) = miss.leader {
             leader.finish(value);

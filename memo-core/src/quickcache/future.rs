@@ -8,19 +8,18 @@ use std::future::Future;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use std::sync::Mutex;
 use std::time::Instant;
 
-use super::{tombstone, Cache, Entry, Lookup, Prepared, Seen};
+use super::steps;
+use super::{tombstone, Cache, Entry, Lookup, Prepared};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::coherence::{self, LocalTier};
 use crate::flight::{Followed, Joined, Leader};
 use crate::key::ArgsKey;
-use crate::lock::{self, Waited};
 use crate::outcome::Outcome;
 use crate::store::Ticket;
-use crate::{key, stats, Error};
+use crate::{stats, Error};
 
 impl<V, C> Cache<V, C>
 where
@@ -84,8 +83,8 @@ where
         }
     }
 
-    /// [`Cache::lookup_shared`](super::Cache) for async callers: the same
-    /// steps, awaiting the backend.
+    /// The shared tier for async callers: the steps of `steps::Read`,
+    /// awaited.
     async fn lookup_shared_async<'c>(
         &'c self,
         args: ArgsKey,
@@ -95,97 +94,16 @@ where
         let backend = backend::current();
         let key = self.entry_key(&args);
         let read_at = Instant::now();
-        if let Some(known) = self.known_generation() {
-            match backend.get_value_async(&key).await {
-                Ok(stored) => {
-                    if let Some(value) = stored.as_deref().and_then(|b| self.open(known, b)) {
-                        return self.hit(args, value, ticket, leader);
-                    }
-                    if stored.is_none() && self.lock_ttl.is_none() {
-                        let entry = Entry {
-                            args,
-                            key,
-                            backend: Some(backend),
-                            generation: Some(known),
-                            seen: Seen::of(None),
-                            read_at,
-                            lock: None,
-                        };
-                        return self.miss(entry, ticket, leader);
-                    }
-                }
-                Err(error) => return self.unreachable(&error, args, key, ticket, leader),
-            }
-        }
-        let read = || async {
-            let found = backend.get_async(&self.generation_key, &key).await?;
-            Ok::<_, Error>(self.read(found))
-        };
-        let seen_at = self.generation_epoch();
-        let mut found = match read().await {
-            Ok(found) => found,
-            Err(error) => return self.unreachable(&error, args, key, ticket, leader),
-        };
-        self.learn_generation(seen_at, found.generation);
-        if let Some(value) = found.value.take() {
-            return self.hit(args, value, ticket, leader);
-        }
-        let mut lock = None;
-        if let Some(ttl) = self.lock_ttl {
-            let lock_key = key::entry_lock_key(&key);
-            let reread = Mutex::new(None);
-            let waited = lock::take_or_wait_async(&backend, &lock_key, ttl, || async {
-                let mut found = read().await?;
-                let value = found.value.take();
-                *reread.lock().unwrap_or_else(|e| e.into_inner()) = Some(found);
-                Ok(value)
-            })
-            .await;
-            match waited {
-                Waited::Value(value) => return self.hit(args, value, ticket, leader),
-                Waited::Held(guard) => lock = Some(guard),
-                Waited::GaveUp => {}
-            }
-            if let Some(reread) = reread.into_inner().unwrap_or_else(|e| e.into_inner()) {
-                found = reread;
-            }
-        }
-        let generation = match found.generation {
-            Some(generation) => generation,
-            None => match backend.generation_async(&self.generation_key).await {
-                Ok(generation) => generation,
-                Err(error) => return self.unreachable(&error, args, key, ticket, leader),
-            },
-        };
-        let entry = Entry {
-            args,
-            key,
-            backend: Some(backend),
-            generation: Some(generation),
-            seen: found.seen,
-            read_at,
-            lock,
-        };
-        self.miss(entry, ticket, leader)
+        let outcome = steps::drive_async(steps::Read::new(self, &key), &backend).await;
+        self.looked_up(outcome, args, key, backend, read_at, ticket, leader)
     }
 
-    async fn store_computed_async(
-        &self,
-        backend: &dyn Backend,
-        entry: &Entry,
-        value: &V,
-    ) -> Result<(), Error> {
-        let Some(generation) = entry.generation else {
-            return Ok(());
+    /// Stores a computed value (`steps::Store`), awaited.
+    async fn store_computed_async(&self, entry: &mut Entry, value: &V) {
+        let Some((backend, store)) = self.store_steps(entry, value) else {
+            return;
         };
-        if entry.read_at.elapsed() >= self.timeout {
-            return Ok(());
-        }
-        let sealed = self.seal(generation, value)?;
-        backend
-            .set_if_async(&entry.key, entry.seen.expect(), &sealed, self.timeout)
-            .await
-            .map(drop)
+        steps::drive_async(store, &backend).await;
     }
 
     async fn store_async(&self, backend: &dyn Backend, key: &str, value: &V) -> Result<(), Error> {
@@ -277,14 +195,8 @@ where
             return result;
         };
         let cache = miss.cache;
-        if let Some(backend) = &entry.backend {
-            if let Err(error) = cache.store_computed_async(&**backend, &entry, value).await {
-                stats::backend_failed("set", &cache.namespace, &error);
-            }
-        }
-        if let Some(lock) = entry.lock {
-            lock.release_async_counted().await;
-        }
+        let mut entry = entry;
+        cache.store_computed_async(&mut entry, value).await;
         cache.keep_local(&entry.args, value, miss.ticket);
         if let Some(leader) = miss.leader {
             leader.finish(value);

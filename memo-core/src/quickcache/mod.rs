@@ -3,14 +3,17 @@
 //!
 //! This module holds the cache and the steps both surfaces share (the L1
 //! probe, the envelope); `local` holds L1 (keyed by value or by encoding,
-//! see `key::typed`); `blocking` reads one sync call top to bottom
-//! ([`Cache::probe`], [`Cache::lookup_missed`], [`Lookup::or_compute`]),
-//! `future` the same for
-//! async callers ([`Cache::lookup_async`] then [`Lookup::or_compute_async`]).
+//! see `key::typed`); `steps` describes the shared-tier read (generation,
+//! entry, dog-pile lock) and store once, as a sans-IO state machine;
+//! `blocking` reads one sync call top to bottom ([`Cache::probe`],
+//! [`Cache::lookup_missed`], [`Lookup::or_compute`]) and drives the steps
+//! blocking, `future` the same for async callers ([`Cache::lookup_async`]
+//! then [`Lookup::or_compute_async`]), awaiting.
 
 mod blocking;
 mod future;
 mod local;
+mod steps;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
@@ -404,6 +407,72 @@ where
             leader: Some(leader),
             ticket,
         }))
+    }
+
+    /// Where a shared-tier read (`steps::Read`) leaves the call: a hit, a
+    /// miss that knows where to store, or a backend failure.
+    #[allow(clippy::too_many_arguments)]
+    fn looked_up<'c>(
+        &'c self,
+        outcome: steps::Outcome<V>,
+        args: ArgsKey,
+        key: String,
+        backend: std::sync::Arc<dyn Backend>,
+        read_at: std::time::Instant,
+        ticket: Ticket,
+        leader: Leader<'c, ArgsKey, V>,
+    ) -> Lookup<'c, V, C> {
+        match outcome {
+            steps::Outcome::Hit(value) => self.hit(args, value, ticket, leader),
+            steps::Outcome::Miss {
+                generation,
+                seen,
+                lock,
+            } => {
+                let entry = Entry {
+                    args,
+                    key,
+                    backend: Some(backend),
+                    generation: Some(generation),
+                    seen,
+                    read_at,
+                    lock,
+                };
+                self.miss(entry, ticket, leader)
+            }
+            steps::Outcome::Failed(error) => self.unreachable(&error, args, key, ticket, leader),
+        }
+    }
+
+    /// The envelope of a computed value, if it is to be stored: it has a
+    /// generation (a backend answered), its read is younger than a
+    /// tombstone lives (`timeout`: an older read may predate a clear whose
+    /// tombstone is gone), and it seals.
+    fn seal_computed(&self, entry: &Entry, value: &V) -> Option<Vec<u8>> {
+        let generation = entry.generation?;
+        if entry.read_at.elapsed() >= self.timeout {
+            return None;
+        }
+        self.seal(generation, value)
+            .map_err(|error| stats::backend_failed("encode value", &self.namespace, &error))
+            .ok()
+    }
+
+    /// The steps that store a computed value and release the lock, and the
+    /// backend to carry them out on; `None` without a backend (it failed
+    /// on the read: the value goes to L1 only).
+    fn store_steps<'e>(
+        &self,
+        entry: &'e mut Entry,
+        value: &V,
+    ) -> Option<(std::sync::Arc<dyn Backend>, steps::Store<'e>)> {
+        let backend = entry.backend.clone()?;
+        let sealed = self.seal_computed(entry, value);
+        let lock = entry.lock.take();
+        Some((
+            backend,
+            steps::Store::new(&entry.key, &entry.seen, sealed, self.timeout, lock),
+        ))
     }
 
     /// A miss that computes and stores nothing (its flight's leader had a
