@@ -1,8 +1,8 @@
 //! Keeping local (L1) tiers coherent with the shared tier.
 //!
-//! Every `#[quickcache]` function registers its cache here on first use, by
-//! namespace. Whatever learns that the shared tier changed underneath this
-//! process drops the affected L1 entries through this registry: installing a
+//! Every `#[quickcache]` function registers its cache in `registry` on
+//! first use, by namespace. Whatever learns that the shared tier changed
+//! underneath this process drops the affected L1 entries through it: installing a
 //! backend flushes every L1, and a backend shared between processes relays
 //! other processes' `clear`, `invalidate` and `set_cached_value` through a
 //! [`Link`] (Redis pub/sub in `memo-redis`).
@@ -21,24 +21,12 @@
 //! silently then costs at most the bound, whatever the network does.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::clock::{self, Tick, NEVER};
+use crate::registry;
 
-/// A cache with a local tier that the registry can flush.
-pub(crate) trait LocalTier: Send + Sync {
-    /// The namespace its shared-tier keys live under.
-    fn namespace(&self) -> &str;
-    /// Drops every local entry.
-    fn flush_local(&self);
-    /// Drops the local entry for these encoded arguments.
-    fn forget_local(&self, args: &[u8]);
-    /// Its hit and miss counters.
-    fn counters(&self) -> &crate::stats::Counters;
-}
-
-static REGISTRY: OnceLock<Mutex<Vec<&'static dyn LocalTier>>> = OnceLock::new();
 /// Until when (on the coarse clock) L1 may be used: `NEVER` while the
 /// installed backend vouches for it without a deadline ([`Link::up`]), 0
 /// while its channel is down, a deadline while it vouches by proofs.
@@ -52,44 +40,6 @@ static INSTALLATION: AtomicU64 = AtomicU64::new(0);
 /// never interleave wrongly.
 static STATE: Mutex<()> = Mutex::new(());
 
-fn registry() -> std::sync::MutexGuard<'static, Vec<&'static dyn LocalTier>> {
-    REGISTRY
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-}
-
-/// Adds `cache` to the registry; called once per cache.
-pub(crate) fn register(cache: &'static dyn LocalTier) {
-    registry().push(cache);
-}
-
-/// Calls `f` with every registered cache.
-pub(crate) fn each(mut f: impl FnMut(&dyn LocalTier)) {
-    let caches = registry().clone();
-    for cache in caches {
-        f(cache);
-    }
-}
-
-/// This process changed `namespace`'s entry for `args` (every entry, for
-/// `None`) through the cache `origin`: drops the L1 copies of the other
-/// caches of that namespace, the functions that share a `name` with it
-/// (their remembered generation too, for `None`). `origin` sees to its own.
-pub(crate) fn changed_here(origin: &dyn LocalTier, args: Option<&[u8]>) {
-    let namespace = origin.namespace();
-    let caches = registry().clone();
-    for cache in caches {
-        if cache.namespace() != namespace || std::ptr::addr_eq(cache, origin) {
-            continue;
-        }
-        match args {
-            Some(args) => cache.forget_local(args),
-            None => cache.flush_local(),
-        }
-    }
-}
-
 /// Whether L1 may be read and written now: two loads (the deadline, and
 /// the time a hit reads for expiry anyway) and a compare on the hit path.
 #[inline]
@@ -101,10 +51,7 @@ pub(crate) fn l1_on() -> bool {
 }
 
 fn flush_all_local() {
-    let caches = registry().clone();
-    for cache in caches {
-        cache.flush_local();
-    }
+    registry::each(|cache| cache.flush_local());
 }
 
 /// Starts a new installation: flushes every L1 and hands out the link the new
@@ -207,12 +154,13 @@ impl Link {
         if !self.current() {
             return;
         }
-        let caches = registry().clone();
-        for cache in caches.into_iter().filter(|c| c.namespace() == namespace) {
-            match args {
-                Some(args) => cache.forget_local(args),
-                None => cache.flush_local(),
+        registry::each(|cache| {
+            if cache.namespace() == namespace {
+                match args {
+                    Some(args) => cache.forget_local(args),
+                    None => cache.flush_local(),
+                }
             }
-        }
+        });
     }
 }

@@ -58,25 +58,27 @@ pub mod backend;
 mod clock;
 pub mod codec;
 pub mod coherence;
+mod counters;
 mod error;
 mod flight;
 mod fork;
 pub mod key;
 mod lock;
 mod memoized;
-mod memory;
 mod outcome;
 mod quickcache;
+mod registry;
+mod report;
 mod shape;
 mod stamp;
 pub mod stats;
 mod store;
 
+pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
 pub use backend::{set_backend, Backend};
 pub use error::Error;
 pub use lock::{lock, lock_async, try_lock, LockGuard};
 pub use memoized::{HasMemos, Memos};
-pub use memory::{MemoryBackend, MemoryBackendBuilder};
 
 /// What `f::set_cached_value(args)` returns: call [`to`](Self::to) with the
 /// value to store for those arguments. It owns the (encoded or cloned)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{self, new_generation, Backend};
-use crate::{key, stats, Error};
+use crate::{key, report, Error};
 
 /// Shortest and longest pause between two attempts to take a held lock.
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
@@ -79,7 +79,7 @@ impl LockGuard {
     pub(crate) async fn release_async_counted(self) {
         let key = self.key.clone();
         if let Err(error) = self.release_async().await {
-            stats::backend_failed("unlock", &key, &error);
+            report::backend_failed("unlock", &key, &error);
         }
     }
 
@@ -88,7 +88,7 @@ impl LockGuard {
     pub(crate) fn release_counted(self) {
         let key = self.key.clone();
         if let Err(error) = self.release() {
-            stats::backend_failed("unlock", &key, &error);
+            report::backend_failed("unlock", &key, &error);
         }
     }
 
@@ -142,14 +142,14 @@ impl Drop for LockGuard {
                 let (key, token) = (std::mem::take(&mut self.key), self.token);
                 runtime.spawn(async move {
                     if let Err(error) = backend.unlock_async(&key, token).await {
-                        stats::backend_failed("unlock", &key, &error);
+                        report::backend_failed("unlock", &key, &error);
                     }
                 });
                 return;
             }
         }
         if let Err(error) = self.backend.unlock(&self.key, self.token) {
-            stats::backend_failed("unlock", &self.key, &error);
+            report::backend_failed("unlock", &self.key, &error);
         }
     }
 }

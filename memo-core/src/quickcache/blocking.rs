@@ -12,12 +12,12 @@ use super::steps;
 use super::{tombstone, Cache, Entry, Lookup, Prepared};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
-use crate::coherence::{self, LocalTier};
 use crate::flight::{Followed, Joined, Leader};
 use crate::key::ArgsKey;
 use crate::outcome::Outcome;
+use crate::registry::{self, CachedFunction};
 use crate::store::Ticket;
-use crate::{stats, Error};
+use crate::{report, Error};
 
 impl<V, C> Cache<V, C>
 where
@@ -129,7 +129,7 @@ where
         let backend = backend::current();
         let cleared = backend.set(&self.entry_key(&args), &tombstone(), self.timeout);
         self.forget_local(&args);
-        coherence::changed_here(self, Some(&args));
+        registry::changed_here(self, Some(&args));
         cleared?;
         backend.broadcast(&self.namespace, Some(&args))
     }
@@ -145,7 +145,7 @@ where
         let backend = backend::current();
         let renewed = backend.new_generation(&self.generation_key);
         self.flush_local();
-        coherence::changed_here(self, None);
+        registry::changed_here(self, None);
         renewed?;
         backend.broadcast(&self.namespace, None)
     }
@@ -235,12 +235,12 @@ where
             Ok(()) => {
                 let broadcast = backend.broadcast(&cache.namespace, Some(&args));
                 cache.keep_local_set(&args, &value, ticket);
-                coherence::changed_here(cache, Some(&args));
+                registry::changed_here(cache, Some(&args));
                 broadcast
             }
             Err(error) => {
                 cache.forget_local(&args);
-                coherence::changed_here(cache, Some(&args));
+                registry::changed_here(cache, Some(&args));
                 Err(error)
             }
         }
@@ -272,7 +272,7 @@ where
         if let Some(value) = kept(&result) {
             let cache = self.cache;
             if let Err(error) = self.set(value.clone()) {
-                stats::backend_failed("refresh", &cache.namespace, &error);
+                report::backend_failed("refresh", &cache.namespace, &error);
             }
         }
         result

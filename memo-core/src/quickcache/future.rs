@@ -14,12 +14,12 @@ use super::steps;
 use super::{tombstone, Cache, Entry, Lookup, Prepared};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
-use crate::coherence::{self, LocalTier};
 use crate::flight::{Followed, Joined, Leader};
 use crate::key::ArgsKey;
 use crate::outcome::Outcome;
+use crate::registry::{self, CachedFunction};
 use crate::store::Ticket;
-use crate::{stats, Error};
+use crate::{report, Error};
 
 impl<V, C> Cache<V, C>
 where
@@ -126,7 +126,7 @@ where
         let key = self.entry_key(&args);
         let cleared = backend.set_async(&key, &tombstone(), self.timeout).await;
         self.forget_local(&args);
-        coherence::changed_here(self, Some(&args));
+        registry::changed_here(self, Some(&args));
         cleared?;
         backend.broadcast_async(&self.namespace, Some(&args)).await
     }
@@ -140,7 +140,7 @@ where
         let backend = backend::current();
         let renewed = backend.new_generation_async(&self.generation_key).await;
         self.flush_local();
-        coherence::changed_here(self, None);
+        registry::changed_here(self, None);
         renewed?;
         backend.broadcast_async(&self.namespace, None).await
     }
@@ -225,12 +225,12 @@ where
             Ok(()) => {
                 let broadcast = backend.broadcast_async(&cache.namespace, Some(&args)).await;
                 cache.keep_local_set(&args, &value, ticket);
-                coherence::changed_here(cache, Some(&args));
+                registry::changed_here(cache, Some(&args));
                 broadcast
             }
             Err(error) => {
                 cache.forget_local(&args);
-                coherence::changed_here(cache, Some(&args));
+                registry::changed_here(cache, Some(&args));
                 Err(error)
             }
         }
@@ -265,7 +265,7 @@ where
         if let Some(value) = kept(&result) {
             let cache = self.cache;
             if let Err(error) = self.set_async(value.clone()).await {
-                stats::backend_failed("refresh", &cache.namespace, &error);
+                report::backend_failed("refresh", &cache.namespace, &error);
             }
         }
         result

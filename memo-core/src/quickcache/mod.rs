@@ -24,14 +24,15 @@ use serde::Serialize;
 
 use crate::backend::{Backend, Expect, Fetched, Generation};
 use crate::codec::Codec;
-use crate::coherence::{self, LocalTier};
+use crate::coherence;
+use crate::counters::Counters;
 use crate::flight::{Flights, Leader};
 use crate::key::typed::TypedArgs;
 use crate::key::ArgsKey;
 use crate::lock::LockGuard;
-use crate::stats::Counters;
+use crate::registry::{self, CachedFunction};
 use crate::store::Ticket;
-use crate::{clock, key, stats, Error};
+use crate::{clock, key, report, Error};
 use local::Local;
 
 /// What the macro knows about one `#[quickcache]` function.
@@ -208,7 +209,7 @@ where
             Cache::new(&self.spec, owner)
         });
         if registered {
-            coherence::register(first);
+            registry::register(first);
         }
         if first.owned_by(owner) {
             return first;
@@ -226,7 +227,7 @@ where
         // Kept for the life of the process, as the static's own cache is:
         // one per `Self` type the method is instantiated with.
         let cache: &'static Cache<V, C> = Box::leak(Box::new(Cache::new(&self.spec, owner)));
-        coherence::register(cache);
+        registry::register(cache);
         others.push(cache);
         cache
     }
@@ -310,7 +311,7 @@ where
         A: Serialize + ?Sized,
     {
         encode(args).map_err(|error| {
-            stats::backend_failed("encode key", &self.namespace, &error);
+            report::backend_failed("encode key", &self.namespace, &error);
             Lookup::Miss(Box::new(Miss {
                 cache: self,
                 entry: None,
@@ -454,7 +455,7 @@ where
             return None;
         }
         self.seal(generation, value)
-            .map_err(|error| stats::backend_failed("encode value", &self.namespace, &error))
+            .map_err(|error| report::backend_failed("encode value", &self.namespace, &error))
             .ok()
     }
 
@@ -497,7 +498,7 @@ where
         ticket: Ticket,
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
-        stats::backend_failed("get", &self.namespace, error);
+        report::backend_failed("get", &self.namespace, error);
         let entry = Entry {
             args,
             key,
@@ -573,7 +574,7 @@ where
         let stamped_with =
             |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or_default());
         if header[0] != ENVELOPE_VERSION || stamped_with(STAMPED) != self.fingerprint {
-            stats::decode_failed(&self.namespace, &"envelope of another version or type");
+            report::decode_failed(&self.namespace, &"envelope of another version or type");
             return None;
         }
         if stamped_with(STAMPED + 8) != generation {
@@ -582,7 +583,7 @@ where
         match self.codec.decode(payload) {
             Ok(value) => Some(value),
             Err(error) => {
-                stats::decode_failed(&self.namespace, &error);
+                report::decode_failed(&self.namespace, &error);
                 None
             }
         }
@@ -694,7 +695,7 @@ pub struct Prepared<V: 'static, C: 'static> {
     args: Result<ArgsKey, Error>,
 }
 
-impl<V, C> LocalTier for Cache<V, C>
+impl<V, C> CachedFunction for Cache<V, C>
 where
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     C: Codec + Default,

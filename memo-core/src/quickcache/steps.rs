@@ -22,7 +22,7 @@ use super::{Cache, Read as Found, Seen};
 use crate::backend::{Backend, Expect, Fetched, Generation};
 use crate::codec::Codec;
 use crate::lock::LockGuard;
-use crate::{key, stats, Error};
+use crate::{key, report, Error};
 
 /// Shortest and longest pause between two attempts to take a held lock.
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
@@ -237,7 +237,7 @@ where
                     Step::Need(Io::Sleep(pause.min(left)))
                 }
                 Err(error) => {
-                    stats::backend_failed("lock", self.lock_key(), &error);
+                    report::backend_failed("lock", self.lock_key(), &error);
                     self.generation()
                 }
             },
@@ -255,7 +255,7 @@ where
                     self.try_lock(deadline, pause)
                 }
                 Err(error) => {
-                    stats::backend_failed("get", self.lock_key(), &error);
+                    report::backend_failed("get", self.lock_key(), &error);
                     self.generation()
                 }
             },
@@ -405,7 +405,7 @@ impl Steps for Store<'_> {
                 })
             }
             Some(Reply::Stored(Err(error))) => {
-                stats::backend_failed("set", self.key, &error);
+                report::backend_failed("set", self.key, &error);
                 self.unlock()
             }
             // Stored, or another write won (a clear or a set since the

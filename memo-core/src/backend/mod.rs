@@ -1,4 +1,7 @@
-//! The shared tier: the [`Backend`] trait and the process-wide backend slot.
+//! The shared tier: the [`Backend`] trait, the process-wide backend slot,
+//! and the embedded backend ([`memory`]).
+
+pub(crate) mod memory;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -9,7 +12,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::coherence::{self, Link};
-use crate::{Error, MemoryBackend};
+use crate::Error;
+use memory::MemoryBackend;
 
 /// An opaque generation token. Every entry is stored with the generation of
 /// its function at the time it was computed, and read back only while that

@@ -1,0 +1,173 @@
+//! Per-function counters, striped over cache lines by thread so that
+//! threads hitting one function do not contend. Read by `stats`, kept by
+//! each cache (through `registry`).
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+/// One function's counters.
+#[derive(Default)]
+pub(crate) struct Counters {
+    /// L1 probes, counted before they are made (see `Cache::probe`).
+    pub(crate) l1_probes: Striped,
+    /// Probes that found nothing.
+    pub(crate) l1_probe_misses: Striped,
+    /// Values found in L1 after a probe missed: a flight's leader landed in
+    /// between.
+    pub(crate) l1_late_hits: Striped,
+    pub(crate) shared_hits: Striped,
+    pub(crate) misses: Striped,
+}
+
+impl Counters {
+    /// Calls answered by L1: the probes that hit, and the late hits. A call
+    /// in flight may have its probe counted and not yet its miss, so while
+    /// calls run this can be over by the calls in flight.
+    pub(crate) fn l1_hits(&self) -> u64 {
+        let missed = self.l1_probe_misses.sum();
+        let probes = self.l1_probes.sum();
+        probes.saturating_sub(missed) + self.l1_late_hits.sum()
+    }
+}
+
+/// Stripes per counter: one per bit of [`CLAIMED`].
+const STRIPES: usize = 8;
+
+#[derive(Default)]
+#[repr(align(64))]
+struct Line(AtomicU64);
+
+/// A counter spread over cache lines, one per thread: increments from
+/// different threads touch different lines. An increment is a plain load
+/// and store, not an atomic read-modify-write (which costs as much as a
+/// third of an L1 hit), so a stripe must have one writer: a thread claims a
+/// free stripe on its first count and gives it back when it ends. Counts
+/// are exact while at most [`STRIPES`] counting threads are alive at once;
+/// beyond that, the extra threads share stripes and two sharing one may
+/// lose an increment.
+#[derive(Default)]
+pub(crate) struct Striped([Line; STRIPES]);
+
+/// The stripes claimed by live threads, a bit each.
+static CLAIMED: AtomicU8 = AtomicU8::new(0);
+
+thread_local! {
+    // This thread's stripe, `usize::MAX` until its first count. `const` and
+    // without a destructor, so reading it is a plain thread-local load (a
+    // thread-local with a destructor checks its state on every access,
+    // which cost ~3 ns per `#[quickcache]` hit).
+    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    // The stripe this thread owns, given back by its destructor when the
+    // thread ends; touched only when the stripe is claimed.
+    static OWNED: Owned = const { Owned(Cell::new(None)) };
+}
+
+/// A stripe owned by this thread.
+struct Owned(Cell<Option<usize>>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Some(index) = self.0.get() {
+            CLAIMED.fetch_and(!(1 << index), Ordering::AcqRel);
+        }
+    }
+}
+
+/// This thread's stripe.
+#[inline]
+fn stripe() -> usize {
+    STRIPE.with(|stripe| {
+        if stripe.get() == usize::MAX {
+            stripe.set(claim());
+        }
+        stripe.get()
+    })
+}
+
+/// Claims a free stripe for this thread, or shares one when all are taken.
+#[cold]
+fn claim() -> usize {
+    let mut claimed = CLAIMED.load(Ordering::Acquire);
+    while claimed != u8::MAX {
+        let free = (!claimed).trailing_zeros();
+        match CLAIMED.compare_exchange_weak(
+            claimed,
+            claimed | (1 << free),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                let index = free as usize;
+                // Counting from a thread-local destructor, after ours ran:
+                // the stripe is not given back (one of eight, at worst).
+                let _ = OWNED.try_with(|owned| owned.0.set(Some(index)));
+                return index;
+            }
+            Err(now) => claimed = now,
+        }
+    }
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
+}
+
+impl Striped {
+    #[inline]
+    pub(crate) fn add(&self) {
+        let line = &self.0[stripe()].0;
+        line.store(
+            line.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub(crate) fn sum(&self) -> u64 {
+        self.0
+            .iter()
+            .map(|line| line.0.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    /// Threads come and go (three times as many over the test as there are
+    /// stripes) while one thread counts throughout: each takes a stripe of
+    /// its own, given back when it ends, so no increment is lost.
+    #[test]
+    fn stripes_are_given_back_so_counts_stay_exact() {
+        const EACH: u64 = 50_000;
+        let counter = Striped::default();
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let steady = s.spawn(|| {
+                let mut counted = 0;
+                while !done.load(Ordering::Relaxed) {
+                    counter.add();
+                    counted += 1;
+                }
+                counted
+            });
+            let mut total = 0;
+            for _ in 0..3 * STRIPES {
+                s.spawn(|| {
+                    for _ in 0..EACH {
+                        counter.add();
+                    }
+                    assert!(
+                        OWNED.with(|owned| owned.0.get().is_some()),
+                        "a stripe of its own"
+                    );
+                })
+                .join()
+                .unwrap();
+                total += EACH;
+            }
+            done.store(true, Ordering::Relaxed);
+            total += steady.join().unwrap();
+            assert_eq!(counter.sum(), total);
+        });
+    }
+}

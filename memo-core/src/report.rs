@@ -1,0 +1,66 @@
+//! Failures, counted and reported: what `lock` and the tiers call when the
+//! backend fails or a stored value does not decode, without reaching up
+//! into `stats` (which reads the counts).
+//!
+//! A failing backend is reported through `tracing` at most once per
+//! [`REPORT_INTERVAL`], with the number of failures since the last report, so
+//! an outage costs a log line every few seconds rather than one per call.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::clock;
+use crate::Error;
+
+/// Least time between two failure reports.
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+static BACKEND_ERRORS: AtomicU64 = AtomicU64::new(0);
+static DECODE_ERRORS: AtomicU64 = AtomicU64::new(0);
+static UNREPORTED: AtomicU64 = AtomicU64::new(0);
+static LAST_REPORT: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a failed backend command and reports it if no report went out in
+/// the last [`REPORT_INTERVAL`].
+pub(crate) fn backend_failed(op: &'static str, namespace: &str, error: &Error) {
+    BACKEND_ERRORS.fetch_add(1, Ordering::Relaxed);
+    let unreported = UNREPORTED.fetch_add(1, Ordering::Relaxed) + 1;
+    if due() {
+        UNREPORTED.fetch_sub(unreported, Ordering::Relaxed);
+        tracing::warn!(
+            target: "memo",
+            op,
+            namespace,
+            failures = unreported,
+            error = %error,
+            "cache backend failed; computing values without it"
+        );
+    }
+}
+
+/// Counts a stored value that did not decode.
+pub(crate) fn decode_failed(namespace: &str, error: &dyn std::fmt::Display) {
+    DECODE_ERRORS.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(target: "memo", namespace, error = %error, "stored value did not decode; recomputing");
+}
+
+fn due() -> bool {
+    let now = clock::now();
+    let last = LAST_REPORT.load(Ordering::Relaxed);
+    if last != 0 && now.saturating_sub(last) < clock::ticks(REPORT_INTERVAL) {
+        return false;
+    }
+    LAST_REPORT
+        .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+}
+
+/// Backend failures so far (see `stats::backend_errors`).
+pub(crate) fn backend_errors() -> u64 {
+    BACKEND_ERRORS.load(Ordering::Relaxed)
+}
+
+/// Values that did not decode so far (see `stats::decode_errors`).
+pub(crate) fn decode_errors() -> u64 {
+    DECODE_ERRORS.load(Ordering::Relaxed)
+}
