@@ -92,7 +92,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     /// through the result, so a key type that lacks a trait gets one error
     /// here and none from the calls after it.
     #[inline(always)]
-    pub fn checked(&self) -> &Self {
+    pub fn type_checked(&self) -> &Self {
         self
     }
 

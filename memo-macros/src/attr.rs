@@ -79,24 +79,24 @@ pub(crate) enum CacheErrors {
 }
 
 /// An option's value with the span of its name, set at most once.
-pub(crate) struct Set<T> {
+pub(crate) struct Given<T> {
     pub(crate) value: T,
     pub(crate) span: Span,
 }
 
 #[derive(Default)]
 pub(crate) struct Options {
-    pub(crate) vary_on: Option<Set<Vec<VaryPath>>>,
-    pub(crate) key: Option<Set<Path>>,
-    pub(crate) timeout: Option<Set<Seconds>>,
-    pub(crate) memoize_timeout: Option<Set<Seconds>>,
-    pub(crate) max_entries: Option<Set<usize>>,
-    pub(crate) name: Option<Set<LitStr>>,
-    pub(crate) codec: Option<Set<Path>>,
-    pub(crate) lock: Option<Set<bool>>,
-    pub(crate) lock_ttl: Option<Set<Seconds>>,
-    pub(crate) cache_errors: Option<Set<CacheErrors>>,
-    pub(crate) cache_none: Option<Set<bool>>,
+    pub(crate) vary_on: Option<Given<Vec<VaryPath>>>,
+    pub(crate) key: Option<Given<Path>>,
+    pub(crate) timeout: Option<Given<Seconds>>,
+    pub(crate) memoize_timeout: Option<Given<Seconds>>,
+    pub(crate) max_entries: Option<Given<usize>>,
+    pub(crate) name: Option<Given<LitStr>>,
+    pub(crate) codec: Option<Given<Path>>,
+    pub(crate) lock: Option<Given<bool>>,
+    pub(crate) lock_ttl: Option<Given<Seconds>>,
+    pub(crate) cache_errors: Option<Given<CacheErrors>>,
+    pub(crate) cache_none: Option<Given<bool>>,
 }
 
 /// Parses `args`, reporting every unknown, duplicate or malformed option.
@@ -202,14 +202,14 @@ fn parse_option(
     }
 }
 
-fn set<T>(slot: &mut Option<Set<T>>, name: &Ident, value: T) -> syn::Result<()> {
+fn set<T>(slot: &mut Option<Given<T>>, name: &Ident, value: T) -> syn::Result<()> {
     if slot.is_some() {
         return Err(syn::Error::new(
             name.span(),
             format!("duplicate argument `{name}`"),
         ));
     }
-    *slot = Some(Set {
+    *slot = Some(Given {
         value,
         span: name.span(),
     });

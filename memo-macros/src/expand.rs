@@ -158,16 +158,16 @@ pub(crate) fn cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
 /// value (`clear` and `invalidate`, and `set_cached_value(..).to(..)`), and
 /// whether `clear` and `invalidate` are `async`: one place for the
 /// expansion and for the stubs emitted on error.
-struct Signatures {
+struct CompanionTypes {
     outcome: TokenStream,
     set: TokenStream,
     clear_is_async: bool,
 }
 
-fn signatures(kind: Kind, function: &Function, keep: &Keep) -> Signatures {
+fn signatures(kind: Kind, function: &Function, keep: &Keep) -> CompanionTypes {
     let output = keep.value_ty(&function.output);
     match kind {
-        Kind::Memoized => Signatures {
+        Kind::Memoized => CompanionTypes {
             outcome: quote!(()),
             set: quote!(::memo_core::SetCachedValue<#output>),
             clear_is_async: false,
@@ -179,7 +179,7 @@ fn signatures(kind: Kind, function: &Function, keep: &Keep) -> Signatures {
             } else {
                 (outcome.clone(), false)
             };
-            Signatures {
+            CompanionTypes {
                 set: quote!(::memo_core::SetCachedValue<#output, #set_outcome>),
                 outcome,
                 clear_is_async,
@@ -215,7 +215,7 @@ fn try_expand(
             "#[memoized] on an associated function of a generic impl would keep one cache for every `Self` type: use #[quickcache] (a cache per `Self` type), or take `&self` (a cache per instance)",
         ));
     }
-    let form = Form::of(&function);
+    let form = Placement::of(&function);
     let parts = match kind {
         Kind::Memoized => memoized(&function, &options, &form, &keep),
         Kind::Quickcache => quickcache(&function, &options, &form, &keep),
@@ -268,7 +268,7 @@ fn check_options(kind: Kind, function: &Function, options: &Options) -> syn::Res
 /// Where the companions go: beside a free function, a zero-field struct of
 /// the same name (`f::clear(..)`); beside a method, prefixed associated
 /// functions (`self.f_clear(..)`), since an impl block cannot hold a type.
-struct Form {
+struct Placement {
     methods: bool,
     /// The expression that yields the cache, valid in the function and in
     /// every companion.
@@ -279,8 +279,8 @@ struct Form {
     accessor: Ident,
 }
 
-impl Form {
-    fn of(function: &Function) -> Form {
+impl Placement {
+    fn of(function: &Function) -> Placement {
         let name = function.name();
         let body_ident = format_ident!("__memo_body_{}", name);
         let args = function.params.iter().map(|p| &p.ident);
@@ -296,7 +296,7 @@ impl Form {
             } else {
                 quote!(::)
             };
-            Form {
+            Placement {
                 methods: true,
                 cache: quote!(Self::#accessor()),
                 body_call: quote!(#callee #dot #body_ident(#(#args),*)),
@@ -305,7 +305,7 @@ impl Form {
             }
         } else {
             let accessor = format_ident!("__memo_cache");
-            Form {
+            Placement {
                 methods: false,
                 cache: quote!(#name::#accessor()),
                 body_call: quote!(#body_ident(#(#args),*)),
@@ -326,7 +326,7 @@ impl Form {
 
 /// What one attribute contributes: compile-time checks, the new body, the
 /// cache accessor and the companions' bodies and return types.
-struct Parts {
+struct Expansion {
     checks: TokenStream,
     body: TokenStream,
     accessor: TokenStream,
@@ -346,7 +346,7 @@ struct Parts {
 /// `BorrowedKey` impls); a function with more builds its owned key per call.
 const MAX_BORROWED: usize = 8;
 
-fn memoized(function: &Function, options: &Options, form: &Form, keep: &Keep) -> Parts {
+fn memoized(function: &Function, options: &Options, form: &Placement, keep: &Keep) -> Expansion {
     let output = keep.value_ty(&function.output);
     let per_instance = function.receiver;
     let signatures = signatures(Kind::Memoized, function, keep);
@@ -428,7 +428,7 @@ fn memoized(function: &Function, options: &Options, form: &Form, keep: &Keep) ->
     });
     let probe = quote! {
         let __memo_held = #cache;
-        let __memo_cache = __memo_held.checked();
+        let __memo_cache = __memo_held.type_checked();
         let __memo_hit = __memo_cache.get(&(#(#borrowed,)*));
     };
     let is_async = function.is_async();
@@ -469,7 +469,7 @@ fn memoized(function: &Function, options: &Options, form: &Form, keep: &Keep) ->
     } else {
         whole
     };
-    Parts {
+    Expansion {
         checks: quote!(#(#checks)*),
         body,
         accessor,
@@ -489,7 +489,7 @@ fn memoized(function: &Function, options: &Options, form: &Form, keep: &Keep) ->
     }
 }
 
-fn quickcache(function: &Function, options: &Options, form: &Form, keep: &Keep) -> Parts {
+fn quickcache(function: &Function, options: &Options, form: &Placement, keep: &Keep) -> Expansion {
     let output = &keep.value_ty(&function.output);
     let (key, checks) = match &options.key {
         Some(path) => {
@@ -537,7 +537,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form, keep: &Keep) 
         }
         None => quote!(::memo_core::__private::DefaultCodec),
     };
-    let seconds = |given: &Option<attr::Set<Seconds>>, default: TokenStream| match given {
+    let seconds = |given: &Option<attr::Given<Seconds>>, default: TokenStream| match given {
         Some(s) => duration(&s.value),
         None => quote!(::memo_core::__private::Spec::#default),
     };
@@ -602,7 +602,7 @@ fn quickcache(function: &Function, options: &Options, form: &Form, keep: &Keep) 
             ProbeByValue as _, ProbeEncoded as _, SerializedKey as _, UnserializableKey as _,
         };
     };
-    let Signatures {
+    let CompanionTypes {
         outcome,
         set,
         clear_is_async,
@@ -614,11 +614,11 @@ fn quickcache(function: &Function, options: &Options, form: &Form, keep: &Keep) 
     let refresh = keep.method("refresh", is_async);
     if is_async {
         let future = boxed_future(&outcome);
-        return Parts {
+        return Expansion {
             checks: quote!(#checks #output_check),
             body: quote! {
                 #uses
-                let __memo_cache = #cache.checked();
+                let __memo_cache = #cache.type_checked();
                 let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
                 let __memo_lookup = __memo_cache.lookup_async(__memo_hit, #key).await;
                 __memo_lookup.#or_compute(#body_call #keep_arg).await
@@ -648,16 +648,16 @@ fn quickcache(function: &Function, options: &Options, form: &Form, keep: &Keep) 
             clear_is_async,
         };
     }
-    Parts {
+    Expansion {
         checks: quote!(#checks #output_check),
         body: quote! {
             #uses
-            let __memo_cache = #cache.checked();
+            let __memo_cache = #cache.type_checked();
             let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
             match __memo_hit {
                 ::core::option::Option::Some(__memo_value) => #hit,
                 ::core::option::Option::None => ::memo_core::__private::cold(move || {
-                    let __memo_lookup = __memo_cache.lookup_missed(#key);
+                    let __memo_lookup = __memo_cache.lookup_beyond_l1(#key);
                     __memo_lookup.#or_compute(move || #body_call #keep_arg)
                 }),
             }
@@ -712,7 +712,7 @@ fn is_lint(attr: &Attribute) -> bool {
 
 /// The function with its new body, its original body as a hidden function,
 /// the cache accessor and the companions.
-fn emit(function: &Function, form: &Form, parts: Parts) -> TokenStream {
+fn emit(function: &Function, form: &Placement, parts: Expansion) -> TokenStream {
     let Function {
         attrs,
         vis,
@@ -750,7 +750,7 @@ fn emit(function: &Function, form: &Form, parts: Parts) -> TokenStream {
     let params = quote!(#receiver #(#params),*);
     let output = &function.output;
 
-    let Parts {
+    let Expansion {
         checks,
         body,
         accessor,

@@ -38,7 +38,7 @@ const RECONNECT_MAX: Duration = Duration::from_secs(1);
 
 /// State shared by the backend and its subscriber thread.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct Subscription {
     pub(crate) channel: String,
     /// How long after a proof of delivery L1 may be used.
     bound: Duration,
@@ -56,9 +56,9 @@ struct State {
     vouched_until: Option<Instant>,
 }
 
-impl Shared {
-    pub(crate) fn new(channel: String, bound: Duration) -> Arc<Shared> {
-        Arc::new(Shared {
+impl Subscription {
+    pub(crate) fn new(channel: String, bound: Duration) -> Arc<Subscription> {
+        Arc::new(Subscription {
             channel,
             bound,
             origin: getrandom::u64().unwrap_or_else(|_| u64::from(std::process::id())),
@@ -137,8 +137,8 @@ impl Shared {
 }
 
 /// Starts the subscriber thread; it stops within [`POLL`] of
-/// [`Shared::stop`].
-pub(crate) fn spawn(target: Arc<Target>, shared: Arc<Shared>) {
+/// [`Subscription::stop`].
+pub(crate) fn spawn(target: Arc<Target>, shared: Arc<Subscription>) {
     let spawned = thread::Builder::new()
         .name("memo-redis-invalidations".into())
         .spawn(move || subscribe_forever(&target, &shared));
@@ -147,7 +147,7 @@ pub(crate) fn spawn(target: Arc<Target>, shared: Arc<Shared>) {
     }
 }
 
-fn subscribe_forever(target: &Target, shared: &Shared) {
+fn subscribe_forever(target: &Target, shared: &Subscription) {
     // redis-rs's async pub/sub hands messages over in the order they were
     // read and resolves a ping once its `PONG` is read: what a proof needs
     // (see `listen`). One thread, its own runtime, no executor of the
@@ -189,7 +189,7 @@ fn subscribe_forever(target: &Target, shared: &Shared) {
 /// A proof: the messages read before a `PONG` are in the stream by the
 /// time the ping resolves, so once they are applied, every message
 /// published before the ping was sent has been.
-async fn listen(client: &redis::Client, shared: &Shared) -> Result<(), ()> {
+async fn listen(client: &redis::Client, shared: &Subscription) -> Result<(), ()> {
     let pubsub = within(PING_TIMEOUT, client.get_async_pubsub()).await?;
     let (mut sink, mut stream) = pubsub.split();
     within(PING_TIMEOUT, sink.subscribe(&shared.channel)).await?;
@@ -204,7 +204,7 @@ async fn listen(client: &redis::Client, shared: &Shared) -> Result<(), ()> {
 async fn prove_and_deliver(
     sink: &mut redis::aio::PubSubSink,
     stream: &mut redis::aio::PubSubStream,
-    shared: &Shared,
+    shared: &Subscription,
 ) -> Result<(), ()> {
     let every = shared.bound / 2;
     let mut pings = 0u64;
@@ -251,7 +251,7 @@ async fn within<T>(
     }
 }
 
-fn sleep_unless_stopped(shared: &Shared, duration: Duration) {
+fn sleep_unless_stopped(shared: &Subscription, duration: Duration) {
     let deadline = Instant::now() + duration;
     while !shared.stopped() {
         let left = deadline.saturating_duration_since(Instant::now());

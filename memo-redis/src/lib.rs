@@ -54,7 +54,7 @@ use std::time::Duration;
 use memo_core::Error;
 
 use breaker::Breaker;
-use channel::Shared;
+use channel::Subscription;
 use pool::Pool;
 use target::{Conn, Target, Timeouts};
 
@@ -84,7 +84,7 @@ struct Inner {
     pool: Pool,
     pool_size: usize,
     breaker: Breaker,
-    shared: Arc<Shared>,
+    shared: Arc<Subscription>,
     async_slot: aio::AsyncSlot,
     /// Put before every key (`{prefix}:memo:v:...`); empty: none.
     key_prefix: String,
@@ -524,7 +524,7 @@ impl RedisBackendBuilder {
             } else {
                 self.channel
             };
-        let shared = Shared::new(channel, self.staleness_bound);
+        let shared = Subscription::new(channel, self.staleness_bound);
         channel::spawn(Arc::clone(&target), Arc::clone(&shared));
         Ok(RedisBackend {
             inner: Arc::new(Inner {

@@ -1,5 +1,5 @@
 //! One sync call, top to bottom: [`Cache::probe`] (L1), then, out of line,
-//! [`Cache::lookup_missed`] (single flight, shared tier, dog-pile lock) and
+//! [`Cache::lookup_beyond_l1`] (single flight, shared tier, dog-pile lock) and
 //! [`Lookup::or_compute`] (compute, store, hand over); and the sync
 //! companions.
 
@@ -29,7 +29,7 @@ where
     /// [`Lookup`] owns what it needs to store the value, so the caller can
     /// move its arguments into the computation. A sync `#[quickcache]`
     /// function calls it out of line:
-    /// `cache.probe(&args)` or else `cache.lookup_missed(&args).or_compute(move || body(args))`.
+    /// `cache.probe(&args)` or else `cache.lookup_beyond_l1(&args).or_compute(move || body(args))`.
     /// The L1 ticket is taken here, before the shared tier is read or the
     /// value computed: a value read or computed across a flush, or a clear
     /// of its entry, is not kept.
@@ -46,7 +46,7 @@ where
     /// wake and one of them computes. Different arguments never wait on each
     /// other. With `lock = true` the leader also takes a lock in the shared
     /// tier, so only one process computes.
-    pub fn lookup_missed<A>(&self, args: &A) -> Lookup<'_, V, C>
+    pub fn lookup_beyond_l1<A>(&self, args: &A) -> Lookup<'_, V, C>
     where
         A: Serialize + ?Sized,
     {

@@ -26,14 +26,14 @@ where
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     C: Codec + Default,
 {
-    /// [`Cache::lookup_missed`] for async callers, given what the L1 probe
+    /// [`Cache::lookup_beyond_l1`] for async callers, given what the L1 probe
     /// ([`Cache::probe`] or [`Cache::probe_typed`]) found: a hit is ready
     /// without touching the executor. The returned future owns the encoded
     /// arguments and borrows none of `args`.
     ///
     /// # Concurrency
     ///
-    /// As [`Cache::lookup_missed`]; followers of a flight await the leader's value
+    /// As [`Cache::lookup_beyond_l1`]; followers of a flight await the leader's value
     /// without blocking a thread. A leader whose future is dropped (a
     /// cancelled request) releases its followers, and one of them computes.
     #[inline]
@@ -46,7 +46,7 @@ where
         A: Serialize + ?Sized,
     {
         // The ticket is taken after the L1 miss, before the shared tier is
-        // read or the value computed (see `lookup_missed`).
+        // read or the value computed (see `lookup_beyond_l1`).
         let (ticket, start) = match probed {
             Some(value) => (Ticket::default(), Err(Lookup::Hit(value))),
             None => {

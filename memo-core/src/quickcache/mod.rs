@@ -6,7 +6,7 @@
 //! see `key::typed`); `steps` describes the shared-tier read (generation,
 //! entry, dog-pile lock) and store once, as a sans-IO state machine;
 //! `blocking` reads one sync call top to bottom ([`Cache::probe`],
-//! [`Cache::lookup_missed`], [`Lookup::or_compute`]) and drives the steps
+//! [`Cache::lookup_beyond_l1`], [`Lookup::or_compute`]) and drives the steps
 //! blocking, `future` the same for async callers ([`Cache::lookup_async`]
 //! then [`Lookup::or_compute_async`]), awaiting.
 
@@ -293,7 +293,7 @@ where
     /// and its miss through the result. A value type that lacks a trait
     /// then gets one error here, and none from the calls after it.
     #[inline(always)]
-    pub fn checked(&self) -> &Self {
+    pub fn type_checked(&self) -> &Self {
         self
     }
 
@@ -441,7 +441,9 @@ where
                 };
                 self.miss(entry, ticket, leader)
             }
-            steps::Outcome::Failed(error) => self.unreachable(&error, args, key, ticket, leader),
+            steps::Outcome::Failed(error) => {
+                self.without_backend(&error, args, key, ticket, leader)
+            }
         }
     }
 
@@ -490,7 +492,7 @@ where
 
     /// The shared tier failed: count it, and compute without it (the value
     /// goes to L1 only).
-    fn unreachable<'c>(
+    fn without_backend<'c>(
         &'c self,
         error: &Error,
         args: ArgsKey,
@@ -591,7 +593,7 @@ where
 }
 
 /// The hit path, with only the bounds L1 needs: a value type that lacks a
-/// trait the shared tier needs is reported once, by [`Cache::checked`].
+/// trait the shared tier needs is reported once, by [`Cache::type_checked`].
 impl<V, C> Cache<V, C>
 where
     V: Clone + Send + Sync + 'static,
@@ -600,7 +602,7 @@ where
     /// in L1; a hit allocates nothing but the clone it returns. `None` on a
     /// miss, with L1 off, or when the arguments cannot be encoded (the miss
     /// path finds out which). A caller that gets `None` goes on to
-    /// [`Cache::lookup_missed`] (or its async twin), which counts the miss.
+    /// [`Cache::lookup_beyond_l1`] (or its async twin), which counts the miss.
     ///
     /// Kept apart from the miss path on purpose: returning the clone
     /// straight out, instead of through the miss path's enums, saves two
@@ -639,7 +641,7 @@ where
     }
 }
 
-/// The outcome of [`Cache::lookup_missed`]: a hit, or a miss that knows where to
+/// The outcome of [`Cache::lookup_beyond_l1`]: a hit, or a miss that knows where to
 /// store the value once it is computed.
 pub enum Lookup<'c, V, C> {
     /// A live value from L1 or the shared tier.

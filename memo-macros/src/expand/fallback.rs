@@ -7,7 +7,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{emit, signatures, Form, Keep, Parts, Place, Signatures};
+use super::{emit, signatures, CompanionTypes, Expansion, Keep, Place, Placement};
 use crate::attr::Kind;
 use crate::model::Function;
 
@@ -20,8 +20,8 @@ pub(super) fn with_error(
     let error = error.to_compile_error();
     match Function::parse_at(kind, item.clone(), place) {
         Ok(function) => {
-            let form = Form::of(&function);
-            let stubs = emit(&function, &form, stub_parts(kind, &function, &form));
+            let form = Placement::of(&function);
+            let stubs = emit(&function, &form, stub_expansion(kind, &function, &form));
             quote!(#stubs #error)
         }
         Err(_) => quote!(#item #error),
@@ -31,13 +31,13 @@ pub(super) fn with_error(
 /// What an attribute with an error contributes: the body called directly,
 /// and companions with the signatures the attribute would give them, whose
 /// bodies never run (the crate does not compile).
-fn stub_parts(kind: Kind, function: &Function, form: &Form) -> Parts {
+fn stub_expansion(kind: Kind, function: &Function, form: &Placement) -> Expansion {
     let accessor_ident = &form.accessor;
     let body_call = &form.body_call;
     let never = quote!(::core::unreachable!(
         "the attribute has errors: this crate does not compile"
     ));
-    let Signatures {
+    let CompanionTypes {
         outcome,
         set,
         clear_is_async,
@@ -47,7 +47,7 @@ fn stub_parts(kind: Kind, function: &Function, form: &Form) -> Parts {
     } else {
         quote!(#body_call)
     };
-    Parts {
+    Expansion {
         checks: TokenStream::new(),
         body: body.clone(),
         accessor: quote!(fn #accessor_ident() {}),
