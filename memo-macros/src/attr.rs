@@ -21,25 +21,6 @@ impl Kind {
             Kind::Quickcache => "quickcache",
         }
     }
-
-    fn options(self) -> &'static [&'static str] {
-        match self {
-            Kind::Memoized => &["timeout", "max_entries", "cache_errors", "cache_none"],
-            Kind::Quickcache => &[
-                "vary_on",
-                "key",
-                "timeout",
-                "memoize_timeout",
-                "max_entries",
-                "name",
-                "codec",
-                "lock",
-                "lock_ttl",
-                "cache_errors",
-                "cache_none",
-            ],
-        }
-    }
 }
 
 /// A duration given in seconds, as an integer or float literal.
@@ -133,6 +114,90 @@ pub(crate) fn combine(errors: &mut Option<syn::Error>, error: syn::Error) {
     }
 }
 
+/// Which attributes take an option.
+#[derive(Clone, Copy)]
+enum Takes {
+    Both,
+    Quickcache,
+}
+
+impl Takes {
+    fn allows(self, kind: Kind) -> bool {
+        matches!(
+            (self, kind),
+            (Takes::Both, _) | (Takes::Quickcache, Kind::Quickcache)
+        )
+    }
+}
+
+/// Parses one option's value (after `name =`) into `options`.
+type ParseValue = fn(&Ident, ParseStream<'_>, &mut Options) -> syn::Result<()>;
+
+/// Every option, in the order the error for an unknown one lists them: its
+/// name, which attributes take it, and how its value parses. Adding an
+/// option is a row here, a field in [`Options`], its rules in `check.rs`.
+const OPTIONS: &[(&str, Takes, ParseValue)] = &[
+    ("vary_on", Takes::Quickcache, |name, input, options| {
+        set(&mut options.vary_on, name, parse_vary_on(input)?)
+    }),
+    ("key", Takes::Quickcache, |name, input, options| {
+        set(&mut options.key, name, input.parse()?)
+    }),
+    ("timeout", Takes::Both, |name, input, options| {
+        set(&mut options.timeout, name, parse_seconds(input)?)
+    }),
+    (
+        "memoize_timeout",
+        Takes::Quickcache,
+        |name, input, options| set(&mut options.memoize_timeout, name, parse_seconds(input)?),
+    ),
+    ("max_entries", Takes::Both, |name, input, options| {
+        let lit: syn::LitInt = input.parse()?;
+        let value: usize = lit.base10_parse()?;
+        if value == 0 {
+            return Err(syn::Error::new(
+                lit.span(),
+                "`max_entries` must be at least 1",
+            ));
+        }
+        set(&mut options.max_entries, name, value)
+    }),
+    ("name", Takes::Quickcache, |name, input, options| {
+        let lit: LitStr = input.parse()?;
+        if lit.value().is_empty() {
+            return Err(syn::Error::new(lit.span(), "`name` must not be empty"));
+        }
+        set(&mut options.name, name, lit)
+    }),
+    ("codec", Takes::Quickcache, |name, input, options| {
+        set(&mut options.codec, name, input.parse()?)
+    }),
+    ("lock", Takes::Quickcache, |name, input, options| {
+        let lit: syn::LitBool = input.parse()?;
+        set(&mut options.lock, name, lit.value)
+    }),
+    ("lock_ttl", Takes::Quickcache, |name, input, options| {
+        set(&mut options.lock_ttl, name, parse_seconds(input)?)
+    }),
+    ("cache_errors", Takes::Both, |name, input, options| {
+        let value = if input.peek(syn::LitBool) {
+            CacheErrors::Flag(input.parse::<syn::LitBool>()?.value)
+        } else {
+            CacheErrors::If(input.parse().map_err(|error| {
+                syn::Error::new(
+                    error.span(),
+                    "expected `true`, `false` or the path of a predicate `fn(&E) -> bool`",
+                )
+            })?)
+        };
+        set(&mut options.cache_errors, name, value)
+    }),
+    ("cache_none", Takes::Both, |name, input, options| {
+        let lit: syn::LitBool = input.parse()?;
+        set(&mut options.cache_none, name, lit.value)
+    }),
+];
+
 fn parse_option(
     kind: Kind,
     name: &Ident,
@@ -140,66 +205,20 @@ fn parse_option(
     options: &mut Options,
 ) -> syn::Result<()> {
     let key = name.unraw().to_string();
-    if !kind.options().contains(&key.as_str()) {
+    let taken = OPTIONS.iter().filter(|(_, takes, _)| takes.allows(kind));
+    let Some((_, _, parse_value)) = taken.clone().find(|(option, ..)| *option == key) else {
+        let valid: Vec<&str> = taken.map(|(option, ..)| *option).collect();
         return Err(syn::Error::new(
             name.span(),
             format!(
                 "unknown argument `{key}` for #[{}]; expected one of: {}",
                 kind.name(),
-                kind.options().join(", ")
+                valid.join(", ")
             ),
         ));
-    }
+    };
     input.parse::<Token![=]>()?;
-    let span = name.span();
-    match key.as_str() {
-        "vary_on" => set(&mut options.vary_on, name, parse_vary_on(input)?),
-        "key" => set(&mut options.key, name, input.parse()?),
-        "timeout" => set(&mut options.timeout, name, parse_seconds(input)?),
-        "memoize_timeout" => set(&mut options.memoize_timeout, name, parse_seconds(input)?),
-        "max_entries" => {
-            let lit: syn::LitInt = input.parse()?;
-            let value: usize = lit.base10_parse()?;
-            if value == 0 {
-                return Err(syn::Error::new(
-                    lit.span(),
-                    "`max_entries` must be at least 1",
-                ));
-            }
-            set(&mut options.max_entries, name, value)
-        }
-        "name" => {
-            let lit: LitStr = input.parse()?;
-            if lit.value().is_empty() {
-                return Err(syn::Error::new(lit.span(), "`name` must not be empty"));
-            }
-            set(&mut options.name, name, lit)
-        }
-        "codec" => set(&mut options.codec, name, input.parse()?),
-        "lock" => {
-            let lit: syn::LitBool = input.parse()?;
-            set(&mut options.lock, name, lit.value)
-        }
-        "lock_ttl" => set(&mut options.lock_ttl, name, parse_seconds(input)?),
-        "cache_errors" => {
-            let value = if input.peek(syn::LitBool) {
-                CacheErrors::Flag(input.parse::<syn::LitBool>()?.value)
-            } else {
-                CacheErrors::If(input.parse().map_err(|error| {
-                    syn::Error::new(
-                        error.span(),
-                        "expected `true`, `false` or the path of a predicate `fn(&E) -> bool`",
-                    )
-                })?)
-            };
-            set(&mut options.cache_errors, name, value)
-        }
-        "cache_none" => {
-            let lit: syn::LitBool = input.parse()?;
-            set(&mut options.cache_none, name, lit.value)
-        }
-        _ => Err(syn::Error::new(span, format!("unknown argument `{key}`"))),
-    }
+    parse_value(name, input, options)
 }
 
 fn set<T>(slot: &mut Option<Given<T>>, name: &Ident, value: T) -> syn::Result<()> {

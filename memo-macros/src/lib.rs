@@ -9,6 +9,7 @@
 use proc_macro::TokenStream;
 
 mod attr;
+mod check;
 mod expand;
 mod model;
 

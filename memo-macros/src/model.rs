@@ -9,6 +9,8 @@ use syn::{
     Visibility,
 };
 
+use quote::{format_ident, quote};
+
 use crate::attr::{combine, Kind, Options, VaryPath};
 
 /// What the return type is, as far as its name tells: the attribute caches
@@ -31,6 +33,57 @@ impl Returns {
             Some(last) if last.ident == "Option" => Returns::Option,
             _ => Returns::Other,
         }
+    }
+}
+
+/// What `#[cached_impl]` puts first in the arguments of the attribute of an
+/// associated function without `self`, to tell it where it is. Keeping the
+/// attribute (rather than expanding it in `#[cached_impl]`) keeps its import
+/// used.
+const MARKER: &str = "__memo_associated";
+
+/// Where the decorated function is, as far as the macro can know: an
+/// attribute sees only its function, so an associated function without
+/// `self` is known as one only through `#[cached_impl]` on its impl.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// A free function, or a method (it has `self`).
+    Item,
+    /// An associated function without `self`, in an impl with type or const
+    /// parameters or without.
+    Associated { generic_impl: bool },
+}
+
+impl Place {
+    /// The place `#[cached_impl]` marked in `args`, and the rest of them.
+    pub(crate) fn take_marker(args: TokenStream) -> (Place, TokenStream) {
+        let mut tokens = args.clone().into_iter();
+        let (
+            Some(proc_macro2::TokenTree::Ident(marker)),
+            Some(proc_macro2::TokenTree::Group(group)),
+        ) = (tokens.next(), tokens.next())
+        else {
+            return (Place::Item, args);
+        };
+        if marker != MARKER {
+            return (Place::Item, args);
+        }
+        let generic_impl = group.stream().to_string() == "generic";
+        let rest: TokenStream = tokens
+            .skip_while(|t| matches!(t, proc_macro2::TokenTree::Punct(p) if p.as_char() == ','))
+            .collect();
+        (Place::Associated { generic_impl }, rest)
+    }
+
+    /// The marker `take_marker` reads.
+    pub(crate) fn marker(generic_impl: bool) -> TokenStream {
+        let marker = format_ident!("{}", MARKER);
+        let place = if generic_impl {
+            quote!(generic)
+        } else {
+            quote!(plain)
+        };
+        quote!(#marker(#place))
     }
 }
 
@@ -67,13 +120,9 @@ impl Function {
     }
 
     /// [`Function::parse`] for a function at `place`.
-    pub(crate) fn parse_at(
-        kind: Kind,
-        item: TokenStream,
-        place: crate::expand::Place,
-    ) -> syn::Result<Function> {
+    pub(crate) fn parse_at(kind: Kind, item: TokenStream, place: Place) -> syn::Result<Function> {
         let mut function = Function::parse(kind, item)?;
-        function.associated = matches!(place, crate::expand::Place::Associated { .. });
+        function.associated = matches!(place, Place::Associated { .. });
         Ok(function)
     }
 
@@ -223,51 +272,6 @@ impl Function {
                 returns: Returns::of(&output),
                 output,
             }),
-        }
-    }
-
-    /// Checks every `vary_on` root names a parameter (or `self`).
-    pub(crate) fn check_vary_on(&self, options: &Options) -> syn::Result<()> {
-        let mut errors = None;
-        if let (Some(_), Some(key)) = (&options.vary_on, &options.key) {
-            combine(
-                &mut errors,
-                syn::Error::new(
-                    key.span,
-                    "`vary_on` and `key` cannot both be given: `key` computes the whole key",
-                ),
-            );
-        }
-        for path in options.vary_on.iter().flat_map(|v| &v.value) {
-            let known = (path.root == "self" && self.receiver)
-                || self.params.iter().any(|p| p.ident == path.root);
-            if !known {
-                let mut names: Vec<String> =
-                    self.params.iter().map(|p| p.ident.to_string()).collect();
-                if self.receiver {
-                    names.insert(0, "self".to_owned());
-                }
-                let listed = if names.is_empty() {
-                    "it has none".to_owned()
-                } else {
-                    format!("expected one of: {}", names.join(", "))
-                };
-                combine(
-                    &mut errors,
-                    syn::Error::new(
-                        path.root.span(),
-                        format!(
-                            "`{}` in `vary_on` is not a parameter of `{}`; {listed}",
-                            path.root,
-                            self.name()
-                        ),
-                    ),
-                );
-            }
-        }
-        match errors {
-            Some(errors) => Err(errors),
-            None => Ok(()),
         }
     }
 

@@ -7,7 +7,8 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{emit, signatures, CompanionTypes, Expansion, Keep, Place, Placement};
+use super::companions::emit;
+use super::{signatures, CompanionTypes, Expansion, Keep, Place, Placement};
 use crate::attr::Kind;
 use crate::model::Function;
 

@@ -1,0 +1,112 @@
+//! Every rule the options and the function must meet, in one place; all
+//! errors are collected and reported together, each on its token.
+
+use crate::attr::{combine, Kind, Options};
+use crate::expand::Keep;
+use crate::model::{Function, Place};
+
+/// Every rule of the options against the function, all errors collected;
+/// on success, what of a result the cache keeps.
+pub(crate) fn options(
+    kind: Kind,
+    function: &Function,
+    options: &Options,
+    place: Place,
+) -> syn::Result<Keep> {
+    let mut errors = None;
+    let keep = Keep::of(function, options);
+    if kind == Kind::Quickcache {
+        if let Err(error) = vary_on(function, options) {
+            combine(&mut errors, error);
+        }
+    }
+    for (name, seconds) in [
+        ("timeout", &options.timeout),
+        ("lock_ttl", &options.lock_ttl),
+    ] {
+        if let Some(seconds) = seconds {
+            if seconds.value.is_zero() {
+                combine(
+                    &mut errors,
+                    syn::Error::new(
+                        seconds.value.span,
+                        format!("`{name}` must be more than 0 seconds"),
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(lock_ttl) = &options.lock_ttl {
+        if !options.lock.as_ref().is_some_and(|lock| lock.value) {
+            combine(
+                &mut errors,
+                syn::Error::new(lock_ttl.span, "`lock_ttl` sets the lifetime of the lock taken with `lock = true`; add `lock = true`"),
+            );
+        }
+    }
+    if kind == Kind::Memoized && place == (Place::Associated { generic_impl: true }) {
+        combine(
+            &mut errors,
+            syn::Error::new(
+                function.name().span(),
+                "#[memoized] on an associated function of a generic impl would keep one cache for every `Self` type: use #[quickcache] (a cache per `Self` type), or take `&self` (a cache per instance)",
+            ),
+        );
+    }
+    match (errors, keep) {
+        (None, keep) => keep,
+        (Some(mut errors), Err(more)) => {
+            errors.combine(more);
+            Err(errors)
+        }
+        (Some(errors), Ok(_)) => Err(errors),
+    }
+}
+
+/// Checks every `vary_on` root names a parameter (or `self`).
+fn vary_on(function: &Function, options: &Options) -> syn::Result<()> {
+    let mut errors = None;
+    if let (Some(_), Some(key)) = (&options.vary_on, &options.key) {
+        combine(
+            &mut errors,
+            syn::Error::new(
+                key.span,
+                "`vary_on` and `key` cannot both be given: `key` computes the whole key",
+            ),
+        );
+    }
+    for path in options.vary_on.iter().flat_map(|v| &v.value) {
+        let known = (path.root == "self" && function.receiver)
+            || function.params.iter().any(|p| p.ident == path.root);
+        if !known {
+            let mut names: Vec<String> = function
+                .params
+                .iter()
+                .map(|p| p.ident.to_string())
+                .collect();
+            if function.receiver {
+                names.insert(0, "self".to_owned());
+            }
+            let listed = if names.is_empty() {
+                "it has none".to_owned()
+            } else {
+                format!("expected one of: {}", names.join(", "))
+            };
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    path.root.span(),
+                    format!(
+                        "`{}` in `vary_on` is not a parameter of `{}`; {listed}",
+                        path.root,
+                        function.name()
+                    ),
+                ),
+            );
+        }
+    }
+    match errors {
+        Some(errors) => Err(errors),
+        None => Ok(()),
+    }
+}

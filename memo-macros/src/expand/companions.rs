@@ -1,0 +1,186 @@
+//! The function with its new body, its original body as a hidden
+//! function, the cache accessor and the companions, as one item or a
+//! struct and an impl.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::Attribute;
+
+use super::{Expansion, Placement};
+use crate::model::Function;
+
+fn is_cfg(attr: &Attribute) -> bool {
+    attr.path().is_ident("cfg")
+}
+
+fn is_lint(attr: &Attribute) -> bool {
+    ["allow", "warn", "deny", "forbid", "expect"]
+        .iter()
+        .any(|lint| attr.path().is_ident(lint))
+}
+
+/// The function with its new body, its original body as a hidden function,
+/// the cache accessor and the companions.
+pub(super) fn emit(function: &Function, form: &Placement, parts: Expansion) -> TokenStream {
+    let Function {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = function;
+    let name = function.name();
+    let cfgs: Vec<&Attribute> = attrs.iter().filter(|a| is_cfg(a)).collect();
+    let lints: Vec<&Attribute> = attrs.iter().filter(|a| is_lint(a)).collect();
+
+    // The outer signature names each parameter plainly (no `mut`): the
+    // parameters are only moved into the body.
+    let mut outer_sig = sig.clone();
+    for (input, param) in outer_sig
+        .inputs
+        .iter_mut()
+        .filter(|i| matches!(i, syn::FnArg::Typed(_)))
+        .zip(&function.params)
+    {
+        if let syn::FnArg::Typed(typed) = input {
+            let ident = &param.ident;
+            *typed.pat = syn::parse_quote!(#ident);
+        }
+    }
+    let mut body_sig = sig.clone();
+    body_sig.ident = form.body_ident.clone();
+    let generics = &sig.generics;
+    let where_clause = &sig.generics.where_clause;
+    let receiver = function.receiver.then(|| quote!(&self,));
+    let params = function.params.iter().map(|p| {
+        let (ident, ty) = (&p.ident, &p.ty);
+        quote!(#ident: #ty)
+    });
+    let params = quote!(#receiver #(#params),*);
+    let output = &function.output;
+
+    let Expansion {
+        checks,
+        body,
+        accessor,
+        per_instance,
+        clear,
+        invalidate,
+        set_cached_value,
+        refresh,
+        clear_is_async,
+    } = parts;
+    let body_call = &form.body_call;
+    let (body_async, uncached) = if function.is_async() {
+        (Some(quote!(async)), quote!(#body_call.await))
+    } else {
+        (None, quote!(#body_call))
+    };
+    let clear_async = clear_is_async.then(|| quote!(async));
+    let (clear_ty, clear_body) = clear;
+    let (invalidate_ty, invalidate_body) = invalidate;
+    let (set_ty, set_body) = set_cached_value;
+    let [clear_fn, invalidate_fn, set_fn, refresh_fn, uncached_fn] = [
+        "clear",
+        "invalidate",
+        "set_cached_value",
+        "refresh",
+        "uncached",
+    ]
+    .map(|op| form.companion(function, op));
+    let invalidate_receiver = per_instance.then(|| quote!(&self));
+    let accessor = if per_instance || form.methods {
+        quote!(#[doc(hidden)] #[allow(dead_code)] #accessor)
+    } else {
+        quote!(#[doc(hidden)] #accessor)
+    };
+
+    let doc = |text: String| quote!(#[doc = #text]);
+    let target = if form.methods {
+        format!("`Self::{name}`")
+    } else {
+        format!("`{name}`")
+    };
+    let clear_doc = doc(format!(
+        "Drops the cached value of {target} for these arguments, in every tier."
+    ));
+    let invalidate_doc = doc(if per_instance {
+        format!("Drops every cached value of {target} on this instance.")
+    } else {
+        format!("Drops every cached value of {target}.")
+    });
+    let set_doc = doc(format!("Stores a value for these arguments: `{set_fn}(args).to(value)`; {target} returns it until it expires or is cleared."));
+    let refresh_doc = doc(format!(
+        "Runs {target}'s body, stores and returns its value."
+    ));
+    let uncached_doc = doc(format!("Runs {target}'s body without any caching."));
+
+    // Every companion is compiled when the function is, and takes the
+    // function's `allow`s (its parameters, say, are as many): a `deny` or
+    // `forbid` would clash with the companions' own `allow`s, an `expect`
+    // would go unmet.
+    let allows = attrs.iter().filter(|a| a.path().is_ident("allow"));
+    let each = quote!(#(#cfgs)* #(#allows)*);
+    let companions = quote! {
+        #each
+        #accessor
+        #clear_doc
+        #each
+        #[allow(unused_variables, clippy::needless_pass_by_value, clippy::unused_unit)]
+        #vis #clear_async fn #clear_fn #generics (#params) -> #clear_ty #where_clause { #clear_body }
+        #invalidate_doc
+        #each
+        #[allow(clippy::unused_unit)]
+        #vis #clear_async fn #invalidate_fn(#invalidate_receiver) -> #invalidate_ty { #invalidate_body }
+        #set_doc
+        #each
+        #[allow(unused_variables, clippy::needless_pass_by_value)]
+        #vis fn #set_fn #generics (#params) -> #set_ty #where_clause { #set_body }
+        #refresh_doc
+        #each
+        #vis #body_async fn #refresh_fn #generics (#params) -> #output #where_clause { #refresh }
+        #uncached_doc
+        #each
+        #vis #body_async fn #uncached_fn #generics (#params) -> #output #where_clause { #uncached }
+    };
+
+    let function = quote! {
+        #(#attrs)*
+        #vis #outer_sig {
+            #checks
+            #body
+        }
+
+        #(#cfgs)*
+        #(#lints)*
+        #[doc(hidden)]
+        #[inline]
+        #[allow(clippy::needless_pass_by_value)]
+        #body_sig #block
+    };
+
+    if form.methods {
+        quote! {
+            #function
+            #companions
+        }
+    } else {
+        let struct_doc = doc(format!(
+            "Cache companions of the function `{name}`: `{name}::clear(..)`, `{name}::invalidate()`, `{name}::set_cached_value(..).to(value)`, `{name}::refresh(..)`, `{name}::uncached(..)`."
+        ));
+        quote! {
+            #function
+
+            #(#cfgs)*
+            #struct_doc
+            #[allow(non_camel_case_types, dead_code)]
+            #vis struct #name {}
+
+            #(#cfgs)*
+            #[allow(dead_code)]
+            impl #name {
+                #companions
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! `#[memoized]`: the body that probes the in-process cache with the
+//! arguments where they are, and the companions' bodies.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::{duration, signatures, Expansion, Keep, Placement};
+use crate::attr::{Kind, Options};
+use crate::model::Function;
+
+/// Most arguments a `#[memoized]` hit probes with in place (memo-core's
+/// `BorrowedKey` impls); a function with more builds its owned key per call.
+const MAX_BORROWED: usize = 8;
+
+pub(super) fn expansion(
+    function: &Function,
+    options: &Options,
+    form: &Placement,
+    keep: &Keep,
+) -> Expansion {
+    let output = keep.value_ty(&function.output);
+    let per_instance = function.receiver;
+    let signatures = signatures(Kind::Memoized, function, keep);
+    let key_tys: Vec<TokenStream> = function
+        .params
+        .iter()
+        .map(|p| match &p.borrowed {
+            Some(elem) => quote!(<#elem as ::std::borrow::ToOwned>::Owned),
+            None => {
+                let ty = &p.ty;
+                quote!(#ty)
+            }
+        })
+        .collect();
+    let key_exprs = function.params.iter().map(|p| {
+        let ident = &p.ident;
+        match &p.borrowed {
+            Some(_) => quote!(::std::borrow::ToOwned::to_owned(#ident)),
+            None => quote!(::core::clone::Clone::clone(&#ident)),
+        }
+    });
+    let key = quote!((#(#key_exprs,)*));
+    let checks = function.params.iter().zip(&key_tys).map(|(p, key_ty)| {
+        let span = p
+            .borrowed
+            .as_ref()
+            .map_or_else(|| p.ty.span(), |t| t.span());
+        quote_spanned!(span=> ::memo_core::__private::require_key::<#key_ty>();)
+    });
+    let timeout = match &options.timeout {
+        Some(t) => {
+            let d = duration(&t.value);
+            quote!(::core::option::Option::Some(#d))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let max_entries = match &options.max_entries {
+        Some(n) => {
+            let n = n.value;
+            quote!(::core::option::Option::Some(#n))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let spec = quote! {
+        ::memo_core::__private::MemoSpec { timeout: #timeout, max_entries: #max_entries }
+    };
+    let cache_ty = quote!(::memo_core::__private::Memoized<(#(#key_tys,)*), #output>);
+    let accessor_ident = &form.accessor;
+    let accessor = if per_instance {
+        quote! {
+            fn #accessor_ident(&self) -> ::std::sync::Arc<#cache_ty> {
+                enum __MemoSlot {}
+                ::memo_core::__private::instance_cache::<__MemoSlot, _, _, Self>(self, #spec)
+            }
+        }
+    } else {
+        quote! {
+            fn #accessor_ident() -> &'static #cache_ty {
+                static __MEMO_CACHE: #cache_ty = ::memo_core::__private::Memoized::new(#spec);
+                &__MEMO_CACHE
+            }
+        }
+    };
+    let cache = if per_instance {
+        quote!(self.#accessor_ident())
+    } else {
+        form.cache.clone()
+    };
+    let body_call = &form.body_call;
+    // A hit probes with the arguments where they are (`BorrowedKey`,
+    // implemented for up to `MAX_BORROWED` of them); the owned key is
+    // built on a miss only.
+    let borrowed = function.params.iter().map(|p| {
+        let ident = &p.ident;
+        match p.borrowed {
+            Some(_) => quote!(#ident),
+            None => quote!(&#ident),
+        }
+    });
+    let probe = quote! {
+        let __memo_held = #cache;
+        let __memo_cache = __memo_held.type_checked();
+        let __memo_hit = __memo_cache.get(&(#(#borrowed,)*));
+    };
+    let is_async = function.is_async();
+    let keep_arg = keep.extra_arg(&function.output).map(|arg| quote!(, #arg));
+    let [call_async, call_missed, call, refresh] = [
+        ("call", true),
+        ("call_missed", false),
+        ("call", false),
+        ("refresh", is_async),
+    ]
+    .map(|(base, is_async)| keep.method(base, is_async));
+    let (miss, whole, refresh) = if is_async {
+        (
+            quote!(__memo_cache.#call_async(#key, #body_call #keep_arg).await),
+            quote!(#cache.#call_async(#key, #body_call #keep_arg).await),
+            quote!(#cache.#refresh(#key, #body_call #keep_arg).await),
+        )
+    } else {
+        (
+            quote! {
+                ::memo_core::__private::cold(move || {
+                    __memo_cache.#call_missed(#key, move || #body_call #keep_arg)
+                })
+            },
+            quote!(#cache.#call(#key, move || #body_call #keep_arg)),
+            quote!(#cache.#refresh(#key, move || #body_call #keep_arg)),
+        )
+    };
+    let hit = keep.wrap(&function.output, quote!(__memo_value));
+    let body = if function.params.len() <= MAX_BORROWED {
+        quote! {
+            #probe
+            match __memo_hit {
+                ::core::option::Option::Some(__memo_value) => #hit,
+                ::core::option::Option::None => #miss,
+            }
+        }
+    } else {
+        whole
+    };
+    Expansion {
+        checks: quote!(#(#checks)*),
+        body,
+        accessor,
+        per_instance,
+        clear: (signatures.outcome.clone(), quote!(#cache.clear(&#key))),
+        invalidate: (signatures.outcome, quote!(#cache.invalidate())),
+        set_cached_value: (
+            signatures.set,
+            quote! {
+                let __memo_cache = #cache;
+                let __memo_key = #key;
+                ::memo_core::SetCachedValue::new(move |value| __memo_cache.set(__memo_key, value))
+            },
+        ),
+        refresh,
+        clear_is_async: signatures.clear_is_async,
+    }
+}

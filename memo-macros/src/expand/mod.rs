@@ -1,0 +1,186 @@
+//! Code generation, from the checked model only. The generated code holds no
+//! cache logic: it builds the key's parts and calls `::memo_core::__private`.
+//!
+//! `memoized` and `quickcache` make each attribute's [`Expansion`];
+//! `companions` emits it beside the function; `fallback` emits the function
+//! with stub companions when the attribute has errors; `cached_impl` marks
+//! the associated functions of an impl; `keep` is what of a result is
+//! cached.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::Ident;
+
+use crate::attr::{self, Kind, Seconds};
+use crate::check;
+use crate::model::{Function, Place};
+
+mod cached_impl;
+mod companions;
+mod fallback;
+mod keep;
+mod memoized;
+mod quickcache;
+
+pub(crate) use cached_impl::cached_impl;
+pub(crate) use keep::Keep;
+
+/// Expands either attribute. On error, emits the errors beside a fallback
+/// expansion (see `fallback`), so the user sees the attribute's diagnostics
+/// and no cascade.
+pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let (place, args) = Place::take_marker(args);
+    expand_at(kind, args, item, place)
+}
+
+fn expand_at(kind: Kind, args: TokenStream, item: TokenStream, place: Place) -> TokenStream {
+    match try_expand(kind, args, item.clone(), place) {
+        Ok(tokens) => tokens,
+        Err(error) => fallback::with_error(kind, item, place, &error),
+    }
+}
+
+/// The return types of the companions that do not return the function's
+/// value (`clear` and `invalidate`, and `set_cached_value(..).to(..)`), and
+/// whether `clear` and `invalidate` are `async`: one place for the
+/// expansion and for the stubs emitted on error.
+pub(super) struct CompanionTypes {
+    pub(super) outcome: TokenStream,
+    pub(super) set: TokenStream,
+    pub(super) clear_is_async: bool,
+}
+
+pub(super) fn signatures(kind: Kind, function: &Function, keep: &Keep) -> CompanionTypes {
+    let output = keep.value_ty(&function.output);
+    match kind {
+        Kind::Memoized => CompanionTypes {
+            outcome: quote!(()),
+            set: quote!(::memo_core::SetCachedValue<#output>),
+            clear_is_async: false,
+        },
+        Kind::Quickcache => {
+            let outcome = quote!(::core::result::Result<(), ::memo_core::Error>);
+            let (set_outcome, clear_is_async) = if function.is_async() {
+                (boxed_future(&outcome), true)
+            } else {
+                (outcome.clone(), false)
+            };
+            CompanionTypes {
+                set: quote!(::memo_core::SetCachedValue<#output, #set_outcome>),
+                outcome,
+                clear_is_async,
+            }
+        }
+    }
+}
+
+pub(super) fn boxed_future(output: &TokenStream) -> TokenStream {
+    quote!(::memo_core::backend::BoxFuture<'static, #output>)
+}
+
+fn try_expand(
+    kind: Kind,
+    args: TokenStream,
+    item: TokenStream,
+    place: Place,
+) -> syn::Result<TokenStream> {
+    let options = attr::parse(kind, args);
+    let function = Function::parse_at(kind, item, place);
+    let (options, function) = match (options, function) {
+        (Ok(options), Ok(function)) => (options, function),
+        (Err(mut a), Err(b)) => {
+            a.combine(b);
+            return Err(a);
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    let keep = check::options(kind, &function, &options, place)?;
+    let form = Placement::of(&function);
+    let parts = match kind {
+        Kind::Memoized => memoized::expansion(&function, &options, &form, &keep),
+        Kind::Quickcache => quickcache::expansion(&function, &options, &form, &keep),
+    };
+    Ok(companions::emit(&function, &form, parts))
+}
+
+/// Where the companions go: beside a free function, a zero-field struct of
+/// the same name (`f::clear(..)`); beside a method, prefixed associated
+/// functions (`self.f_clear(..)`), since an impl block cannot hold a type.
+pub(super) struct Placement {
+    pub(super) methods: bool,
+    /// The expression that yields the cache, valid in the function and in
+    /// every companion.
+    pub(super) cache: TokenStream,
+    /// The call of the original body with the function's arguments.
+    pub(super) body_call: TokenStream,
+    pub(super) body_ident: Ident,
+    pub(super) accessor: Ident,
+}
+
+impl Placement {
+    pub(super) fn of(function: &Function) -> Placement {
+        let name = function.name();
+        let body_ident = format_ident!("__memo_body_{}", name);
+        let args = function.params.iter().map(|p| &p.ident);
+        if function.receiver || function.associated {
+            let accessor = format_ident!("__memo_cache_{}", name);
+            let callee = if function.receiver {
+                quote!(self)
+            } else {
+                quote!(Self)
+            };
+            let dot = if function.receiver {
+                quote!(.)
+            } else {
+                quote!(::)
+            };
+            Placement {
+                methods: true,
+                cache: quote!(Self::#accessor()),
+                body_call: quote!(#callee #dot #body_ident(#(#args),*)),
+                body_ident,
+                accessor,
+            }
+        } else {
+            let accessor = format_ident!("__memo_cache");
+            Placement {
+                methods: false,
+                cache: quote!(#name::#accessor()),
+                body_call: quote!(#body_ident(#(#args),*)),
+                body_ident,
+                accessor,
+            }
+        }
+    }
+
+    pub(super) fn companion(&self, function: &Function, op: &str) -> Ident {
+        if self.methods {
+            format_ident!("{}_{}", function.name(), op)
+        } else {
+            format_ident!("{}", op)
+        }
+    }
+}
+
+/// What one attribute contributes: compile-time checks, the new body, the
+/// cache accessor and the companions' bodies and return types.
+pub(super) struct Expansion {
+    pub(super) checks: TokenStream,
+    pub(super) body: TokenStream,
+    pub(super) accessor: TokenStream,
+    /// The accessor and `invalidate` take `&self` (per-instance caches).
+    pub(super) per_instance: bool,
+    pub(super) clear: (TokenStream, TokenStream),
+    pub(super) invalidate: (TokenStream, TokenStream),
+    pub(super) set_cached_value: (TokenStream, TokenStream),
+    pub(super) refresh: TokenStream,
+    /// Which companions are `async fn` (on an `async fn`, those that may do
+    /// I/O): `clear` and `invalidate`; `refresh` and `uncached` follow the
+    /// function.
+    pub(super) clear_is_async: bool,
+}
+
+pub(super) fn duration(seconds: &Seconds) -> TokenStream {
+    let (secs, nanos) = (seconds.secs, seconds.nanos);
+    quote!(::memo_core::__private::Duration::new(#secs, #nanos))
+}

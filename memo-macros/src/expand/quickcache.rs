@@ -1,0 +1,221 @@
+//! `#[quickcache]`: the body that probes L1 and calls the runtime's miss
+//! path out of line, the cache's static, and the companions' bodies.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::{boxed_future, duration, signatures, CompanionTypes, Expansion, Keep, Placement};
+use crate::attr::{self, Kind, Options, Seconds};
+use crate::model::Function;
+
+pub(super) fn expansion(
+    function: &Function,
+    options: &Options,
+    form: &Placement,
+    keep: &Keep,
+) -> Expansion {
+    let output = &keep.value_ty(&function.output);
+    let (key, checks) = match &options.key {
+        Some(path) => {
+            let path = &path.value;
+            let args = function.receiver.then(|| quote!(self)).into_iter().chain(
+                function.params.iter().map(|p| {
+                    let ident = &p.ident;
+                    match p.borrowed {
+                        Some(_) => quote!(#ident),
+                        None => quote!(&#ident),
+                    }
+                }),
+            );
+            let key = quote!(&#path(#(#args),*));
+            let check =
+                quote_spanned!(path.span()=> ::memo_core::__private::require_vary_on(#key););
+            (key, check)
+        }
+        None => {
+            let mut exprs = Vec::new();
+            let mut checks = Vec::new();
+            for path in function.vary_on(options) {
+                let root = &path.root;
+                let fields = &path.fields;
+                let expr = if root == "self" && fields.is_empty() {
+                    quote!(#root)
+                } else {
+                    quote!(&#root #(.#fields)*)
+                };
+                checks.push(
+                    quote_spanned!(path.span()=> ::memo_core::__private::require_vary_on(#expr);),
+                );
+                exprs.push(expr);
+            }
+            (quote!(&(#(#exprs,)*)), quote!(#(#checks)*))
+        }
+    };
+    let output_check = quote_spanned!(function.output.span()=>
+        ::memo_core::__private::require_value::<#output>();
+    );
+    let codec = match &options.codec {
+        Some(codec) => {
+            let codec = &codec.value;
+            quote!(#codec)
+        }
+        None => quote!(::memo_core::__private::DefaultCodec),
+    };
+    let seconds = |given: &Option<attr::Given<Seconds>>, default: TokenStream| match given {
+        Some(s) => duration(&s.value),
+        None => quote!(::memo_core::__private::Spec::#default),
+    };
+    let timeout = seconds(&options.timeout, quote!(DEFAULT_TIMEOUT));
+    let memoize_timeout = seconds(&options.memoize_timeout, quote!(DEFAULT_MEMOIZE_TIMEOUT));
+    let max_entries = match &options.max_entries {
+        Some(n) => {
+            let n = n.value;
+            quote!(#n)
+        }
+        None => quote!(::memo_core::__private::Spec::DEFAULT_MAX_ENTRIES),
+    };
+    let lock_ttl = match (&options.lock, &options.lock_ttl) {
+        (Some(lock), ttl) if lock.value => {
+            let ttl = seconds(ttl, quote!(DEFAULT_LOCK_TTL));
+            quote!(::core::option::Option::Some(#ttl))
+        }
+        _ => quote!(::core::option::Option::None),
+    };
+    let name = match &options.name {
+        Some(name) => {
+            let name = &name.value;
+            quote!(::core::option::Option::Some(#name))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let function_name = function.name().to_string();
+    let digest = digest(function);
+    let get = if form.methods {
+        quote!(get_for(::memo_core::__private::type_name::<Self>))
+    } else {
+        quote!(get())
+    };
+    let accessor_ident = &form.accessor;
+    let cache_ty = quote!(::memo_core::__private::QuickCache<#output, #codec>);
+    let accessor = quote! {
+        fn #accessor_ident() -> &'static ::memo_core::__private::Cache<#output, #codec> {
+            static __MEMO_CACHE: #cache_ty = ::memo_core::__private::QuickCache::new(
+                ::memo_core::__private::Spec {
+                    module: ::core::module_path!(),
+                    function: #function_name,
+                    digest: #digest,
+                    name: #name,
+                    timeout: #timeout,
+                    memoize_timeout: #memoize_timeout,
+                    max_entries: #max_entries,
+                    lock_ttl: #lock_ttl,
+                },
+            );
+            __MEMO_CACHE.#get
+        }
+    };
+    let cache = &form.cache;
+    let body_call = &form.body_call;
+    // A key that is not `Serialize` fails `checks`, spanned on its
+    // `vary_on` entry; the cache calls then get a stand-in and add no errors
+    // of their own (see `KeyOf`).
+    let key = quote!((&::memo_core::__private::KeyOf(#key)).memo_key());
+    let uses = quote! {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _, UnserializableKey as _,
+        };
+    };
+    let CompanionTypes {
+        outcome,
+        set,
+        clear_is_async,
+    } = signatures(Kind::Quickcache, function, keep);
+    let keep_arg = keep.extra_arg(&function.output).map(|arg| quote!(, #arg));
+    let hit = keep.wrap(&function.output, quote!(__memo_value));
+    let is_async = function.is_async();
+    let or_compute = keep.method("or_compute", is_async);
+    let refresh = keep.method("refresh", is_async);
+    if is_async {
+        let future = boxed_future(&outcome);
+        return Expansion {
+            checks: quote!(#checks #output_check),
+            body: quote! {
+                #uses
+                let __memo_cache = #cache.type_checked();
+                let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
+                let __memo_lookup = __memo_cache.lookup_async(__memo_hit, #key).await;
+                __memo_lookup.#or_compute(#body_call #keep_arg).await
+            },
+            accessor,
+            per_instance: false,
+            clear: (
+                outcome.clone(),
+                quote!(#uses #cache.clear_async(#key).await),
+            ),
+            invalidate: (outcome, quote!(#cache.invalidate_async().await)),
+            set_cached_value: (
+                set,
+                quote! {
+                    #uses
+                    let __memo_prepared = #cache.prepare(#key);
+                    ::memo_core::SetCachedValue::new(move |value| -> #future {
+                        ::std::boxed::Box::pin(__memo_prepared.set_async(value))
+                    })
+                },
+            ),
+            refresh: quote! {
+                #uses
+                let __memo_prepared = #cache.prepare(#key);
+                __memo_prepared.#refresh(#body_call #keep_arg).await
+            },
+            clear_is_async,
+        };
+    }
+    Expansion {
+        checks: quote!(#checks #output_check),
+        body: quote! {
+            #uses
+            let __memo_cache = #cache.type_checked();
+            let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
+            match __memo_hit {
+                ::core::option::Option::Some(__memo_value) => #hit,
+                ::core::option::Option::None => ::memo_core::__private::cold(move || {
+                    let __memo_lookup = __memo_cache.lookup_beyond_l1(#key);
+                    __memo_lookup.#or_compute(move || #body_call #keep_arg)
+                }),
+            }
+        },
+        accessor,
+        per_instance: false,
+        clear: (outcome.clone(), quote!(#uses #cache.clear(#key))),
+        invalidate: (outcome, quote!(#cache.invalidate())),
+        set_cached_value: (
+            set,
+            quote! {
+                #uses
+                let __memo_prepared = #cache.prepare(#key);
+                ::memo_core::SetCachedValue::new(move |value| __memo_prepared.set(value))
+            },
+        ),
+        refresh: quote! {
+            #uses
+            let __memo_prepared = #cache.prepare(#key);
+            __memo_prepared.#refresh(move || #body_call #keep_arg)
+        },
+        clear_is_async,
+    }
+}
+
+/// FNV-1a (folded to 32 bits) of the function's signature and body as
+/// tokens: the same for every build of the same code, and another for
+/// another function of the same name (see `Spec::digest`).
+fn digest(function: &Function) -> u32 {
+    let (sig, block) = (&function.sig, &function.block);
+    let text = quote!(#sig #block).to_string();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash ^ (hash >> 32)) as u32
+}
