@@ -534,3 +534,61 @@ fn key_functions_returning_owned_parts() {
     assert_eq!(by_tenant(2, "Acme"), "2@acme");
     assert_eq!(tiers_of("by_tenant"), (2, 0, 3));
 }
+
+static TIMED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Slow for odd `x` (30 ms), instant for even.
+fn timed_body(x: u64) -> u64 {
+    TIMED_RUNS.fetch_add(1, Ordering::SeqCst);
+    if x % 2 == 1 {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    x
+}
+
+#[quickcache(min_time = 0.02)]
+fn quick_timed(x: u64) -> u64 {
+    timed_body(x)
+}
+
+#[quickcache(min_time = 0.02)]
+async fn quick_timed_async(x: u64) -> u64 {
+    timed_body(x)
+}
+
+#[memo_core::memoized(min_time = 0.02)]
+fn memo_timed(x: u64) -> u64 {
+    timed_body(x)
+}
+
+#[memo_core::memoized(min_time = 0.02)]
+async fn memo_timed_async(x: u64) -> u64 {
+    timed_body(x)
+}
+
+/// `min_time`: only results that took at least that long to compute are
+/// kept, on both attributes, sync and async.
+#[test]
+fn min_time_keeps_only_slow_results() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let calls: [&dyn Fn(u64) -> u64; 4] = [
+        &quick_timed,
+        &|x| runtime.block_on(quick_timed_async(x)),
+        &memo_timed,
+        &|x| runtime.block_on(memo_timed_async(x)),
+    ];
+    for (i, call) in calls.iter().enumerate() {
+        let runs = |x: u64| {
+            let before = TIMED_RUNS.load(Ordering::SeqCst);
+            assert_eq!(call(x), x);
+            assert_eq!(call(x), x);
+            TIMED_RUNS.load(Ordering::SeqCst) - before
+        };
+        let (fast, slow) = (10 + 2 * i as u64, 11 + 2 * i as u64);
+        assert_eq!(runs(fast), 2, "a fast result was kept ({i})");
+        assert_eq!(runs(slow), 1, "a slow result was not kept ({i})");
+    }
+}

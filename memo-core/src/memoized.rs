@@ -6,7 +6,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::clock::{self, Tick};
 use std::future::Future;
@@ -22,6 +22,9 @@ pub struct MemoSpec {
     pub timeout: Option<Duration>,
     /// `max_entries`: the bound; `None`: unbounded.
     pub max_entries: Option<usize>,
+    /// `min_time`: a result computed faster than this is not kept (zero:
+    /// every result is).
+    pub min_time: Duration,
 }
 
 /// One `#[memoized]` cache, keyed by owned copies of the arguments.
@@ -196,8 +199,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
                         return wrap(value);
                     }
                     let ticket = inner.store.ticket();
+                    let started = Instant::now();
                     let result = compute();
-                    match kept(&result) {
+                    match self.worth_keeping(started, kept(&result)) {
                         Some(value) => {
                             inner.store.insert(key, value.clone(), inner.ttl, ticket);
                             leader.finish(value);
@@ -273,8 +277,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
                         return wrap(value);
                     }
                     let ticket = inner.store.ticket();
+                    let started = Instant::now();
                     let result = compute.await;
-                    match kept(&result) {
+                    match self.worth_keeping(started, kept(&result)) {
                         Some(value) => {
                             inner.store.insert(key, value.clone(), inner.ttl, ticket);
                             leader.finish(value);
@@ -290,8 +295,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     /// Computes the value for `key` afresh, stores it and returns it.
     pub fn refresh(&self, key: K, compute: impl FnOnce() -> V) -> V {
         let ticket = self.inner().store.ticket();
+        let started = Instant::now();
         let value = compute();
-        self.refreshed(key, Some(&value), ticket);
+        self.refreshed(key, Some(&value), ticket, started);
         value
     }
 
@@ -299,8 +305,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     /// returned, and the entry left as it was.
     pub fn refresh_ok<O: Outcome<Ok = V>>(&self, key: K, compute: impl FnOnce() -> O) -> O {
         let ticket = self.inner().store.ticket();
+        let started = Instant::now();
         let result = compute();
-        self.refreshed(key, result.ok_part(), ticket);
+        self.refreshed(key, result.ok_part(), ticket, started);
         result
     }
 
@@ -312,16 +319,23 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         keep: impl FnOnce(&V) -> bool,
     ) -> V {
         let ticket = self.inner().store.ticket();
+        let started = Instant::now();
         let value = compute();
-        self.refreshed(key, Some(&value).filter(|value| keep(value)), ticket);
+        self.refreshed(
+            key,
+            Some(&value).filter(|value| keep(value)),
+            ticket,
+            started,
+        );
         value
     }
 
     /// [`Memoized::refresh`] for async callers.
     pub async fn refresh_async(&self, key: K, compute: impl Future<Output = V>) -> V {
         let ticket = self.inner().store.ticket();
+        let started = Instant::now();
         let value = compute.await;
-        self.refreshed(key, Some(&value), ticket);
+        self.refreshed(key, Some(&value), ticket, started);
         value
     }
 
@@ -332,8 +346,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         compute: impl Future<Output = O>,
     ) -> O {
         let ticket = self.inner().store.ticket();
+        let started = Instant::now();
         let result = compute.await;
-        self.refreshed(key, result.ok_part(), ticket);
+        self.refreshed(key, result.ok_part(), ticket, started);
         result
     }
 
@@ -345,15 +360,27 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         keep: impl FnOnce(&V) -> bool,
     ) -> V {
         let ticket = self.inner().store.ticket();
+        let started = Instant::now();
         let value = compute.await;
-        self.refreshed(key, Some(&value).filter(|value| keep(value)), ticket);
+        self.refreshed(
+            key,
+            Some(&value).filter(|value| keep(value)),
+            ticket,
+            started,
+        );
         value
+    }
+
+    /// What of a result computed since `started` to keep: `value`, unless
+    /// it came faster than `min_time`. The rule for every surface.
+    fn worth_keeping<'v>(&self, started: Instant, value: Option<&'v V>) -> Option<&'v V> {
+        value.filter(|_| started.elapsed() >= self.spec.min_time)
     }
 
     /// Stores a refreshed value (if there is one to keep), superseding the
     /// computations of `key` under way.
-    fn refreshed(&self, key: K, value: Option<&V>, ticket: Ticket) {
-        let Some(value) = value else {
+    fn refreshed(&self, key: K, value: Option<&V>, ticket: Ticket, started: Instant) {
+        let Some(value) = self.worth_keeping(started, value) else {
             return;
         };
         let inner = self.inner();
@@ -622,6 +649,7 @@ mod tests {
         let spec = MemoSpec {
             timeout: None,
             max_entries: Some(10),
+            min_time: Duration::ZERO,
         };
         for cache in [
             Memoized::<(String, u64), u64>::new(spec),

@@ -78,6 +78,7 @@ pub(crate) struct Options {
     pub(crate) lock_ttl: Option<Given<Seconds>>,
     pub(crate) cache_errors: Option<Given<CacheErrors>>,
     pub(crate) cache_none: Option<Given<bool>>,
+    pub(crate) min_time: Option<Given<Seconds>>,
 }
 
 /// Parses `args`, reporting every unknown, duplicate or malformed option.
@@ -195,6 +196,9 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
     ("cache_none", Takes::Both, |name, input, options| {
         let lit: syn::LitBool = input.parse()?;
         set(&mut options.cache_none, name, lit.value)
+    }),
+    ("min_time", Takes::Both, |name, input, options| {
+        set(&mut options.min_time, name, parse_seconds(input)?)
     }),
 ];
 

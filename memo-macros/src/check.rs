@@ -23,6 +23,7 @@ pub(crate) fn options(
     for (name, seconds) in [
         ("timeout", &options.timeout),
         ("lock_ttl", &options.lock_ttl),
+        ("min_time", &options.min_time),
     ] {
         if let Some(seconds) = seconds {
             if seconds.value.is_zero() {

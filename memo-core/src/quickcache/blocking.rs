@@ -194,8 +194,10 @@ where
             Lookup::Miss(miss) => *miss,
         };
         miss.cache.counters.misses.add();
+        let started = Instant::now();
         let result = compute();
-        let (Some(entry), Some(value)) = (miss.entry, kept(&result)) else {
+        let value = miss.cache.worth_keeping(started, kept(&result));
+        let (Some(entry), Some(value)) = (miss.entry, value) else {
             if let Some(leader) = miss.leader {
                 leader.decline();
             }
@@ -268,9 +270,10 @@ where
         compute: impl FnOnce() -> O,
         kept: impl FnOnce(&O) -> Option<&V>,
     ) -> O {
+        let started = Instant::now();
         let result = compute();
-        if let Some(value) = kept(&result) {
-            let cache = self.cache;
+        let cache = self.cache;
+        if let Some(value) = cache.worth_keeping(started, kept(&result)) {
             if let Err(error) = self.set(value.clone()) {
                 report::backend_failed("refresh", &cache.namespace, &error);
             }

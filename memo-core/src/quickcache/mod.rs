@@ -58,6 +58,9 @@ pub struct Spec {
     /// `lock = true` (with `lock_ttl`): take a dog-pile lock on a shared-tier
     /// miss, held at most this long.
     pub lock_ttl: Option<Duration>,
+    /// `min_time`: a result computed faster than this is not kept (zero:
+    /// every result is).
+    pub min_time: Duration,
 }
 
 impl Spec {
@@ -108,6 +111,7 @@ pub struct Cache<V, C> {
     generation_epoch: Mutex<u64>,
     timeout: Duration,
     lock_ttl: Option<Duration>,
+    min_time: Duration,
     fingerprint: u64,
     codec: C,
 }
@@ -258,6 +262,7 @@ where
             generation_epoch: Mutex::new(0),
             timeout: spec.timeout,
             lock_ttl: spec.lock_ttl,
+            min_time: spec.min_time,
             fingerprint: fingerprint(&format!(
                 "{} {}",
                 std::any::type_name::<(V, C)>(),
@@ -476,6 +481,17 @@ where
             backend,
             steps::Store::new(&entry.key, &entry.seen, sealed, self.timeout, lock),
         ))
+    }
+
+    /// What of a result computed since `started` to keep: `value`, unless
+    /// it came faster than `min_time` (cheap results are not worth a
+    /// place). The rule for every surface and every step that computes.
+    fn worth_keeping<'v>(
+        &self,
+        started: std::time::Instant,
+        value: Option<&'v V>,
+    ) -> Option<&'v V> {
+        value.filter(|_| started.elapsed() >= self.min_time)
     }
 
     /// A miss that computes and stores nothing (its flight's leader had a

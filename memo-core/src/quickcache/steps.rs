@@ -500,6 +500,7 @@ mod tests {
                 memoize_timeout: Duration::ZERO,
                 max_entries: 10,
                 lock_ttl: lock.then_some(Duration::from_millis(200)),
+                min_time: Duration::ZERO,
             },
             None,
         )

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{duration, signatures, Expansion, Keep, Placement};
+use super::{duration, min_time, signatures, Expansion, Keep, Placement};
 use crate::attr::{Kind, Options};
 use crate::model::Function;
 
@@ -62,8 +62,9 @@ pub(super) fn expansion(
         }
         None => quote!(::core::option::Option::None),
     };
+    let min_time = min_time(options);
     let spec = quote! {
-        ::memo_core::__private::MemoSpec { timeout: #timeout, max_entries: #max_entries }
+        ::memo_core::__private::MemoSpec { timeout: #timeout, max_entries: #max_entries, min_time: #min_time }
     };
     let cache_ty = quote!(::memo_core::__private::Memoized<(#(#key_tys,)*), #output>);
     let accessor_ident = &form.accessor;

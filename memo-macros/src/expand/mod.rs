@@ -180,6 +180,14 @@ pub(super) struct Expansion {
     pub(super) clear_is_async: bool,
 }
 
+/// `min_time` as a `Duration` (zero when not given: every result kept).
+pub(super) fn min_time(options: &crate::attr::Options) -> TokenStream {
+    match &options.min_time {
+        Some(given) => duration(&given.value),
+        None => quote!(::memo_core::__private::Duration::ZERO),
+    }
+}
+
 pub(super) fn duration(seconds: &Seconds) -> TokenStream {
     let (secs, nanos) = (seconds.secs, seconds.nanos);
     quote!(::memo_core::__private::Duration::new(#secs, #nanos))

@@ -5,7 +5,9 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{boxed_future, duration, signatures, CompanionTypes, Expansion, Keep, Placement};
+use super::{
+    boxed_future, duration, min_time, signatures, CompanionTypes, Expansion, Keep, Placement,
+};
 use crate::attr::{self, Kind, Options, Seconds};
 use crate::model::Function;
 
@@ -75,6 +77,7 @@ pub(super) fn expansion(
         }
         None => quote!(::memo_core::__private::Spec::DEFAULT_MAX_ENTRIES),
     };
+    let min_time = min_time(options);
     let lock_ttl = match (&options.lock, &options.lock_ttl) {
         (Some(lock), ttl) if lock.value => {
             let ttl = seconds(ttl, quote!(DEFAULT_LOCK_TTL));
@@ -110,6 +113,7 @@ pub(super) fn expansion(
                     memoize_timeout: #memoize_timeout,
                     max_entries: #max_entries,
                     lock_ttl: #lock_ttl,
+                    min_time: #min_time,
                 },
             );
             __MEMO_CACHE.#get
