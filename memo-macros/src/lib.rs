@@ -31,3 +31,6 @@ pub fn quickcache(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::cached_impl(args.into(), item.into()).into()
 }
+
+#[cfg(test)]
+mod snapshots;

@@ -1,0 +1,79 @@
+async fn load(id: u64) -> Result<String, std::io::Error> {
+    ::memo_core::__private::require_key::<u64>();
+    let __memo_held = load::__memo_cache();
+    let __memo_cache = __memo_held.type_checked();
+    let __memo_hit = __memo_cache.get(&(&id,));
+    match __memo_hit {
+        ::core::option::Option::Some(__memo_value) => {
+            <Result<
+                String,
+                std::io::Error,
+            > as ::memo_core::__private::Outcome>::from_ok(__memo_value)
+        }
+        ::core::option::Option::None => {
+            __memo_cache
+                .call_ok_async((::core::clone::Clone::clone(&id),), __memo_body_load(id))
+                .await
+        }
+    }
+}
+#[doc(hidden)]
+#[inline]
+#[allow(clippy::needless_pass_by_value)]
+async fn __memo_body_load(id: u64) -> Result<String, std::io::Error> {
+    Ok(id.to_string())
+}
+///Cache companions of the function `load`: `load::clear(..)`, `load::invalidate()`, `load::set_cached_value(..).to(value)`, `load::refresh(..)`, `load::uncached(..)`.
+#[allow(non_camel_case_types, dead_code)]
+struct load {}
+#[allow(dead_code)]
+impl load {
+    #[doc(hidden)]
+    fn __memo_cache() -> &'static ::memo_core::__private::Memoized<
+        (u64,),
+        <Result<String, std::io::Error> as ::memo_core::__private::Outcome>::Ok,
+    > {
+        static __MEMO_CACHE: ::memo_core::__private::Memoized<
+            (u64,),
+            <Result<String, std::io::Error> as ::memo_core::__private::Outcome>::Ok,
+        > = ::memo_core::__private::Memoized::new(::memo_core::__private::MemoSpec {
+            timeout: ::core::option::Option::None,
+            max_entries: ::core::option::Option::None,
+            min_time: ::memo_core::__private::Duration::ZERO,
+        });
+        &__MEMO_CACHE
+    }
+    ///Drops the cached value of `load` for these arguments, in every tier.
+    #[allow(unused_variables, clippy::needless_pass_by_value, clippy::unused_unit)]
+    fn clear(id: u64) -> () {
+        load::__memo_cache().clear(&(::core::clone::Clone::clone(&id),))
+    }
+    ///Drops every cached value of `load`.
+    #[allow(clippy::unused_unit)]
+    fn invalidate() -> () {
+        load::__memo_cache().invalidate()
+    }
+    ///Stores a value for these arguments: `set_cached_value(args).to(value)`; `load` returns it until it expires or is cleared.
+    #[allow(unused_variables, clippy::needless_pass_by_value)]
+    fn set_cached_value(
+        id: u64,
+    ) -> ::memo_core::SetCachedValue<
+        <Result<String, std::io::Error> as ::memo_core::__private::Outcome>::Ok,
+    > {
+        let __memo_cache = load::__memo_cache();
+        let __memo_key = (::core::clone::Clone::clone(&id),);
+        ::memo_core::SetCachedValue::new(move |value| {
+            __memo_cache.set(__memo_key, value)
+        })
+    }
+    ///Runs `load`'s body, stores and returns its value.
+    async fn refresh(id: u64) -> Result<String, std::io::Error> {
+        load::__memo_cache()
+            .refresh_ok_async((::core::clone::Clone::clone(&id),), __memo_body_load(id))
+            .await
+    }
+    ///Runs `load`'s body without any caching.
+    async fn uncached(id: u64) -> Result<String, std::io::Error> {
+        __memo_body_load(id).await
+    }
+}

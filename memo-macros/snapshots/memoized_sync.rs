@@ -1,0 +1,95 @@
+pub fn price(sku: &str, quantity: u32) -> u64 {
+    ::memo_core::__private::require_key::<<str as ::std::borrow::ToOwned>::Owned>();
+    ::memo_core::__private::require_key::<u32>();
+    let __memo_held = price::__memo_cache();
+    let __memo_cache = __memo_held.type_checked();
+    let __memo_hit = __memo_cache.get(&(sku, &quantity));
+    match __memo_hit {
+        ::core::option::Option::Some(__memo_value) => __memo_value,
+        ::core::option::Option::None => {
+            ::memo_core::__private::cold(move || {
+                __memo_cache
+                    .call_missed(
+                        (
+                            ::std::borrow::ToOwned::to_owned(sku),
+                            ::core::clone::Clone::clone(&quantity),
+                        ),
+                        move || __memo_body_price(sku, quantity),
+                    )
+            })
+        }
+    }
+}
+#[doc(hidden)]
+#[inline]
+#[allow(clippy::needless_pass_by_value)]
+fn __memo_body_price(sku: &str, quantity: u32) -> u64 {
+    sku.len() as u64 * u64::from(quantity)
+}
+///Cache companions of the function `price`: `price::clear(..)`, `price::invalidate()`, `price::set_cached_value(..).to(value)`, `price::refresh(..)`, `price::uncached(..)`.
+#[allow(non_camel_case_types, dead_code)]
+pub struct price {}
+#[allow(dead_code)]
+impl price {
+    #[doc(hidden)]
+    fn __memo_cache() -> &'static ::memo_core::__private::Memoized<
+        (<str as ::std::borrow::ToOwned>::Owned, u32),
+        u64,
+    > {
+        static __MEMO_CACHE: ::memo_core::__private::Memoized<
+            (<str as ::std::borrow::ToOwned>::Owned, u32),
+            u64,
+        > = ::memo_core::__private::Memoized::new(::memo_core::__private::MemoSpec {
+            timeout: ::core::option::Option::None,
+            max_entries: ::core::option::Option::Some(100usize),
+            min_time: ::memo_core::__private::Duration::ZERO,
+        });
+        &__MEMO_CACHE
+    }
+    ///Drops the cached value of `price` for these arguments, in every tier.
+    #[allow(unused_variables, clippy::needless_pass_by_value, clippy::unused_unit)]
+    pub fn clear(sku: &str, quantity: u32) -> () {
+        price::__memo_cache()
+            .clear(
+                &(
+                    ::std::borrow::ToOwned::to_owned(sku),
+                    ::core::clone::Clone::clone(&quantity),
+                ),
+            )
+    }
+    ///Drops every cached value of `price`.
+    #[allow(clippy::unused_unit)]
+    pub fn invalidate() -> () {
+        price::__memo_cache().invalidate()
+    }
+    ///Stores a value for these arguments: `set_cached_value(args).to(value)`; `price` returns it until it expires or is cleared.
+    #[allow(unused_variables, clippy::needless_pass_by_value)]
+    pub fn set_cached_value(
+        sku: &str,
+        quantity: u32,
+    ) -> ::memo_core::SetCachedValue<u64> {
+        let __memo_cache = price::__memo_cache();
+        let __memo_key = (
+            ::std::borrow::ToOwned::to_owned(sku),
+            ::core::clone::Clone::clone(&quantity),
+        );
+        ::memo_core::SetCachedValue::new(move |value| {
+            __memo_cache.set(__memo_key, value)
+        })
+    }
+    ///Runs `price`'s body, stores and returns its value.
+    pub fn refresh(sku: &str, quantity: u32) -> u64 {
+        price::__memo_cache()
+            .refresh(
+                (
+                    ::std::borrow::ToOwned::to_owned(sku),
+                    ::core::clone::Clone::clone(&quantity),
+                ),
+                move || __memo_body_price(sku, quantity),
+            )
+    }
+    ///Runs `price`'s body without any caching.
+    pub fn uncached(sku: &str, quantity: u32) -> u64 {
+        __memo_body_price(sku, quantity)
+    }
+}

@@ -1,0 +1,109 @@
+async fn report(id: u64) -> Option<String> {
+    ::memo_core::__private::require_vary_on(&id);
+    ::memo_core::__private::require_value::<Option<String>>();
+    #[allow(unused_imports)]
+    use ::memo_core::__private::{
+        ProbeByValue as _, ProbeEncoded as _, SerializedKey as _, UnserializableKey as _,
+    };
+    let __memo_cache = report::__memo_cache().type_checked();
+    let __memo_hit = (&::memo_core::__private::Probe(
+        (&::memo_core::__private::KeyOf(&(&id,))).memo_key(),
+    ))
+        .memo_probe(__memo_cache);
+    let __memo_lookup = __memo_cache
+        .lookup_async(__memo_hit, (&::memo_core::__private::KeyOf(&(&id,))).memo_key())
+        .await;
+    __memo_lookup.or_compute_async(__memo_body_report(id)).await
+}
+#[doc(hidden)]
+#[inline]
+#[allow(clippy::needless_pass_by_value)]
+async fn __memo_body_report(id: u64) -> Option<String> {
+    Some(id.to_string())
+}
+///Cache companions of the function `report`: `report::clear(..)`, `report::invalidate()`, `report::set_cached_value(..).to(value)`, `report::refresh(..)`, `report::uncached(..)`.
+#[allow(non_camel_case_types, dead_code)]
+struct report {}
+#[allow(dead_code)]
+impl report {
+    #[doc(hidden)]
+    fn __memo_cache() -> &'static ::memo_core::__private::Cache<
+        Option<String>,
+        ::memo_core::__private::DefaultCodec,
+    > {
+        static __MEMO_CACHE: ::memo_core::__private::QuickCache<
+            Option<String>,
+            ::memo_core::__private::DefaultCodec,
+        > = ::memo_core::__private::QuickCache::new(::memo_core::__private::Spec {
+            module: ::core::module_path!(),
+            function: "report",
+            digest: 1200471905u32,
+            name: ::core::option::Option::None,
+            timeout: ::memo_core::__private::Spec::DEFAULT_TIMEOUT,
+            memoize_timeout: ::memo_core::__private::Spec::DEFAULT_MEMOIZE_TIMEOUT,
+            max_entries: ::memo_core::__private::Spec::DEFAULT_MAX_ENTRIES,
+            lock_ttl: ::core::option::Option::Some(
+                ::memo_core::__private::Spec::DEFAULT_LOCK_TTL,
+            ),
+            min_time: ::memo_core::__private::Duration::ZERO,
+        });
+        __MEMO_CACHE.get()
+    }
+    ///Drops the cached value of `report` for these arguments, in every tier.
+    #[allow(unused_variables, clippy::needless_pass_by_value, clippy::unused_unit)]
+    async fn clear(id: u64) -> ::core::result::Result<(), ::memo_core::Error> {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+            UnserializableKey as _,
+        };
+        report::__memo_cache()
+            .clear_async((&::memo_core::__private::KeyOf(&(&id,))).memo_key())
+            .await
+    }
+    ///Drops every cached value of `report`.
+    #[allow(clippy::unused_unit)]
+    async fn invalidate() -> ::core::result::Result<(), ::memo_core::Error> {
+        report::__memo_cache().invalidate_async().await
+    }
+    ///Stores a value for these arguments: `set_cached_value(args).to(value)`; `report` returns it until it expires or is cleared.
+    #[allow(unused_variables, clippy::needless_pass_by_value)]
+    fn set_cached_value(
+        id: u64,
+    ) -> ::memo_core::SetCachedValue<
+        Option<String>,
+        ::memo_core::backend::BoxFuture<
+            'static,
+            ::core::result::Result<(), ::memo_core::Error>,
+        >,
+    > {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+            UnserializableKey as _,
+        };
+        let __memo_prepared = report::__memo_cache()
+            .prepare((&::memo_core::__private::KeyOf(&(&id,))).memo_key());
+        ::memo_core::SetCachedValue::new(move |
+            value,
+        | -> ::memo_core::backend::BoxFuture<
+            'static,
+            ::core::result::Result<(), ::memo_core::Error>,
+        > { ::std::boxed::Box::pin(__memo_prepared.set_async(value)) })
+    }
+    ///Runs `report`'s body, stores and returns its value.
+    async fn refresh(id: u64) -> Option<String> {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+            UnserializableKey as _,
+        };
+        let __memo_prepared = report::__memo_cache()
+            .prepare((&::memo_core::__private::KeyOf(&(&id,))).memo_key());
+        __memo_prepared.refresh_async(__memo_body_report(id)).await
+    }
+    ///Runs `report`'s body without any caching.
+    async fn uncached(id: u64) -> Option<String> {
+        __memo_body_report(id).await
+    }
+}

@@ -1,0 +1,111 @@
+pub fn dashboard(domain: &str, user: &User) -> String {
+    ::memo_core::__private::require_vary_on(&domain);
+    ::memo_core::__private::require_vary_on(&user.id);
+    ::memo_core::__private::require_value::<String>();
+    #[allow(unused_imports)]
+    use ::memo_core::__private::{
+        ProbeByValue as _, ProbeEncoded as _, SerializedKey as _, UnserializableKey as _,
+    };
+    let __memo_cache = dashboard::__memo_cache().type_checked();
+    let __memo_hit = (&::memo_core::__private::Probe(
+        (&::memo_core::__private::KeyOf(&(&domain, &user.id))).memo_key(),
+    ))
+        .memo_probe(__memo_cache);
+    match __memo_hit {
+        ::core::option::Option::Some(__memo_value) => __memo_value,
+        ::core::option::Option::None => {
+            ::memo_core::__private::cold(move || {
+                let __memo_lookup = __memo_cache
+                    .lookup_beyond_l1(
+                        (&::memo_core::__private::KeyOf(&(&domain, &user.id))).memo_key(),
+                    );
+                __memo_lookup.or_compute(move || __memo_body_dashboard(domain, user))
+            })
+        }
+    }
+}
+#[doc(hidden)]
+#[inline]
+#[allow(clippy::needless_pass_by_value)]
+fn __memo_body_dashboard(domain: &str, user: &User) -> String {
+    format!("{domain} {}", user.id)
+}
+///Cache companions of the function `dashboard`: `dashboard::clear(..)`, `dashboard::invalidate()`, `dashboard::set_cached_value(..).to(value)`, `dashboard::refresh(..)`, `dashboard::uncached(..)`.
+#[allow(non_camel_case_types, dead_code)]
+pub struct dashboard {}
+#[allow(dead_code)]
+impl dashboard {
+    #[doc(hidden)]
+    fn __memo_cache() -> &'static ::memo_core::__private::Cache<
+        String,
+        ::memo_core::__private::DefaultCodec,
+    > {
+        static __MEMO_CACHE: ::memo_core::__private::QuickCache<
+            String,
+            ::memo_core::__private::DefaultCodec,
+        > = ::memo_core::__private::QuickCache::new(::memo_core::__private::Spec {
+            module: ::core::module_path!(),
+            function: "dashboard",
+            digest: 1102572538u32,
+            name: ::core::option::Option::None,
+            timeout: ::memo_core::__private::Duration::new(300u64, 0u32),
+            memoize_timeout: ::memo_core::__private::Spec::DEFAULT_MEMOIZE_TIMEOUT,
+            max_entries: ::memo_core::__private::Spec::DEFAULT_MAX_ENTRIES,
+            lock_ttl: ::core::option::Option::None,
+            min_time: ::memo_core::__private::Duration::ZERO,
+        });
+        __MEMO_CACHE.get()
+    }
+    ///Drops the cached value of `dashboard` for these arguments, in every tier.
+    #[allow(unused_variables, clippy::needless_pass_by_value, clippy::unused_unit)]
+    pub fn clear(
+        domain: &str,
+        user: &User,
+    ) -> ::core::result::Result<(), ::memo_core::Error> {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+            UnserializableKey as _,
+        };
+        dashboard::__memo_cache()
+            .clear((&::memo_core::__private::KeyOf(&(&domain, &user.id))).memo_key())
+    }
+    ///Drops every cached value of `dashboard`.
+    #[allow(clippy::unused_unit)]
+    pub fn invalidate() -> ::core::result::Result<(), ::memo_core::Error> {
+        dashboard::__memo_cache().invalidate()
+    }
+    ///Stores a value for these arguments: `set_cached_value(args).to(value)`; `dashboard` returns it until it expires or is cleared.
+    #[allow(unused_variables, clippy::needless_pass_by_value)]
+    pub fn set_cached_value(
+        domain: &str,
+        user: &User,
+    ) -> ::memo_core::SetCachedValue<
+        String,
+        ::core::result::Result<(), ::memo_core::Error>,
+    > {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+            UnserializableKey as _,
+        };
+        let __memo_prepared = dashboard::__memo_cache()
+            .prepare((&::memo_core::__private::KeyOf(&(&domain, &user.id))).memo_key());
+        ::memo_core::SetCachedValue::new(move |value| __memo_prepared.set(value))
+    }
+    ///Runs `dashboard`'s body, stores and returns its value.
+    pub fn refresh(domain: &str, user: &User) -> String {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+            UnserializableKey as _,
+        };
+        let __memo_prepared = dashboard::__memo_cache()
+            .prepare((&::memo_core::__private::KeyOf(&(&domain, &user.id))).memo_key());
+        __memo_prepared.refresh(move || __memo_body_dashboard(domain, user))
+    }
+    ///Runs `dashboard`'s body without any caching.
+    pub fn uncached(domain: &str, user: &User) -> String {
+        __memo_body_dashboard(domain, user)
+    }
+}
