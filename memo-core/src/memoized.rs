@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::clock::{self, Tick};
 use std::future::Future;
 
-use crate::flight::{Flights, Followed, Joined};
+use crate::flight::{Flight, Flights, Followed, Joined, Leader};
 use crate::outcome::Outcome;
 use crate::store::{Store, Ticket};
 
@@ -174,9 +174,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         )
     }
 
-    /// The miss: `kept` picks what of a computed result to store (nothing:
-    /// the flight's followers compute on their own), `wrap` makes a value
-    /// found into a result.
+    /// The miss, blocking: the steps of [`Memoized::miss_step`], waiting on
+    /// the flight by parking. `kept` picks what of a computed result to
+    /// store (nothing: the flight's followers compute on their own), `wrap`
+    /// makes a value found into a result.
     fn call_missed_with<O>(
         &self,
         key: K,
@@ -184,37 +185,66 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         kept: impl FnOnce(&O) -> Option<&V>,
         wrap: impl FnOnce(V) -> O,
     ) -> O {
-        let inner = self.inner();
+        let mut followed = None;
         loop {
-            match inner.flights.join(key.clone()) {
-                Joined::Follower(flight) => match flight.wait() {
-                    Followed::Value(value) => return wrap(value),
-                    Followed::Retry => {}
-                    Followed::Alone => return compute(),
-                },
-                Joined::Leader(leader) => {
-                    // A leader may have landed between the miss and the join.
-                    if let Some(value) = inner.store.get(&key) {
-                        leader.finish(&value);
-                        return wrap(value);
-                    }
-                    let ticket = inner.store.ticket();
-                    let started = Instant::now();
+            match self.miss_step(&key, followed.take()) {
+                MissStep::Found(value) => return wrap(value),
+                MissStep::Wait(flight) => followed = Some(flight.wait()),
+                MissStep::Alone => return compute(),
+                MissStep::Compute(computing) => {
                     let result = compute();
-                    match self.worth_keeping(started, kept(&result)) {
-                        Some(value) => {
-                            inner.store.insert(key, value.clone(), inner.ttl, ticket);
-                            leader.finish(value);
-                        }
-                        None => leader.decline(),
-                    }
+                    self.computed(key, computing, kept(&result));
                     return result;
                 }
             }
+        }
+    }
+
+    /// The next step of a miss, given what the flight it waited on came to
+    /// (`None`: it has not joined one yet): the steps both drivers share.
+    fn miss_step(&self, key: &K, followed: Option<Followed<V>>) -> MissStep<'_, K, V> {
+        let inner = self.inner();
+        match followed {
+            Some(Followed::Value(value)) => return MissStep::Found(value),
+            Some(Followed::Alone) => return MissStep::Alone,
             // An abandoned flight: look again before leading the next one.
-            if let Some(value) = inner.store.get(&key) {
-                return wrap(value);
+            Some(Followed::Retry) => {
+                if let Some(value) = inner.store.get(key) {
+                    return MissStep::Found(value);
+                }
             }
+            None => {}
+        }
+        match inner.flights.join(key.clone()) {
+            Joined::Follower(flight) => MissStep::Wait(flight),
+            Joined::Leader(leader) => {
+                // A leader may have landed between the miss and the join.
+                if let Some(value) = inner.store.get(key) {
+                    leader.finish(&value);
+                    return MissStep::Found(value);
+                }
+                MissStep::Compute(Computing {
+                    leader,
+                    ticket: inner.store.ticket(),
+                    started: Instant::now(),
+                })
+            }
+        }
+    }
+
+    /// After the leader computed: stores what is kept (unless the entry was
+    /// invalidated meanwhile) and hands it to the followers, or lets them
+    /// compute on their own.
+    fn computed(&self, key: K, computing: Computing<'_, K, V>, kept: Option<&V>) {
+        let inner = self.inner();
+        match self.worth_keeping(computing.started, kept) {
+            Some(value) => {
+                inner
+                    .store
+                    .insert(key, value.clone(), inner.ttl, computing.ticket);
+                computing.leader.finish(value);
+            }
+            None => computing.leader.decline(),
         }
     }
 
@@ -253,6 +283,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         .await
     }
 
+    /// The miss, awaiting: the steps of [`Memoized::miss_step`], waiting on
+    /// the flight without blocking a thread. A probe first: the generated
+    /// code calls this without one for functions of many arguments.
     async fn call_async_with<O>(
         &self,
         key: K,
@@ -260,32 +293,18 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         kept: impl FnOnce(&O) -> Option<&V>,
         wrap: impl FnOnce(V) -> O,
     ) -> O {
-        let inner = self.inner();
+        if let Some(value) = self.inner().store.get(&key) {
+            return wrap(value);
+        }
+        let mut followed = None;
         loop {
-            if let Some(value) = inner.store.get(&key) {
-                return wrap(value);
-            }
-            match inner.flights.join(key.clone()) {
-                Joined::Follower(flight) => match flight.wait_async().await {
-                    Followed::Value(value) => return wrap(value),
-                    Followed::Retry => {}
-                    Followed::Alone => return compute.await,
-                },
-                Joined::Leader(leader) => {
-                    if let Some(value) = inner.store.get(&key) {
-                        leader.finish(&value);
-                        return wrap(value);
-                    }
-                    let ticket = inner.store.ticket();
-                    let started = Instant::now();
+            match self.miss_step(&key, followed.take()) {
+                MissStep::Found(value) => return wrap(value),
+                MissStep::Wait(flight) => followed = Some(flight.wait_async().await),
+                MissStep::Alone => return compute.await,
+                MissStep::Compute(computing) => {
                     let result = compute.await;
-                    match self.worth_keeping(started, kept(&result)) {
-                        Some(value) => {
-                            inner.store.insert(key, value.clone(), inner.ttl, ticket);
-                            leader.finish(value);
-                        }
-                        None => leader.decline(),
-                    }
+                    self.computed(key, computing, kept(&result));
                     return result;
                 }
             }
@@ -427,6 +446,26 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// What a miss does next (see [`Memoized::miss_step`]).
+enum MissStep<'f, K: Hash + Eq, V> {
+    /// A value: the flight's, or one stored meanwhile.
+    Found(V),
+    /// Wait for the flight's leader.
+    Wait(Arc<Flight<V>>),
+    /// Compute without a flight: the leader's result was not one to keep.
+    Alone,
+    /// Compute as the flight's leader.
+    Compute(Computing<'f, K, V>),
+}
+
+/// A leader's computation under way: its flight, the ticket taken before
+/// it began, and when it began (for `min_time`).
+struct Computing<'f, K: Hash + Eq, V> {
+    leader: Leader<'f, K, V>,
+    ticket: Ticket,
+    started: Instant,
 }
 
 /// The caches of one instance's `#[memoized]` methods. Put one in a field of
