@@ -9,10 +9,10 @@ use serde::Serialize;
 use std::time::Instant;
 
 use super::steps;
-use super::{tombstone, Cache, Entry, Lookup, Prepared};
+use super::{tombstone, Cache, Entry, Joining, Lookup, Prepared};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
-use crate::flight::{Followed, Joined, Leader};
+use crate::flight::Leader;
 use crate::key::ArgsKey;
 use crate::outcome::Outcome;
 use crate::registry::{self, CachedFunction};
@@ -57,25 +57,12 @@ where
             Err(done) => return done,
         };
         // Single flight: one caller per key goes on, the others wait for it.
+        let mut followed = None;
         loop {
-            match self.flights.join(args.clone()) {
-                Joined::Follower(flight) => match flight.wait() {
-                    Followed::Value(value) => {
-                        self.counters.shared_hits.add();
-                        return Lookup::Hit(value);
-                    }
-                    Followed::Retry => {}
-                    Followed::Alone => return self.uncached(ticket),
-                },
-                Joined::Leader(leader) => {
-                    // A leader may have landed between the L1 miss and the join.
-                    if let Some(value) = self.l1().and_then(|l1| l1.get(&args)) {
-                        self.counters.l1_late_hits.add();
-                        leader.finish(&value);
-                        return Lookup::Hit(value);
-                    }
-                    return self.lookup_shared(args, ticket, leader);
-                }
+            match self.join_step(&args, followed.take(), ticket) {
+                Joining::Done(done) => return done,
+                Joining::Wait(flight) => followed = Some(flight.wait()),
+                Joining::Lead(leader) => return self.lookup_shared(args, ticket, leader),
             }
         }
     }
@@ -193,22 +180,11 @@ where
             Lookup::Hit(value) => return wrap(value),
             Lookup::Miss(miss) => *miss,
         };
-        miss.cache.counters.misses.add();
-        let started = Instant::now();
+        let started = miss.begin();
         let result = compute();
-        let value = miss.cache.worth_keeping(started, kept(&result));
-        let (Some(entry), Some(value)) = (miss.entry, value) else {
-            if let Some(leader) = miss.leader {
-                leader.decline();
-            }
-            return result;
-        };
-        let cache = miss.cache;
-        let mut entry = entry;
-        cache.store_computed(&mut entry, value);
-        cache.keep_local(&entry.args, value, miss.ticket);
-        if let Some(leader) = miss.leader {
-            leader.finish(value);
+        if let Some((mut landing, value)) = miss.settle(started, kept(&result)) {
+            landing.cache.store_computed(&mut landing.entry, value);
+            landing.land(value);
         }
         result
     }

@@ -11,10 +11,10 @@ use serde::Serialize;
 use std::time::Instant;
 
 use super::steps;
-use super::{tombstone, Cache, Entry, Lookup, Prepared};
+use super::{tombstone, Cache, Entry, Joining, Lookup, Prepared};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
-use crate::flight::{Followed, Joined, Leader};
+use crate::flight::Leader;
 use crate::key::ArgsKey;
 use crate::outcome::Outcome;
 use crate::registry::{self, CachedFunction};
@@ -60,23 +60,13 @@ where
                 Ok(args) => args,
                 Err(done) => return done,
             };
+            let mut followed = None;
             loop {
-                match self.flights.join(args.clone()) {
-                    Joined::Follower(flight) => match flight.wait_async().await {
-                        Followed::Value(value) => {
-                            self.counters.shared_hits.add();
-                            return Lookup::Hit(value);
-                        }
-                        Followed::Retry => {}
-                        Followed::Alone => return self.uncached(ticket),
-                    },
-                    Joined::Leader(leader) => {
-                        if let Some(value) = self.l1().and_then(|l1| l1.get(&args)) {
-                            self.counters.l1_late_hits.add();
-                            leader.finish(&value);
-                            return Lookup::Hit(value);
-                        }
-                        return self.lookup_shared_async(args, ticket, leader).await;
+                match self.join_step(&args, followed.take(), ticket) {
+                    Joining::Done(done) => return done,
+                    Joining::Wait(flight) => followed = Some(flight.wait_async().await),
+                    Joining::Lead(leader) => {
+                        return self.lookup_shared_async(args, ticket, leader).await
                     }
                 }
             }
@@ -186,22 +176,14 @@ where
             Lookup::Hit(value) => return wrap(value),
             Lookup::Miss(miss) => *miss,
         };
-        miss.cache.counters.misses.add();
-        let started = Instant::now();
+        let started = miss.begin();
         let result = compute.await;
-        let value = miss.cache.worth_keeping(started, kept(&result));
-        let (Some(entry), Some(value)) = (miss.entry, value) else {
-            if let Some(leader) = miss.leader {
-                leader.decline();
-            }
-            return result;
-        };
-        let cache = miss.cache;
-        let mut entry = entry;
-        cache.store_computed_async(&mut entry, value).await;
-        cache.keep_local(&entry.args, value, miss.ticket);
-        if let Some(leader) = miss.leader {
-            leader.finish(value);
+        if let Some((mut landing, value)) = miss.settle(started, kept(&result)) {
+            landing
+                .cache
+                .store_computed_async(&mut landing.entry, value)
+                .await;
+            landing.land(value);
         }
         result
     }

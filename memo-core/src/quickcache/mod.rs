@@ -415,6 +415,38 @@ where
         }))
     }
 
+    /// The next step of joining the flight for `args`, given what the
+    /// flight waited on came to (`None`: not joined yet): the steps both
+    /// drivers share.
+    fn join_step(
+        &self,
+        args: &ArgsKey,
+        followed: Option<crate::flight::Followed<V>>,
+        ticket: Ticket,
+    ) -> Joining<'_, V, C> {
+        use crate::flight::{Followed, Joined};
+        match followed {
+            Some(Followed::Value(value)) => {
+                self.counters.shared_hits.add();
+                return Joining::Done(Lookup::Hit(value));
+            }
+            Some(Followed::Alone) => return Joining::Done(self.uncached(ticket)),
+            Some(Followed::Retry) | None => {}
+        }
+        match self.flights.join(args.clone()) {
+            Joined::Follower(flight) => Joining::Wait(flight),
+            Joined::Leader(leader) => {
+                // A leader may have landed between the L1 miss and the join.
+                if let Some(value) = self.l1().and_then(|l1| l1.get(args)) {
+                    self.counters.l1_late_hits.add();
+                    leader.finish(&value);
+                    return Joining::Done(Lookup::Hit(value));
+                }
+                Joining::Lead(leader)
+            }
+        }
+    }
+
     /// Where a shared-tier read (`steps::Read`) leaves the call: a hit, a
     /// miss that knows where to store, or a backend failure.
     #[allow(clippy::too_many_arguments)]
@@ -703,6 +735,78 @@ struct Entry {
     /// The entry's dog-pile lock, released once the value is stored (or the
     /// computation panics).
     lock: Option<LockGuard>,
+}
+
+/// What joining the single flight of a miss came to (see
+/// [`Cache::join_step`]).
+enum Joining<'c, V, C> {
+    /// A hit (the flight's value, or one a leader stored meanwhile), or a
+    /// miss to compute alone.
+    Done(Lookup<'c, V, C>),
+    /// Wait for the flight's leader.
+    Wait(std::sync::Arc<crate::flight::Flight<V>>),
+    /// Lead: read the shared tier.
+    Lead(Leader<'c, ArgsKey, V>),
+}
+
+impl<'c, V, C> Miss<'c, V, C> {
+    /// Counts the miss; the computation starts now.
+    fn begin(&self) -> std::time::Instant {
+        self.cache.counters.misses.add();
+        std::time::Instant::now()
+    }
+}
+
+impl<'c, V, C> Miss<'c, V, C>
+where
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    C: Codec + Default,
+{
+    /// After the computation that started at `started`: what to store of
+    /// it (`kept`, if worth keeping) and where, or nothing, in which case
+    /// the flight's followers compute on their own.
+    fn settle<'v>(
+        self,
+        started: std::time::Instant,
+        kept: Option<&'v V>,
+    ) -> Option<(Landing<'c, V, C>, &'v V)> {
+        let value = self.cache.worth_keeping(started, kept);
+        let (Some(entry), Some(value)) = (self.entry, value) else {
+            if let Some(leader) = self.leader {
+                leader.decline();
+            }
+            return None;
+        };
+        let landing = Landing {
+            cache: self.cache,
+            entry,
+            leader: self.leader,
+            ticket: self.ticket,
+        };
+        Some((landing, value))
+    }
+}
+
+/// A computed value on its way: stored in the shared tier (by a driver),
+/// then [`Landing::land`]ed in L1 and handed to the flight's followers.
+struct Landing<'c, V, C> {
+    cache: &'c Cache<V, C>,
+    entry: Entry,
+    leader: Option<Leader<'c, ArgsKey, V>>,
+    ticket: Ticket,
+}
+
+impl<V, C> Landing<'_, V, C>
+where
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    C: Codec + Default,
+{
+    fn land(self, value: &V) {
+        self.cache.keep_local(&self.entry.args, value, self.ticket);
+        if let Some(leader) = self.leader {
+            leader.finish(value);
+        }
+    }
 }
 
 /// Encoded arguments waiting for a value ([`Prepared::set`]) or a
