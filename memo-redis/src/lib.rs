@@ -40,11 +40,12 @@
 //! meanwhile; failures are counted and logged at most once per 10 s.
 #![forbid(unsafe_code)]
 
-mod aio;
 mod batch;
+mod blocking;
 mod breaker;
 mod channel;
 mod commands;
+mod future;
 mod pool;
 mod target;
 
@@ -56,7 +57,7 @@ use memo_core::Error;
 use breaker::Breaker;
 use channel::Subscription;
 use pool::Pool;
-use target::{Conn, Target, Timeouts};
+use target::{Target, Timeouts};
 
 const NAME: &str = "redis";
 
@@ -85,7 +86,7 @@ struct Inner {
     pool_size: usize,
     breaker: Breaker,
     shared: Arc<Subscription>,
-    async_slot: aio::AsyncSlot,
+    async_slot: future::AsyncSlot,
     /// Put before every key (`{prefix}:memo:v:...`); empty: none.
     key_prefix: String,
     /// Batches concurrent async reads (`None`: off, or a cluster).
@@ -534,7 +535,7 @@ impl RedisBackendBuilder {
                 pool_size: self.pool_size,
                 breaker: Breaker::default(),
                 shared,
-                async_slot: aio::AsyncSlot::default(),
+                async_slot: future::AsyncSlot::default(),
                 key_prefix: self.key_prefix,
                 batcher: (self.batch_reads && !matches!(self.kind, Kind::Cluster(_)))
                     .then(batch::Batcher::default),
@@ -556,61 +557,6 @@ impl Inner {
             std::borrow::Cow::Borrowed(key)
         } else {
             std::borrow::Cow::Owned([self.key_prefix.as_str(), key].concat())
-        }
-    }
-
-    /// Runs `op` on a pooled connection, through the circuit breaker. A
-    /// connection that failed is dropped with every idle one (they likely
-    /// share its fate, e.g. after a restart), and an op that failed on a
-    /// reused connection is retried once on a fresh one.
-    fn run<T>(&self, op: impl Fn(&mut Conn) -> redis::RedisResult<T>) -> Result<T, Error> {
-        let Some(permit) = self.breaker.permit() else {
-            return Err(Error::Unavailable { backend: NAME });
-        };
-        let mut lease = self.pool.lease(self.timeouts.command);
-        let (result, conn) = match lease.conn.take() {
-            Some(mut conn) => match op(&mut conn) {
-                Err(error) if broken(&error) && !error.is_timeout() => {
-                    self.pool.clear_idle();
-                    self.run_fresh(&op)
-                }
-                result => (result, Some(conn)),
-            },
-            None => self.run_fresh(&op),
-        };
-        match result {
-            Ok(value) => {
-                self.breaker.success(&permit);
-                if let Some(conn) = conn {
-                    lease.give_back(conn);
-                }
-                Ok(value)
-            }
-            Err(error) if broken(&error) => {
-                self.breaker.failure(&permit);
-                self.pool.clear_idle();
-                Err(redis_error(error))
-            }
-            Err(error) => {
-                // Redis answered (with an error): the server and the
-                // connection are fine.
-                self.breaker.success(&permit);
-                if let Some(conn) = conn {
-                    lease.give_back(conn);
-                }
-                Err(redis_error(error))
-            }
-        }
-    }
-
-    /// `op` on a new connection; the connection, if it was made.
-    fn run_fresh<T>(
-        &self,
-        op: &impl Fn(&mut Conn) -> redis::RedisResult<T>,
-    ) -> (redis::RedisResult<T>, Option<Conn>) {
-        match self.target.connect(self.timeouts) {
-            Ok(mut conn) => (op(&mut conn), Some(conn)),
-            Err(error) => (Err(error), None),
         }
     }
 }

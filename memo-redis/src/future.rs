@@ -1,4 +1,4 @@
-//! The async side: one multiplexed connection (redis-rs's
+//! The async side (the sync one is `blocking`): one multiplexed connection (redis-rs's
 //! `MultiplexedConnection`, or the async cluster connection) shared by every
 //! task, so concurrent async callers pipeline on one socket instead of
 //! holding a connection each. Same circuit breaker and failure rules as the
