@@ -6,8 +6,8 @@
 //! ticks every few milliseconds, which is precise enough for timeouts counted
 //! in seconds. Deadlines are plain `u64` ticks so entries stay small.
 //!
-//! Even the coarse clock is a call into the vDSO, ~3 ns of a ~34 ns L1 hit
-//! (criterion, `l1_hit_1_thread`). So a hit reads [`recent`] instead: one
+//! Even the coarse clock is a call into the vDSO, a tenth of an L1 hit. So
+//! a hit reads [`recent`] instead: one
 //! load of a time that the `memo-clock` thread publishes every [`TICK`].
 //!
 //! - **Late, never early.** `recent()` is at most [`TICK`] (plus the

@@ -54,8 +54,8 @@ static CLAIMED: AtomicU8 = AtomicU8::new(0);
 thread_local! {
     // This thread's stripe, `usize::MAX` until its first count. `const` and
     // without a destructor, so reading it is a plain thread-local load (a
-    // thread-local with a destructor checks its state on every access,
-    // which cost ~3 ns per `#[quickcache]` hit).
+    // thread-local with a destructor checks its state on every access, a
+    // cost every `#[quickcache]` hit would pay).
     static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
     // The stripe this thread owns, given back by its destructor when the
     // thread ends; touched only when the stripe is claimed.

@@ -234,10 +234,9 @@ pub mod __private {
 
     /// Calls `f`, out of line and marked cold: a sync `#[quickcache]`
     /// function's miss path, so that its hit path (an L1 probe) is all the
-    /// function holds. With the miss inline, the function saved six
-    /// registers and set up a 600-byte frame on every hit, and the
-    /// optimizer, seeing one big function, stopped inlining the probe into
-    /// it (`l1_hit_1_thread`: 41 to 38 ns under criterion, `perf`).
+    /// function holds. With the miss inline, the function saves registers
+    /// and sets up a large frame on every hit, and the optimizer, seeing
+    /// one big function, stops inlining the probe into it.
     #[cold]
     #[inline(never)]
     pub fn cold<R>(f: impl FnOnce() -> R) -> R {

@@ -3,8 +3,9 @@
 //! What they must be: different for every write, in every process, so that
 //! a key rewritten never holds a stamp a miss read before (no ABA).
 //!
-//! From the OS's randomness, as generation tokens are, a stamp cost a
-//! `getrandom` call (~260 ns, a sixth of an embedded miss). So a process
+//! Drawn from the OS's randomness, as generation tokens are, a stamp would
+//! cost a `getrandom` system call per write, a sixth of an embedded miss
+//! (`benches/RESULTS.md`). So a process
 //! draws one random seed and numbers its writes: stamp `n` is a bijective
 //! mix (SplitMix64) of the seed plus `n`, distinct for every `n`, and
 //! apart from other processes' as long as their seeds differ (64 random

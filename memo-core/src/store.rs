@@ -274,7 +274,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
 
     /// A clone of `slot`'s value if it is live. The clone is the last step
     /// and `get` returns it as is: a value copied again after its clone
-    /// stalls on reloading the clone's fresh stores (~7 ns a hit).
+    /// stalls on reloading the clone's fresh stores.
     #[inline]
     fn serve(&self, slot: &Slot<V>) -> Option<V> {
         if slot.epoch != self.epoch() || (slot.expires != NEVER && clock::recent() >= slot.expires)

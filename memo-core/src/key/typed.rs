@@ -4,8 +4,8 @@
 //! buffer, then hashes and compares the bytes. When every `vary_on` value is
 //! of a type listed here, L1 instead holds the values themselves (owned: a
 //! `&str` as a `String`) and a hit hashes and compares the arguments where
-//! they are, as `#[memoized]` does: ~3 ns of a ~28 ns hit
-//! (`benches/RESULTS.md`). The generated code picks the path by autoref
+//! they are, as `#[memoized]` does (a tenth of a hit, `benches/RESULTS.md`).
+//! The generated code picks the path by autoref
 //! (`__private::Probe`), so any other argument type keeps the encoded key.
 //!
 //! The types are those whose equality is equality of their key encoding

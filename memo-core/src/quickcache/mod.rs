@@ -654,12 +654,11 @@ where
     ///
     /// Kept apart from the miss path on purpose: returning the clone
     /// straight out, instead of through the miss path's enums, saves two
-    /// copies of the value, each of which stalled on reloading the clone's
-    /// fresh stores (41 to 34 ns per hit, `hitloop hit` under perf). For the
-    /// same reason the probe is counted before it is made, and the hits are
-    /// the probes less the misses: counted after, on the probe's result, a
-    /// hit took the value out of the return slot and put it back (~3 ns of
-    /// a 37 ns hit, criterion).
+    /// copies of the value, each of which stalls on reloading the clone's
+    /// fresh stores. For the same reason the probe is counted before it is
+    /// made, and the hits are the probes less the misses: counted after, on
+    /// the probe's result, a hit would take the value out of the return
+    /// slot and put it back.
     #[inline]
     pub fn probe<A>(&self, args: &A) -> Option<V>
     where
