@@ -33,22 +33,7 @@ pub(super) fn emit(function: &Function, form: &Placement, parts: Expansion) -> T
     let cfgs: Vec<&Attribute> = attrs.iter().filter(|a| is_cfg(a)).collect();
     let lints: Vec<&Attribute> = attrs.iter().filter(|a| is_lint(a)).collect();
 
-    // The outer signature names each parameter plainly (no `mut`): the
-    // parameters are only moved into the body.
-    let mut outer_sig = sig.clone();
-    for (input, param) in outer_sig
-        .inputs
-        .iter_mut()
-        .filter(|i| matches!(i, syn::FnArg::Typed(_)))
-        .zip(&function.params)
-    {
-        if let syn::FnArg::Typed(typed) = input {
-            let ident = &param.ident;
-            *typed.pat = syn::parse_quote!(#ident);
-        }
-    }
-    let mut body_sig = sig.clone();
-    body_sig.ident = form.body_ident.clone();
+    let (outer_sig, body_sig) = signatures(function, form);
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;
     let receiver = function.receiver.then(|| quote!(&self,));
@@ -95,25 +80,8 @@ pub(super) fn emit(function: &Function, form: &Placement, parts: Expansion) -> T
         quote!(#[doc(hidden)] #accessor)
     };
 
-    let doc = |text: String| quote!(#[doc = #text]);
-    let target = if form.methods {
-        format!("`Self::{name}`")
-    } else {
-        format!("`{name}`")
-    };
-    let clear_doc = doc(format!(
-        "Drops the cached value of {target} for these arguments, in every tier."
-    ));
-    let invalidate_doc = doc(if per_instance {
-        format!("Drops every cached value of {target} on this instance.")
-    } else {
-        format!("Drops every cached value of {target}.")
-    });
-    let set_doc = doc(format!("Stores a value for these arguments: `{set_fn}(args).to(value)`; {target} returns it until it expires or is cleared."));
-    let refresh_doc = doc(format!(
-        "Runs {target}'s body, stores and returns its value."
-    ));
-    let uncached_doc = doc(format!("Runs {target}'s body without any caching."));
+    let [clear_doc, invalidate_doc, set_doc, refresh_doc, uncached_doc] =
+        docs(name, form, per_instance, &set_fn);
 
     // Every companion is compiled when the function is, and takes the
     // function's `allow`s (its parameters, say, are as many): a `deny` or
@@ -165,9 +133,10 @@ pub(super) fn emit(function: &Function, form: &Placement, parts: Expansion) -> T
             #companions
         }
     } else {
-        let struct_doc = doc(format!(
+        let struct_doc = format!(
             "Cache companions of the function `{name}`: `{name}::clear(..)`, `{name}::invalidate()`, `{name}::set_cached_value(..).to(value)`, `{name}::refresh(..)`, `{name}::uncached(..)`."
-        ));
+        );
+        let struct_doc = quote!(#[doc = #struct_doc]);
         quote! {
             #function
 
@@ -183,4 +152,53 @@ pub(super) fn emit(function: &Function, form: &Placement, parts: Expansion) -> T
             }
         }
     }
+}
+
+/// The function's outer signature, which names each parameter plainly (no
+/// `mut`: the parameters are only moved into the body), and its body's.
+fn signatures(function: &Function, form: &Placement) -> (syn::Signature, syn::Signature) {
+    let mut outer_sig = function.sig.clone();
+    for (input, param) in outer_sig
+        .inputs
+        .iter_mut()
+        .filter(|i| matches!(i, syn::FnArg::Typed(_)))
+        .zip(&function.params)
+    {
+        if let syn::FnArg::Typed(typed) = input {
+            let ident = &param.ident;
+            *typed.pat = syn::parse_quote!(#ident);
+        }
+    }
+    let mut body_sig = function.sig.clone();
+    body_sig.ident = form.body_ident.clone();
+    (outer_sig, body_sig)
+}
+
+/// The doc comments of `clear`, `invalidate`, `set_cached_value`,
+/// `refresh` and `uncached`.
+fn docs(
+    name: &syn::Ident,
+    form: &Placement,
+    per_instance: bool,
+    set_fn: &syn::Ident,
+) -> [TokenStream; 5] {
+    let doc = |text: String| quote!(#[doc = #text]);
+    let target = if form.methods {
+        format!("`Self::{name}`")
+    } else {
+        format!("`{name}`")
+    };
+    [
+        doc(format!(
+            "Drops the cached value of {target} for these arguments, in every tier."
+        )),
+        doc(if per_instance {
+            format!("Drops every cached value of {target} on this instance.")
+        } else {
+            format!("Drops every cached value of {target}.")
+        }),
+        doc(format!("Stores a value for these arguments: `{set_fn}(args).to(value)`; {target} returns it until it expires or is cleared.")),
+        doc(format!("Runs {target}'s body, stores and returns its value.")),
+        doc(format!("Runs {target}'s body without any caching.")),
+    ]
 }

@@ -119,12 +119,32 @@ pub(super) fn expansion(
             __MEMO_CACHE.#get
         }
     };
-    let cache = &form.cache;
-    let body_call = &form.body_call;
     // A key that is not `Serialize` fails `checks`, spanned on its
     // `vary_on` entry; the cache calls then get a stand-in and add no errors
     // of their own (see `KeyOf`).
     let key = quote!((&::memo_core::__private::KeyOf(#key)).memo_key());
+    calls(
+        function,
+        form,
+        keep,
+        quote!(#checks #output_check),
+        accessor,
+        key,
+    )
+}
+
+/// The function's body and its companions' bodies: the calls into the
+/// runtime with the key and the body, sync or async.
+fn calls(
+    function: &Function,
+    form: &Placement,
+    keep: &Keep,
+    checks: TokenStream,
+    accessor: TokenStream,
+    key: TokenStream,
+) -> Expansion {
+    let cache = &form.cache;
+    let body_call = &form.body_call;
     let uses = quote! {
         #[allow(unused_imports)]
         use ::memo_core::__private::{
@@ -144,7 +164,7 @@ pub(super) fn expansion(
     if is_async {
         let future = boxed_future(&outcome);
         return Expansion {
-            checks: quote!(#checks #output_check),
+            checks,
             body: quote! {
                 #uses
                 let __memo_cache = #cache.type_checked();
@@ -178,7 +198,7 @@ pub(super) fn expansion(
         };
     }
     Expansion {
-        checks: quote!(#checks #output_check),
+        checks,
         body: quote! {
             #uses
             let __memo_cache = #cache.type_checked();
