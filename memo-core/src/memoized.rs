@@ -313,21 +313,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
 
     /// Computes the value for `key` afresh, stores it and returns it.
     pub fn refresh(&self, key: K, compute: impl FnOnce() -> V) -> V {
-        let ticket = self.inner().store.ticket();
-        let started = Instant::now();
-        let value = compute();
-        self.refreshed(key, Some(&value), ticket, started);
-        value
+        self.refresh_with(key, compute, |value| Some(value))
     }
 
     /// [`Memoized::refresh`] for [`Memoized::call_ok`]: an `Err` is
     /// returned, and the entry left as it was.
     pub fn refresh_ok<O: Outcome<Ok = V>>(&self, key: K, compute: impl FnOnce() -> O) -> O {
-        let ticket = self.inner().store.ticket();
-        let started = Instant::now();
-        let result = compute();
-        self.refreshed(key, result.ok_part(), ticket, started);
-        result
+        self.refresh_with(key, compute, O::ok_part)
     }
 
     /// [`Memoized::refresh`] for [`Memoized::call_if`].
@@ -337,25 +329,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         compute: impl FnOnce() -> V,
         keep: impl FnOnce(&V) -> bool,
     ) -> V {
-        let ticket = self.inner().store.ticket();
-        let started = Instant::now();
-        let value = compute();
-        self.refreshed(
-            key,
-            Some(&value).filter(|value| keep(value)),
-            ticket,
-            started,
-        );
-        value
+        self.refresh_with(key, compute, |value| keep(value).then_some(value))
     }
 
     /// [`Memoized::refresh`] for async callers.
     pub async fn refresh_async(&self, key: K, compute: impl Future<Output = V>) -> V {
-        let ticket = self.inner().store.ticket();
-        let started = Instant::now();
-        let value = compute.await;
-        self.refreshed(key, Some(&value), ticket, started);
-        value
+        self.refresh_with_async(key, compute, |value| Some(value))
+            .await
     }
 
     /// [`Memoized::refresh_ok`] for async callers.
@@ -364,11 +344,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         key: K,
         compute: impl Future<Output = O>,
     ) -> O {
-        let ticket = self.inner().store.ticket();
-        let started = Instant::now();
-        let result = compute.await;
-        self.refreshed(key, result.ok_part(), ticket, started);
-        result
+        self.refresh_with_async(key, compute, O::ok_part).await
     }
 
     /// [`Memoized::refresh_if`] for async callers.
@@ -378,16 +354,37 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         compute: impl Future<Output = V>,
         keep: impl FnOnce(&V) -> bool,
     ) -> V {
-        let ticket = self.inner().store.ticket();
-        let started = Instant::now();
-        let value = compute.await;
-        self.refreshed(
-            key,
-            Some(&value).filter(|value| keep(value)),
-            ticket,
-            started,
-        );
-        value
+        self.refresh_with_async(key, compute, |value| keep(value).then_some(value))
+            .await
+    }
+
+    fn refresh_with<O>(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> O,
+        kept: impl FnOnce(&O) -> Option<&V>,
+    ) -> O {
+        let refreshing = self.begin_refresh();
+        let result = compute();
+        self.refreshed(key, kept(&result), refreshing);
+        result
+    }
+
+    async fn refresh_with_async<O>(
+        &self,
+        key: K,
+        compute: impl Future<Output = O>,
+        kept: impl FnOnce(&O) -> Option<&V>,
+    ) -> O {
+        let refreshing = self.begin_refresh();
+        let result = compute.await;
+        self.refreshed(key, kept(&result), refreshing);
+        result
+    }
+
+    /// A refresh starts: the ticket its value is stored with, and when.
+    fn begin_refresh(&self) -> (Ticket, Instant) {
+        (self.inner().store.ticket(), Instant::now())
     }
 
     /// What of a result computed since `started` to keep: `value`, unless
@@ -398,7 +395,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
 
     /// Stores a refreshed value (if there is one to keep), superseding the
     /// computations of `key` under way.
-    fn refreshed(&self, key: K, value: Option<&V>, ticket: Ticket, started: Instant) {
+    fn refreshed(&self, key: K, value: Option<&V>, (ticket, started): (Ticket, Instant)) {
         let Some(value) = self.worth_keeping(started, value) else {
             return;
         };
