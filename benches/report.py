@@ -11,6 +11,7 @@ from datetime import date
 
 criterion_dir, memory_md, bench_log = sys.argv[1:4]
 load_md = sys.argv[4] if len(sys.argv) > 4 else None
+hitratio_md = sys.argv[5] if len(sys.argv) > 5 else None
 
 # Per group: which contender is the floor (None: the fastest row).
 FLOORS = {
@@ -257,6 +258,15 @@ def main():
         out.append("`examples/service` (axum, a `#[quickcache]` aggregate over 300 000 SQLite rows, 200 teams) driven by "
                    "`examples/service/load.sh`: wrk, 2 threads, 64 connections, 8 s, a random team per request, after a warm-up "
                    "that requests every team once.\n")
+        out.append("\n".join(table))
+    if hitratio_md and os.path.exists(hitratio_md):
+        with open(hitratio_md) as f:
+            table = [line.rstrip() for line in f if line.startswith("|")]
+        out.append("\n## hit ratio of the bounded map\n")
+        out.append("`benches/src/bin/hitratio.rs`: every cache at the same capacity on the same deterministic key streams "
+                   "(1 000 000 requests, the first 100 000 not counted; a miss inserts the key). memo is measured through "
+                   "the embedded backend, on the same map as L1 and `#[memoized(max_entries)]`. Hit ratio against cache "
+                   "size on the Zipf 1.0 stream: [`hitratio.svg`](hitratio.svg).\n")
         out.append("\n".join(table))
     print("\n".join(out))
 
