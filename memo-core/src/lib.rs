@@ -142,7 +142,7 @@ impl<V, R> std::fmt::Debug for SetCachedValue<V, R> {
 /// README's attribute reference.
 ///
 /// Options: `timeout = <seconds>` (entries expire; default never),
-/// `max_entries = N` (bounded, CLOCK eviction close to LRU; default
+/// `max_entries = N` (bounded, S3-FIFO eviction; default
 /// unbounded).
 ///
 /// # Examples

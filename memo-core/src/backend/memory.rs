@@ -14,7 +14,7 @@ use crate::Error;
 ///
 /// Bounded: at most [`max_entries`](MemoryBackendBuilder::max_entries)
 /// entries (default 100 000), evicting expired entries first and then the
-/// least recently used (CLOCK), close to Redis under `allkeys-lru`. Generation tokens
+/// the entries least worth keeping (S3-FIFO, as L1). Generation tokens
 /// live in the same map and can be evicted like any key, which memo survives
 /// as it does on Redis: an evicted generation is replaced by a fresh random
 /// one and older entries stay invisible.
