@@ -170,7 +170,7 @@ impl<K> Ring<K> {
     /// Remembers `hash` in the ghost queue, which holds at most `share`.
     fn remember_ghost(&mut self, hash: u64, share: usize) {
         if self.ghosts.is_empty() {
-            self.ghosts = vec![0; (2 * share).next_power_of_two()];
+            self.ghosts = vec![0; share.next_power_of_two()];
         }
         let mark = hash.max(1);
         if let Some(slot) = self.ghost_slot(hash) {
