@@ -238,3 +238,57 @@ impl Backend for MemoryBackend {
         Ok(generation)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    /// The embedded backend keeps its bound, and the policy's promises, as
+    /// L1 does: entries read often survive a stream of one-time keys, and
+    /// a key just written is never the one evicted.
+    #[test]
+    fn the_bound_holds_and_read_entries_survive_one_time_keys() {
+        let backend = MemoryBackend::builder().max_entries(200).build();
+        for k in 0..20 {
+            backend.set(&format!("hot:{k}"), b"h", TTL).unwrap();
+        }
+        for round in 0..3 {
+            for k in 0..20 {
+                assert!(
+                    backend.get_value(&format!("hot:{k}")).unwrap().is_some(),
+                    "round {round}"
+                );
+            }
+        }
+        for once in 0..5_000 {
+            let key = format!("once:{once}");
+            backend.set(&key, b"o", TTL).unwrap();
+            assert!(
+                backend.get_value(&key).unwrap().is_some(),
+                "the write was evicted at once"
+            );
+            assert!(
+                backend.len() <= 200,
+                "{} entries over a bound of 200",
+                backend.len()
+            );
+            if once % 100 == 0 {
+                for k in 0..20 {
+                    assert!(
+                        backend.get_value(&format!("hot:{k}")).unwrap().is_some(),
+                        "hot:{k} lost to one-time keys at {once}"
+                    );
+                }
+            }
+        }
+        assert!(
+            backend
+                .set_if("once:new", Expect::Absent, b"n", TTL)
+                .unwrap(),
+            "compare-and-set inserts past the bound too"
+        );
+        assert!(backend.len() <= 200);
+    }
+}
