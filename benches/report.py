@@ -191,6 +191,12 @@ def rustc():
         return "rustc (unknown)"
 
 
+def table_in(path):
+    """The markdown table rows of a file some step of run.sh wrote."""
+    with open(path) as f:
+        return [line.rstrip() for line in f if line.startswith("|")]
+
+
 def main():
     rows = load()
     order = ["l1_hit_1_thread", "l1_hit_2_threads_hot_keys", "l1_hit_shapes", "miss_overhead",
@@ -252,16 +258,14 @@ def main():
     if sizes:
         out.append("\n" + sizes[-1] + "\n")
     if load_md and os.path.exists(load_md):
-        with open(load_md) as f:
-            table = [line.rstrip() for line in f if line.startswith("|")]
+        table = table_in(load_md)
         out.append("\n## example service under load\n")
         out.append("`examples/service` (axum, a `#[quickcache]` aggregate over 300 000 SQLite rows, 200 teams) driven by "
                    "`examples/service/load.sh`: wrk, 2 threads, 64 connections, 8 s, a random team per request, after a warm-up "
                    "that requests every team once.\n")
         out.append("\n".join(table))
     if hitratio_md and os.path.exists(hitratio_md):
-        with open(hitratio_md) as f:
-            table = [line.rstrip() for line in f if line.startswith("|")]
+        table = table_in(hitratio_md)
         out.append("\n## hit ratio of the bounded map\n")
         out.append("`benches/src/bin/hitratio.rs`: every cache at the same capacity on the same deterministic key streams "
                    "(1 000 000 requests, the first 100 000 not counted; a miss inserts the key). memo is measured through "

@@ -8,8 +8,8 @@ use crate::backend::{self, new_generation, Backend};
 use crate::{key, report, Error};
 
 /// Shortest and longest pause between two attempts to take a held lock.
-const FIRST_PAUSE: Duration = Duration::from_millis(5);
-const MAX_PAUSE: Duration = Duration::from_millis(100);
+pub(crate) const FIRST_PAUSE: Duration = Duration::from_millis(5);
+pub(crate) const MAX_PAUSE: Duration = Duration::from_millis(100);
 
 /// A held lock; dropping it releases the lock (if it is still ours: a lock
 /// that outlived its TTL and was taken by another is left alone).

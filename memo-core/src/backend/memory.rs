@@ -185,11 +185,7 @@ impl Backend for MemoryBackend {
         ttl: Duration,
     ) -> Result<bool, Error> {
         let ttl = clock::ticks(ttl);
-        let holds = |held: Option<&Arc<[u8]>>| match (expect, held) {
-            (Expect::Absent, held) => held.is_none(),
-            (Expect::Prefix(prefix), Some(held)) => held.starts_with(prefix),
-            (Expect::Prefix(_), None) => false,
-        };
+        let holds = |held: Option<&Arc<[u8]>>| expect.holds(held.map(|held| &held[..]));
         Ok(self
             .store
             .set_if(key.into(), holds, Arc::from(value), Some(ttl)))

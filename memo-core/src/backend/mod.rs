@@ -81,6 +81,28 @@ pub enum Expect<'a> {
     Prefix(&'a [u8]),
 }
 
+impl Expect<'_> {
+    /// Whether `held` (what the key holds, `None`: nothing live) is what
+    /// this expects: the check a backend's compare-and-set makes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use memo_core::backend::Expect;
+    ///
+    /// assert!(Expect::Absent.holds(None));
+    /// assert!(Expect::Prefix(b"\x02ab").holds(Some(b"\x02abc")));
+    /// assert!(!Expect::Prefix(b"\x02ab").holds(None));
+    /// ```
+    pub fn holds(&self, held: Option<&[u8]>) -> bool {
+        match (self, held) {
+            (Expect::Absent, held) => held.is_none(),
+            (Expect::Prefix(prefix), Some(held)) => held.starts_with(prefix),
+            (Expect::Prefix(_), None) => false,
+        }
+    }
+}
+
 /// Storage for the shared tier: a key-value store with TTLs and generation
 /// tokens. Keys are built by memo; values are opaque bytes (memo adds an
 /// envelope with the generation and a type fingerprint).

@@ -21,12 +21,8 @@ use serde::Serialize;
 use super::{Cache, Read as Found, Seen};
 use crate::backend::{Backend, Expect, Fetched, Generation};
 use crate::codec::Codec;
-use crate::lock::LockGuard;
+use crate::lock::{LockGuard, FIRST_PAUSE, MAX_PAUSE};
 use crate::{key, report, Error};
-
-/// Shortest and longest pause between two attempts to take a held lock.
-const FIRST_PAUSE: Duration = Duration::from_millis(5);
-const MAX_PAUSE: Duration = Duration::from_millis(100);
 
 /// The I/O a step needs next.
 pub(super) enum Io<'a> {
@@ -151,6 +147,8 @@ enum At {
 pub(super) struct Read<'c, V, C> {
     cache: &'c Cache<V, C>,
     key: &'c str,
+    /// The entry's lock key, made at the first attempt to take the lock
+    /// (a hit never needs it).
     lock_key: Option<String>,
     at: At,
     /// What the last read found.
@@ -182,7 +180,7 @@ where
         Read {
             cache,
             key,
-            lock_key: cache.lock_ttl.map(|_| key::entry_lock_key(key)),
+            lock_key: None,
             at: At::Start,
             found: None,
             lock: None,
@@ -321,10 +319,11 @@ where
     fn try_lock(&mut self, deadline: Instant, pause: Duration) -> Step<'_, Outcome<V>> {
         let ttl = self.cache.lock_ttl.unwrap_or_default();
         self.at = At::Locking { deadline, pause };
-        Step::Need(Io::TryLock {
-            key: self.lock_key.as_deref().unwrap_or(self.key),
-            ttl,
-        })
+        let key = self.key;
+        let lock_key = self
+            .lock_key
+            .get_or_insert_with(|| key::entry_lock_key(key));
+        Step::Need(Io::TryLock { key: lock_key, ttl })
     }
 
     /// The generation the value belongs to: the one read, or (the first
@@ -690,5 +689,31 @@ mod tests {
             panic!()
         };
         assert!(matches!(store.step(Some(Reply::Unlocked)), Step::Done(())));
+    }
+
+    /// A computation that took longer than a tombstone lives (`timeout`)
+    /// stores nothing: a `clear` since may have left a tombstone that is
+    /// gone by now, so its compare-and-set could not protect the clear.
+    #[test]
+    fn a_computation_longer_than_a_tombstone_lives_stores_nothing() {
+        let cache = cache(false);
+        let entry = |read_at| crate::quickcache::Entry {
+            args: crate::key::ArgsKey::from_slice(b"\x01"),
+            key: "k".into(),
+            backend: None,
+            generation: Some(7),
+            seen: Seen::of(None),
+            read_at,
+            lock: None,
+        };
+        let value = "v".to_owned();
+        assert!(cache
+            .seal_computed(&entry(Instant::now()), &value)
+            .is_some());
+        let long_ago = Instant::now() - Duration::from_secs(61);
+        assert!(
+            cache.seal_computed(&entry(long_ago), &value).is_none(),
+            "stored after 61 s (timeout 60 s)"
+        );
     }
 }
