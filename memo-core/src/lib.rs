@@ -228,7 +228,7 @@ pub mod __private {
     pub use crate::codec::DefaultCodec;
     pub use crate::key::typed::{KeyPart, TypedArgs};
     pub use crate::memoized::{instance_cache, BorrowedKey, MemoSpec, Memoized};
-    pub use crate::outcome::{keep_errors_if, Outcome};
+    pub use crate::outcome::{keep_errors_if, Keep, KeepIf, OkPart, Outcome, Whole};
     pub use crate::quickcache::{Cache, Lookup, Prepared, QuickCache, Spec};
     pub use core::time::Duration;
 

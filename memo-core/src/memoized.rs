@@ -12,7 +12,7 @@ use crate::clock::{self, Tick};
 use std::future::Future;
 
 use crate::flight::{Flight, Flights, Followed, Joined, Leader};
-use crate::outcome::Outcome;
+use crate::outcome::Keep;
 use crate::store::{Store, Ticket};
 
 /// What the macro knows about one `#[memoized]` function.
@@ -99,32 +99,20 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
         self
     }
 
-    /// The cached value for `key`, computing and storing it on a miss.
+    /// The cached value for `key`, computing and storing it on a miss; the
+    /// body of a `#[memoized]` function of more arguments than
+    /// [`BorrowedKey`] covers. `keep` says what of a computed result is
+    /// stored (see [`Keep`]).
     #[inline]
-    pub fn call(&self, key: K, compute: impl FnOnce() -> V) -> V {
+    pub fn call<O, P: Keep<O, Value = V>>(
+        &self,
+        key: K,
+        keep: P,
+        compute: impl FnOnce() -> O,
+    ) -> O {
         match self.inner().store.get(&key) {
-            Some(value) => value,
-            None => self.call_missed(key, compute),
-        }
-    }
-
-    /// [`Memoized::call`] for a function whose `Err` (or `None`) is not
-    /// cached (`V` is its `Ok` type).
-    #[inline]
-    pub fn call_ok<O: Outcome<Ok = V>>(&self, key: K, compute: impl FnOnce() -> O) -> O {
-        match self.inner().store.get(&key) {
-            Some(value) => O::from_ok(value),
-            None => self.call_missed_ok(key, compute),
-        }
-    }
-
-    /// [`Memoized::call`], storing a computed value only if `keep` says so
-    /// (`cache_errors = predicate`).
-    #[inline]
-    pub fn call_if(&self, key: K, compute: impl FnOnce() -> V, keep: impl FnOnce(&V) -> bool) -> V {
-        match self.inner().store.get(&key) {
-            Some(value) => value,
-            None => self.call_missed_if(key, compute, keep),
+            Some(value) => P::hit(value),
+            None => self.call_missed(key, keep, compute),
         }
     }
 
@@ -141,59 +129,26 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     }
 
     /// The rest of [`Memoized::call`] after a miss (or after
-    /// [`Memoized::get`] found nothing): joins the key's single flight, and
-    /// computes and stores the value or waits for it. Out of line, so a hit
-    /// carries none of it.
+    /// [`Memoized::get`] found nothing), blocking: the steps of
+    /// [`Memoized::miss_step`], waiting on the flight by parking. Out of
+    /// line, so a hit carries none of it.
     #[cold]
     #[inline(never)]
-    pub fn call_missed(&self, key: K, compute: impl FnOnce() -> V) -> V {
-        self.call_missed_with(key, compute, |value| Some(value), |value| value)
-    }
-
-    /// [`Memoized::call_missed`] for [`Memoized::call_ok`].
-    #[cold]
-    #[inline(never)]
-    pub fn call_missed_ok<O: Outcome<Ok = V>>(&self, key: K, compute: impl FnOnce() -> O) -> O {
-        self.call_missed_with(key, compute, O::ok_part, O::from_ok)
-    }
-
-    /// [`Memoized::call_missed`] for [`Memoized::call_if`].
-    #[cold]
-    #[inline(never)]
-    pub fn call_missed_if(
+    pub fn call_missed<O, P: Keep<O, Value = V>>(
         &self,
         key: K,
-        compute: impl FnOnce() -> V,
-        keep: impl FnOnce(&V) -> bool,
-    ) -> V {
-        self.call_missed_with(
-            key,
-            compute,
-            |value| keep(value).then_some(value),
-            |value| value,
-        )
-    }
-
-    /// The miss, blocking: the steps of [`Memoized::miss_step`], waiting on
-    /// the flight by parking. `kept` picks what of a computed result to
-    /// store (nothing: the flight's followers compute on their own), `wrap`
-    /// makes a value found into a result.
-    fn call_missed_with<O>(
-        &self,
-        key: K,
+        keep: P,
         compute: impl FnOnce() -> O,
-        kept: impl FnOnce(&O) -> Option<&V>,
-        wrap: impl FnOnce(V) -> O,
     ) -> O {
         let mut followed = None;
         loop {
             match self.miss_step(&key, followed.take()) {
-                MissStep::Found(value) => return wrap(value),
+                MissStep::Found(value) => return P::hit(value),
                 MissStep::Wait(flight) => followed = Some(flight.wait()),
                 MissStep::Alone => return compute(),
                 MissStep::Compute(computing) => {
                     let result = compute();
-                    self.computed(key, computing, kept(&result));
+                    self.computed(key, computing, keep.kept(&result));
                     return result;
                 }
             }
@@ -249,136 +204,59 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     }
 
     /// [`Memoized::call`] (or [`Memoized::call_missed`]) for async
-    /// callers: followers await the leader's value without blocking a
-    /// thread; a leader whose future is dropped releases them and one of
-    /// them computes.
-    pub async fn call_async(&self, key: K, compute: impl Future<Output = V>) -> V {
-        self.call_async_with(key, compute, |value| Some(value), |value| value)
-            .await
-    }
-
-    /// [`Memoized::call_ok`] for async callers.
-    pub async fn call_ok_async<O: Outcome<Ok = V>>(
+    /// callers, awaiting: the steps of [`Memoized::miss_step`], waiting on
+    /// the flight without blocking a thread. A leader whose future is
+    /// dropped releases its followers and one of them computes. A probe
+    /// first: the generated code calls this without one for functions of
+    /// many arguments.
+    pub async fn call_async<O, P: Keep<O, Value = V>>(
         &self,
         key: K,
+        keep: P,
         compute: impl Future<Output = O>,
-    ) -> O {
-        self.call_async_with(key, compute, O::ok_part, O::from_ok)
-            .await
-    }
-
-    /// [`Memoized::call_if`] for async callers.
-    pub async fn call_if_async(
-        &self,
-        key: K,
-        compute: impl Future<Output = V>,
-        keep: impl FnOnce(&V) -> bool,
-    ) -> V {
-        self.call_async_with(
-            key,
-            compute,
-            |value| keep(value).then_some(value),
-            |value| value,
-        )
-        .await
-    }
-
-    /// The miss, awaiting: the steps of [`Memoized::miss_step`], waiting on
-    /// the flight without blocking a thread. A probe first: the generated
-    /// code calls this without one for functions of many arguments.
-    async fn call_async_with<O>(
-        &self,
-        key: K,
-        compute: impl Future<Output = O>,
-        kept: impl FnOnce(&O) -> Option<&V>,
-        wrap: impl FnOnce(V) -> O,
     ) -> O {
         if let Some(value) = self.inner().store.get(&key) {
-            return wrap(value);
+            return P::hit(value);
         }
         let mut followed = None;
         loop {
             match self.miss_step(&key, followed.take()) {
-                MissStep::Found(value) => return wrap(value),
+                MissStep::Found(value) => return P::hit(value),
                 MissStep::Wait(flight) => followed = Some(flight.wait_async().await),
                 MissStep::Alone => return compute.await,
                 MissStep::Compute(computing) => {
                     let result = compute.await;
-                    self.computed(key, computing, kept(&result));
+                    self.computed(key, computing, keep.kept(&result));
                     return result;
                 }
             }
         }
     }
 
-    /// Computes the value for `key` afresh, stores it and returns it.
-    pub fn refresh(&self, key: K, compute: impl FnOnce() -> V) -> V {
-        self.refresh_with(key, compute, |value| Some(value))
-    }
-
-    /// [`Memoized::refresh`] for [`Memoized::call_ok`]: an `Err` is
-    /// returned, and the entry left as it was.
-    pub fn refresh_ok<O: Outcome<Ok = V>>(&self, key: K, compute: impl FnOnce() -> O) -> O {
-        self.refresh_with(key, compute, O::ok_part)
-    }
-
-    /// [`Memoized::refresh`] for [`Memoized::call_if`].
-    pub fn refresh_if(
+    /// Computes the value for `key` afresh, stores what `keep` keeps of it
+    /// and returns it.
+    pub fn refresh<O, P: Keep<O, Value = V>>(
         &self,
         key: K,
-        compute: impl FnOnce() -> V,
-        keep: impl FnOnce(&V) -> bool,
-    ) -> V {
-        self.refresh_with(key, compute, |value| keep(value).then_some(value))
-    }
-
-    /// [`Memoized::refresh`] for async callers.
-    pub async fn refresh_async(&self, key: K, compute: impl Future<Output = V>) -> V {
-        self.refresh_with_async(key, compute, |value| Some(value))
-            .await
-    }
-
-    /// [`Memoized::refresh_ok`] for async callers.
-    pub async fn refresh_ok_async<O: Outcome<Ok = V>>(
-        &self,
-        key: K,
-        compute: impl Future<Output = O>,
-    ) -> O {
-        self.refresh_with_async(key, compute, O::ok_part).await
-    }
-
-    /// [`Memoized::refresh_if`] for async callers.
-    pub async fn refresh_if_async(
-        &self,
-        key: K,
-        compute: impl Future<Output = V>,
-        keep: impl FnOnce(&V) -> bool,
-    ) -> V {
-        self.refresh_with_async(key, compute, |value| keep(value).then_some(value))
-            .await
-    }
-
-    fn refresh_with<O>(
-        &self,
-        key: K,
+        keep: P,
         compute: impl FnOnce() -> O,
-        kept: impl FnOnce(&O) -> Option<&V>,
     ) -> O {
         let refreshing = self.begin_refresh();
         let result = compute();
-        self.refreshed(key, kept(&result), refreshing);
+        self.refreshed(key, keep.kept(&result), refreshing);
         result
     }
 
-    async fn refresh_with_async<O>(
+    /// [`Memoized::refresh`] for async callers.
+    pub async fn refresh_async<O, P: Keep<O, Value = V>>(
         &self,
         key: K,
+        keep: P,
         compute: impl Future<Output = O>,
-        kept: impl FnOnce(&O) -> Option<&V>,
     ) -> O {
         let refreshing = self.begin_refresh();
         let result = compute.await;
-        self.refreshed(key, kept(&result), refreshing);
+        self.refreshed(key, keep.kept(&result), refreshing);
         result
     }
 
@@ -665,6 +543,7 @@ borrowed_tuples! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Whole;
     use std::hash::BuildHasher;
 
     /// Borrowed arguments hash as their owned key and match it exactly, on
@@ -692,10 +571,14 @@ mod tests {
             Memoized::per_instance(spec),
         ] {
             assert_eq!(cache.get(&("a", &1u64)), None);
-            assert_eq!(cache.call(("a".into(), 1), || 5), 5);
+            assert_eq!(cache.call(("a".into(), 1), Whole, || 5), 5);
             assert_eq!(cache.get(&("a", &1u64)), Some(5));
             assert_eq!(cache.get(&("a", &2u64)), None);
-            assert_eq!(cache.call_missed(("a".into(), 1), || 6), 5, "late hit");
+            assert_eq!(
+                cache.call_missed(("a".into(), 1), Whole, || 6),
+                5,
+                "late hit"
+            );
         }
     }
 }

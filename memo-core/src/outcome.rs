@@ -2,10 +2,12 @@
 //!
 //! By default a `Result` function caches its `Ok` values only, so its error
 //! type needs none of the cache's traits, and an `Option` function caches
-//! `None` too (negative caching). The macro picks the step from the
-//! options: the whole value (`or_compute`), the `Ok` or `Some` part only
-//! (`or_compute_ok`, through [`Outcome`]), or the whole value when a
-//! predicate says so (`or_compute_if`, for `cache_errors = path`).
+//! `None` too (negative caching). The macro picks a [`Keep`] from the
+//! options and hands it to the runtime's steps: the whole value
+//! ([`Whole`]), the `Ok` or `Some` part only ([`OkPart`], through
+//! [`Outcome`]), or the whole value when a predicate says so ([`KeepIf`],
+//! for `cache_errors = path`). Each step takes the rule as a value, so a new
+//! rule is one type here, not a variant of every step.
 
 /// A result with a part worth caching: `Result<T, E>` (its `Ok`) and
 /// `Option<T>` (its `Some`).
@@ -87,4 +89,83 @@ impl<T> Outcome for Option<T> {
 #[inline]
 pub fn keep_errors_if<O: Outcome>(result: &O, predicate: impl FnOnce(&O::Err) -> bool) -> bool {
     result.err_part().map_or(true, predicate)
+}
+
+/// A rule for what of a computed result `O` is stored, and how a stored
+/// value becomes a result again (a hit).
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::__private::{Keep, KeepIf, OkPart, Whole};
+///
+/// let fetched: Result<u32, String> = Err("down".to_owned());
+/// assert_eq!(Whole.kept(&fetched), Some(&fetched));
+/// assert_eq!(OkPart.kept(&fetched), None);
+/// assert_eq!(<OkPart as Keep<Result<u32, String>>>::hit(7), Ok(7));
+/// assert_eq!(KeepIf(|r: &Result<u32, String>| r.is_ok()).kept(&fetched), None);
+/// ```
+pub trait Keep<O> {
+    /// The type stored.
+    type Value;
+    /// What of `result` to store; `None` stores nothing.
+    fn kept(self, result: &O) -> Option<&Self::Value>;
+    /// A stored value as the function's result.
+    fn hit(value: Self::Value) -> O;
+}
+
+/// Stores the whole result (the default, and `cache_errors = true`).
+#[derive(Clone, Copy, Debug)]
+pub struct Whole;
+
+impl<O> Keep<O> for Whole {
+    type Value = O;
+
+    #[inline(always)]
+    fn kept(self, result: &O) -> Option<&O> {
+        Some(result)
+    }
+
+    #[inline(always)]
+    fn hit(value: O) -> O {
+        value
+    }
+}
+
+/// Stores the `Ok` (or `Some`) part only: a `Result` function's default, and
+/// `Option` functions' under `cache_none = false`.
+#[derive(Clone, Copy, Debug)]
+pub struct OkPart;
+
+impl<O: Outcome> Keep<O> for OkPart {
+    type Value = O::Ok;
+
+    #[inline(always)]
+    fn kept(self, result: &O) -> Option<&O::Ok> {
+        result.ok_part()
+    }
+
+    #[inline(always)]
+    fn hit(value: O::Ok) -> O {
+        O::from_ok(value)
+    }
+}
+
+/// Stores the whole result when the predicate says so (`cache_errors =
+/// path`).
+#[derive(Clone, Copy, Debug)]
+pub struct KeepIf<F>(pub F);
+
+impl<O, F: FnOnce(&O) -> bool> Keep<O> for KeepIf<F> {
+    type Value = O;
+
+    #[inline(always)]
+    fn kept(self, result: &O) -> Option<&O> {
+        (self.0)(result).then_some(result)
+    }
+
+    #[inline(always)]
+    fn hit(value: O) -> O {
+        value
+    }
 }

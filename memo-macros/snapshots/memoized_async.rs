@@ -12,7 +12,11 @@ async fn load(id: u64) -> Result<String, std::io::Error> {
         }
         ::core::option::Option::None => {
             __memo_cache
-                .call_ok_async((::core::clone::Clone::clone(&id),), __memo_body_load(id))
+                .call_async(
+                    (::core::clone::Clone::clone(&id),),
+                    ::memo_core::__private::OkPart,
+                    __memo_body_load(id),
+                )
                 .await
         }
     }
@@ -69,7 +73,11 @@ impl load {
     ///Runs `load`'s body, stores and returns its value.
     async fn refresh(id: u64) -> Result<String, std::io::Error> {
         load::__memo_cache()
-            .refresh_ok_async((::core::clone::Clone::clone(&id),), __memo_body_load(id))
+            .refresh_async(
+                (::core::clone::Clone::clone(&id),),
+                ::memo_core::__private::OkPart,
+                __memo_body_load(id),
+            )
             .await
     }
     ///Runs `load`'s body without any caching.

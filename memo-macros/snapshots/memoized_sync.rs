@@ -14,6 +14,7 @@ pub fn price(sku: &str, quantity: u32) -> u64 {
                             ::std::borrow::ToOwned::to_owned(sku),
                             ::core::clone::Clone::clone(&quantity),
                         ),
+                        ::memo_core::__private::Whole,
                         move || __memo_body_price(sku, quantity),
                     )
             })
@@ -85,6 +86,7 @@ impl price {
                     ::std::borrow::ToOwned::to_owned(sku),
                     ::core::clone::Clone::clone(&quantity),
                 ),
+                ::memo_core::__private::Whole,
                 move || __memo_body_price(sku, quantity),
             )
     }

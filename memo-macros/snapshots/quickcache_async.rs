@@ -13,7 +13,9 @@ async fn report(id: u64) -> Option<String> {
     let __memo_lookup = __memo_cache
         .lookup_async(__memo_hit, (&::memo_core::__private::KeyOf(&(&id,))).memo_key())
         .await;
-    __memo_lookup.or_compute_async(__memo_body_report(id)).await
+    __memo_lookup
+        .or_compute_async(::memo_core::__private::Whole, __memo_body_report(id))
+        .await
 }
 #[doc(hidden)]
 #[inline]
@@ -100,7 +102,9 @@ impl report {
         };
         let __memo_prepared = report::__memo_cache()
             .prepare((&::memo_core::__private::KeyOf(&(&id,))).memo_key());
-        __memo_prepared.refresh_async(__memo_body_report(id)).await
+        __memo_prepared
+            .refresh_async(::memo_core::__private::Whole, __memo_body_report(id))
+            .await
     }
     ///Runs `report`'s body without any caching.
     async fn uncached(id: u64) -> Option<String> {

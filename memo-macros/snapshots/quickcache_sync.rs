@@ -19,7 +19,11 @@ pub fn dashboard(domain: &str, user: &User) -> String {
                     .lookup_beyond_l1(
                         (&::memo_core::__private::KeyOf(&(&domain, &user.id))).memo_key(),
                     );
-                __memo_lookup.or_compute(move || __memo_body_dashboard(domain, user))
+                __memo_lookup
+                    .or_compute(
+                        ::memo_core::__private::Whole,
+                        move || __memo_body_dashboard(domain, user),
+                    )
             })
         }
     }
@@ -102,7 +106,11 @@ impl dashboard {
         };
         let __memo_prepared = dashboard::__memo_cache()
             .prepare((&::memo_core::__private::KeyOf(&(&domain, &user.id))).memo_key());
-        __memo_prepared.refresh(move || __memo_body_dashboard(domain, user))
+        __memo_prepared
+            .refresh(
+                ::memo_core::__private::Whole,
+                move || __memo_body_dashboard(domain, user),
+            )
     }
     ///Runs `dashboard`'s body without any caching.
     pub fn uncached(domain: &str, user: &User) -> String {

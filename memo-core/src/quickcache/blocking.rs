@@ -14,7 +14,7 @@ use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::flight::Leader;
 use crate::key::ArgsKey;
-use crate::outcome::Outcome;
+use crate::outcome::Keep;
 use crate::registry::{self, CachedFunction};
 use crate::store::Ticket;
 use crate::{report, Error};
@@ -143,46 +143,20 @@ where
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     C: Codec + Default,
 {
-    /// The hit, or on a miss: computes the value, stores it in the shared
-    /// tier then in L1, releases the dog-pile lock, hands the value to the
-    /// flight's followers and returns it.
+    /// The hit, or on a miss: computes the value, stores what `keep` keeps
+    /// of it in the shared tier then in L1, releases the dog-pile lock,
+    /// hands the value to the flight's followers and returns it. When
+    /// nothing is kept (an `Err`, by default), the lock is released and the
+    /// followers compute on their own.
     #[inline]
-    pub fn or_compute(self, compute: impl FnOnce() -> V) -> V {
-        self.or_compute_with(compute, |value| Some(value), |value| value)
-    }
-
-    /// [`Lookup::or_compute`] for a function whose `Err` (or `None`) is not
-    /// cached: `V` is its `Ok` type; an `Err` is returned and stored
-    /// nowhere, the dog-pile lock released, and the flight's followers
-    /// compute on their own.
-    #[inline]
-    pub fn or_compute_ok<O: Outcome<Ok = V>>(self, compute: impl FnOnce() -> O) -> O {
-        self.or_compute_with(compute, O::ok_part, O::from_ok)
-    }
-
-    /// [`Lookup::or_compute`] storing the value only if `keep` says so
-    /// (`cache_errors = predicate`); otherwise as an `Err` in
-    /// [`Lookup::or_compute_ok`].
-    #[inline]
-    pub fn or_compute_if(self, compute: impl FnOnce() -> V, keep: impl FnOnce(&V) -> bool) -> V {
-        self.or_compute_with(compute, |value| keep(value).then_some(value), |value| value)
-    }
-
-    /// The steps after a lookup: `wrap` makes a hit into a result, `kept`
-    /// picks what of a computed result to store (nothing: none of it).
-    fn or_compute_with<O>(
-        self,
-        compute: impl FnOnce() -> O,
-        kept: impl FnOnce(&O) -> Option<&V>,
-        wrap: impl FnOnce(V) -> O,
-    ) -> O {
+    pub fn or_compute<O, P: Keep<O, Value = V>>(self, keep: P, compute: impl FnOnce() -> O) -> O {
         let miss = match self {
-            Lookup::Hit(value) => return wrap(value),
+            Lookup::Hit(value) => return P::hit(value),
             Lookup::Miss(miss) => *miss,
         };
         let started = miss.begin();
         let result = compute();
-        if let Some((mut landing, value)) = miss.settle(started, kept(&result)) {
+        if let Some((mut landing, value)) = miss.settle(started, keep.kept(&result)) {
             landing.cache.store_computed(&mut landing.entry, value);
             landing.land(value);
         }
@@ -208,48 +182,20 @@ where
         let ticket = cache.ticket();
         let args = self.args?;
         let backend = backend::current();
-        let key = cache.entry_key(&args);
-        match cache.store(&*backend, &key, &value) {
-            Ok(()) => {
-                let broadcast = backend.broadcast(&cache.namespace, Some(&args));
-                cache.keep_local_set(&args, &value, ticket);
-                registry::changed_here(cache, Some(&args));
-                broadcast
-            }
-            Err(error) => {
-                cache.forget_local(&args);
-                registry::changed_here(cache, Some(&args));
-                Err(error)
-            }
-        }
+        let told = cache
+            .store(&*backend, &cache.entry_key(&args), &value)
+            .map(|()| backend.broadcast(&cache.namespace, Some(&args)));
+        cache.settle_set(&args, &value, ticket, told)
     }
 
-    /// Computes the value afresh, stores it in every tier and returns it.
-    /// Backend failures are counted and logged, not returned.
-    pub fn refresh(self, compute: impl FnOnce() -> V) -> V {
-        self.refresh_with(compute, |value| Some(value))
-    }
-
-    /// [`Prepared::refresh`] for a function whose `Err` (or `None`) is not
-    /// cached: an `Err` is returned, and the entry left as it was.
-    pub fn refresh_ok<O: Outcome<Ok = V>>(self, compute: impl FnOnce() -> O) -> O {
-        self.refresh_with(compute, O::ok_part)
-    }
-
-    /// [`Prepared::refresh`], storing the value only if `keep` says so.
-    pub fn refresh_if(self, compute: impl FnOnce() -> V, keep: impl FnOnce(&V) -> bool) -> V {
-        self.refresh_with(compute, |value| keep(value).then_some(value))
-    }
-
-    fn refresh_with<O>(
-        self,
-        compute: impl FnOnce() -> O,
-        kept: impl FnOnce(&O) -> Option<&V>,
-    ) -> O {
+    /// Computes the value afresh, stores what `keep` keeps of it in every
+    /// tier and returns it. Backend failures are counted and logged, not
+    /// returned.
+    pub fn refresh<O, P: Keep<O, Value = V>>(self, keep: P, compute: impl FnOnce() -> O) -> O {
         let started = Instant::now();
         let result = compute();
         let cache = self.cache;
-        if let Some(value) = cache.worth_keeping(started, kept(&result)) {
+        if let Some(value) = cache.worth_keeping(started, keep.kept(&result)) {
             if let Err(error) = self.set(value.clone()) {
                 report::backend_failed("refresh", &cache.namespace, &error);
             }

@@ -16,7 +16,7 @@ use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::flight::Leader;
 use crate::key::ArgsKey;
-use crate::outcome::Outcome;
+use crate::outcome::Keep;
 use crate::registry::{self, CachedFunction};
 use crate::store::Ticket;
 use crate::{report, Error};
@@ -142,43 +142,18 @@ where
     C: Codec + Default,
 {
     /// [`Lookup::or_compute`] for async callers: awaits `compute` on a miss.
-    pub async fn or_compute_async(self, compute: impl Future<Output = V>) -> V {
-        self.or_compute_with_async(compute, |value| Some(value), |value| value)
-            .await
-    }
-
-    /// [`Lookup::or_compute_ok`] for async callers.
-    pub async fn or_compute_ok_async<O: Outcome<Ok = V>>(
+    pub async fn or_compute_async<O, P: Keep<O, Value = V>>(
         self,
+        keep: P,
         compute: impl Future<Output = O>,
-    ) -> O {
-        self.or_compute_with_async(compute, O::ok_part, O::from_ok)
-            .await
-    }
-
-    /// [`Lookup::or_compute_if`] for async callers.
-    pub async fn or_compute_if_async(
-        self,
-        compute: impl Future<Output = V>,
-        keep: impl FnOnce(&V) -> bool,
-    ) -> V {
-        self.or_compute_with_async(compute, |value| keep(value).then_some(value), |value| value)
-            .await
-    }
-
-    async fn or_compute_with_async<O>(
-        self,
-        compute: impl Future<Output = O>,
-        kept: impl FnOnce(&O) -> Option<&V>,
-        wrap: impl FnOnce(V) -> O,
     ) -> O {
         let miss = match self {
-            Lookup::Hit(value) => return wrap(value),
+            Lookup::Hit(value) => return P::hit(value),
             Lookup::Miss(miss) => *miss,
         };
         let started = miss.begin();
         let result = compute.await;
-        if let Some((mut landing, value)) = miss.settle(started, kept(&result)) {
+        if let Some((mut landing, value)) = miss.settle(started, keep.kept(&result)) {
             landing
                 .cache
                 .store_computed_async(&mut landing.entry, value)
@@ -205,50 +180,23 @@ where
         let args = self.args?;
         let backend = backend::current();
         let key = cache.entry_key(&args);
-        match cache.store_async(&*backend, &key, &value).await {
-            Ok(()) => {
-                let broadcast = backend.broadcast_async(&cache.namespace, Some(&args)).await;
-                cache.keep_local_set(&args, &value, ticket);
-                registry::changed_here(cache, Some(&args));
-                broadcast
-            }
-            Err(error) => {
-                cache.forget_local(&args);
-                registry::changed_here(cache, Some(&args));
-                Err(error)
-            }
-        }
+        let told = match cache.store_async(&*backend, &key, &value).await {
+            Ok(()) => Ok(backend.broadcast_async(&cache.namespace, Some(&args)).await),
+            Err(error) => Err(error),
+        };
+        cache.settle_set(&args, &value, ticket, told)
     }
 
     /// [`Prepared::refresh`] for async callers.
-    pub async fn refresh_async(self, compute: impl Future<Output = V>) -> V {
-        self.refresh_with_async(compute, |value| Some(value)).await
-    }
-
-    /// [`Prepared::refresh_ok`] for async callers.
-    pub async fn refresh_ok_async<O: Outcome<Ok = V>>(self, compute: impl Future<Output = O>) -> O {
-        self.refresh_with_async(compute, O::ok_part).await
-    }
-
-    /// [`Prepared::refresh_if`] for async callers.
-    pub async fn refresh_if_async(
+    pub async fn refresh_async<O, P: Keep<O, Value = V>>(
         self,
-        compute: impl Future<Output = V>,
-        keep: impl FnOnce(&V) -> bool,
-    ) -> V {
-        self.refresh_with_async(compute, |value| keep(value).then_some(value))
-            .await
-    }
-
-    async fn refresh_with_async<O>(
-        self,
+        keep: P,
         compute: impl Future<Output = O>,
-        kept: impl FnOnce(&O) -> Option<&V>,
     ) -> O {
         let started = Instant::now();
         let result = compute.await;
         let cache = self.cache;
-        if let Some(value) = cache.worth_keeping(started, kept(&result)) {
+        if let Some(value) = cache.worth_keeping(started, keep.kept(&result)) {
             if let Err(error) = self.set_async(value.clone()).await {
                 report::backend_failed("refresh", &cache.namespace, &error);
             }

@@ -591,6 +591,25 @@ where
     /// [`Cache::keep_local`], and the fills of the entry under way (which
     /// read before it) are not kept. With L1 off, they are refused all the
     /// same.
+    /// After a set stored `value` in the shared tier (`told`: `Ok` with
+    /// how the broadcast to other processes went) or failed to (`Err`): L1
+    /// keeps the value, or drops its entry so it does not serve a value
+    /// other processes do not see.
+    fn settle_set(
+        &self,
+        args: &[u8],
+        value: &V,
+        ticket: Ticket,
+        told: Result<Result<(), Error>, Error>,
+    ) -> Result<(), Error> {
+        match told {
+            Ok(_) => self.keep_local_set(args, value, ticket),
+            Err(_) => self.forget_local(args),
+        }
+        registry::changed_here(self, Some(args));
+        told.and_then(|broadcast| broadcast)
+    }
+
     fn keep_local_set(&self, args: &[u8], value: &V, ticket: Ticket) {
         match (self.l1(), &self.l1) {
             (Some(l1), _) => l1.insert(args, value.clone(), self.l1_ttl, ticket, true),

@@ -1,10 +1,10 @@
 //! What of a result is cached (`cache_errors`, `cache_none`), and the
 //! runtime calls that follow from it.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Ident, Path, Type};
+use syn::{Path, Type};
 
 use crate::attr::{combine, CacheErrors, Options};
 use crate::model::{Function, Returns};
@@ -97,25 +97,17 @@ impl Keep {
         }
     }
 
-    /// The runtime method `base` (`or_compute`, `call_missed`, `refresh`,
-    /// ...) for this rule, `_async` when `is_async`.
-    pub(crate) fn method(&self, base: &str, is_async: bool) -> Ident {
-        let rule = match self {
-            Keep::Whole => "",
-            Keep::Ok => "_ok",
-            Keep::If(_) => "_if",
-        };
-        let suffix = if is_async { "_async" } else { "" };
-        format_ident!("{base}{rule}{suffix}", span = Span::call_site())
-    }
-
-    /// The extra argument the `_if` methods take: which results to keep.
-    pub(crate) fn extra_arg(&self, output: &Type) -> Option<TokenStream> {
+    /// The rule as the runtime takes it, a `memo_core::__private::Keep`
+    /// value handed to every step that stores a result.
+    pub(crate) fn value(&self, output: &Type) -> TokenStream {
         match self {
-            Keep::If(path) => Some(quote! {
-                |__memo_result: &#output| ::memo_core::__private::keep_errors_if(__memo_result, #path)
-            }),
-            Keep::Whole | Keep::Ok => None,
+            Keep::Whole => quote!(::memo_core::__private::Whole),
+            Keep::Ok => quote!(::memo_core::__private::OkPart),
+            Keep::If(path) => quote! {
+                ::memo_core::__private::KeepIf(|__memo_result: &#output| {
+                    ::memo_core::__private::keep_errors_if(__memo_result, #path)
+                })
+            },
         }
     }
 }

@@ -105,29 +105,22 @@ pub(super) fn expansion(
         let __memo_hit = __memo_cache.get(&(#(#borrowed,)*));
     };
     let is_async = function.is_async();
-    let keep_arg = keep.extra_arg(&function.output).map(|arg| quote!(, #arg));
-    let [call_async, call_missed, call, refresh] = [
-        ("call", true),
-        ("call_missed", false),
-        ("call", false),
-        ("refresh", is_async),
-    ]
-    .map(|(base, is_async)| keep.method(base, is_async));
+    let keep_value = keep.value(&function.output);
     let (miss, whole, refresh) = if is_async {
         (
-            quote!(__memo_cache.#call_async(#key, #body_call #keep_arg).await),
-            quote!(#cache.#call_async(#key, #body_call #keep_arg).await),
-            quote!(#cache.#refresh(#key, #body_call #keep_arg).await),
+            quote!(__memo_cache.call_async(#key, #keep_value, #body_call).await),
+            quote!(#cache.call_async(#key, #keep_value, #body_call).await),
+            quote!(#cache.refresh_async(#key, #keep_value, #body_call).await),
         )
     } else {
         (
             quote! {
                 ::memo_core::__private::cold(move || {
-                    __memo_cache.#call_missed(#key, move || #body_call #keep_arg)
+                    __memo_cache.call_missed(#key, #keep_value, move || #body_call)
                 })
             },
-            quote!(#cache.#call(#key, move || #body_call #keep_arg)),
-            quote!(#cache.#refresh(#key, move || #body_call #keep_arg)),
+            quote!(#cache.call(#key, #keep_value, move || #body_call)),
+            quote!(#cache.refresh(#key, #keep_value, move || #body_call)),
         )
     };
     let hit = keep.wrap(&function.output, quote!(__memo_value));

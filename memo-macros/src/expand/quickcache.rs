@@ -156,11 +156,9 @@ fn calls(
         set,
         clear_is_async,
     } = signatures(Kind::Quickcache, function, keep);
-    let keep_arg = keep.extra_arg(&function.output).map(|arg| quote!(, #arg));
+    let keep_value = keep.value(&function.output);
     let hit = keep.wrap(&function.output, quote!(__memo_value));
     let is_async = function.is_async();
-    let or_compute = keep.method("or_compute", is_async);
-    let refresh = keep.method("refresh", is_async);
     if is_async {
         let future = boxed_future(&outcome);
         return Expansion {
@@ -170,7 +168,7 @@ fn calls(
                 let __memo_cache = #cache.type_checked();
                 let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
                 let __memo_lookup = __memo_cache.lookup_async(__memo_hit, #key).await;
-                __memo_lookup.#or_compute(#body_call #keep_arg).await
+                __memo_lookup.or_compute_async(#keep_value, #body_call).await
             },
             accessor,
             per_instance: false,
@@ -192,7 +190,7 @@ fn calls(
             refresh: quote! {
                 #uses
                 let __memo_prepared = #cache.prepare(#key);
-                __memo_prepared.#refresh(#body_call #keep_arg).await
+                __memo_prepared.refresh_async(#keep_value, #body_call).await
             },
             clear_is_async,
         };
@@ -207,7 +205,7 @@ fn calls(
                 ::core::option::Option::Some(__memo_value) => #hit,
                 ::core::option::Option::None => ::memo_core::__private::cold(move || {
                     let __memo_lookup = __memo_cache.lookup_beyond_l1(#key);
-                    __memo_lookup.#or_compute(move || #body_call #keep_arg)
+                    __memo_lookup.or_compute(#keep_value, move || #body_call)
                 }),
             }
         },
@@ -226,7 +224,7 @@ fn calls(
         refresh: quote! {
             #uses
             let __memo_prepared = #cache.prepare(#key);
-            __memo_prepared.#refresh(move || #body_call #keep_arg)
+            __memo_prepared.refresh(#keep_value, move || #body_call)
         },
         clear_is_async,
     }
