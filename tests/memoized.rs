@@ -188,6 +188,28 @@ impl Account {
         self.computed.fetch_add(1, Ordering::SeqCst);
         self.balance * rate / 100
     }
+
+    /// Per instance, bounded by weight: each entry weighs its key (8 bytes)
+    /// and value (24 bytes plus the string's capacity).
+    #[memoized(max_bytes = 400)]
+    fn statement(&self, month: u64) -> String {
+        self.computed.fetch_add(1, Ordering::SeqCst);
+        format!("{month:>40}")
+    }
+}
+
+#[test]
+fn per_instance_caches_take_max_bytes_too() {
+    let a = Account::default();
+    for month in 0..12 {
+        assert_eq!(a.statement(month).len(), 40);
+    }
+    assert_eq!(a.computed.load(Ordering::SeqCst), 12);
+    for month in 0..12 {
+        a.statement(month);
+    }
+    // 72 bytes an entry: at most 5 of 12 are held.
+    assert!(a.computed.load(Ordering::SeqCst) >= 12 + 7);
 }
 
 #[test]
@@ -291,4 +313,49 @@ fn associated_functions_in_a_cached_impl() {
     Rates::rate_invalidate();
     assert_eq!(Rates::rate_uncached("EUR", "US"), 32);
     assert_eq!(Rates::rate_refresh("EUR", "US"), 32);
+}
+
+/// A value that owns heap memory and says how much.
+#[derive(Clone)]
+struct Page(String);
+
+impl memo_core::Weigh for Page {
+    fn heap(&self) -> usize {
+        self.0.capacity()
+    }
+}
+
+static WEIGHED: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized(max_bytes = 20_000)]
+fn page(x: u32) -> Page {
+    WEIGHED.fetch_add(1, Ordering::SeqCst);
+    Page("x".repeat(1000 + x as usize % 7))
+}
+
+/// `max_bytes` counts what values own on the heap (through `Weigh`): 1 KB
+/// pages under a 20 KB bound keep at most 20 of them, however many keys.
+#[test]
+fn max_bytes_bounds_what_values_hold() {
+    for x in 0..200 {
+        assert_eq!(page(x).0.len(), 1000 + x as usize % 7);
+    }
+    assert_eq!(WEIGHED.load(Ordering::SeqCst), 200);
+    let before = WEIGHED.load(Ordering::SeqCst);
+    for x in 0..200 {
+        page(x);
+    }
+    let recomputed = WEIGHED.load(Ordering::SeqCst) - before;
+    assert!(
+        recomputed >= 180,
+        "only ~19 pages fit in 20 KB; recomputed {recomputed}"
+    );
+    // The last ones computed are held, so they hit.
+    let before = WEIGHED.load(Ordering::SeqCst);
+    page(199);
+    assert_eq!(
+        WEIGHED.load(Ordering::SeqCst),
+        before,
+        "a recent page is held"
+    );
 }

@@ -592,3 +592,30 @@ fn min_time_keeps_only_slow_results() {
         assert_eq!(runs(slow), 1, "a slow result was not kept ({i})");
     }
 }
+
+static WIDE: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(vary_on = [x], name = "tests::wide", max_bytes = 10_000)]
+fn wide(x: u32) -> String {
+    WIDE.fetch_add(1, Ordering::SeqCst);
+    format!("{x:>900}")
+}
+
+/// `max_bytes` bounds L1 by the values' encoded length, and its evictions
+/// show in the function's stats.
+#[test]
+fn max_bytes_bounds_l1_and_evictions_are_counted() {
+    for x in 0..100 {
+        wide(x);
+    }
+    let stats = memo_core::stats::functions();
+    let wide_stats = stats.iter().find(|f| f.namespace == "tests::wide").unwrap();
+    assert!(wide_stats.l1_bytes <= 10_000, "{wide_stats:?}");
+    assert!(wide_stats.l1_bytes > 9 * 900, "{wide_stats:?}");
+    assert!((9..=11).contains(&wide_stats.l1_entries), "{wide_stats:?}");
+    assert_eq!(
+        wide_stats.l1_evictions as usize + wide_stats.l1_entries,
+        100,
+        "every entry not held was evicted, and counted: {wide_stats:?}"
+    );
+}

@@ -57,6 +57,14 @@ pub trait Codec: Send + Sync + 'static {
     ///
     /// When the bytes are not a valid encoding of a `T`.
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError>;
+
+    /// The length of `value`'s encoding (0 when it cannot be encoded),
+    /// which `max_bytes` counts. By default it encodes into a buffer;
+    /// override it where the format can count without one.
+    fn encoded_len<T: Serialize + ?Sized>(&self, value: &T) -> usize {
+        let mut out = Vec::new();
+        self.encode(value, &mut out).map_or(0, |()| out.len())
+    }
 }
 
 /// Why a value could not be encoded or decoded.
@@ -118,6 +126,11 @@ impl Codec for Postcard {
             .map_err(|e| CodecError(e.to_string()))?;
         *out = written;
         Ok(())
+    }
+
+    fn encoded_len<T: Serialize + ?Sized>(&self, value: &T) -> usize {
+        let size = postcard::ser_flavors::Size::default();
+        postcard::serialize_with_flavor::<T, _, usize>(value, size).unwrap_or(0)
     }
 
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError> {

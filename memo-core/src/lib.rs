@@ -73,12 +73,14 @@ mod shape;
 mod stamp;
 pub mod stats;
 mod store;
+mod weigh;
 
 pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
 pub use backend::{set_backend, Backend};
 pub use error::Error;
 pub use lock::{lock, lock_async, try_lock, LockGuard};
 pub use memoized::{HasMemos, Memos};
+pub use weigh::Weigh;
 
 /// What `f::set_cached_value(args)` returns: call [`to`](Self::to) with the
 /// value to store for those arguments. It owns the (encoded or cloned)
@@ -230,6 +232,7 @@ pub mod __private {
     pub use crate::memoized::{instance_cache, BorrowedKey, MemoSpec, Memoized};
     pub use crate::outcome::{keep_errors_if, Keep, KeepIf, OkPart, Outcome, Whole};
     pub use crate::quickcache::{Cache, Lookup, Prepared, QuickCache, Spec};
+    pub use crate::weigh::{BySize, ByWeigh, WeighOf};
     pub use core::time::Duration;
 
     /// Calls `f`, out of line and marked cold: a sync `#[quickcache]`

@@ -22,6 +22,9 @@ pub struct MemoSpec {
     pub timeout: Option<Duration>,
     /// `max_entries`: the bound; `None`: unbounded.
     pub max_entries: Option<usize>,
+    /// `max_bytes`: the bound in bytes, as the weigher weighs entries;
+    /// `None`: none.
+    pub max_bytes: Option<usize>,
     /// `min_time`: a result computed faster than this is not kept (zero:
     /// every result is).
     pub min_time: Duration,
@@ -37,6 +40,8 @@ pub struct MemoSpec {
 /// Different keys never wait on each other.
 pub struct Memoized<K, V> {
     spec: MemoSpec,
+    /// How `max_bytes` weighs an entry.
+    weigher: Option<fn(&K, &V) -> usize>,
     /// Held by one instance of many (see `Store::per_instance`).
     per_instance: bool,
     inner: OnceLock<Inner<K, V>>,
@@ -52,20 +57,21 @@ impl<K, V> Memoized<K, V> {
     /// An empty cache; nothing is allocated until the first call. Without
     /// bounds, so a key type that lacks a trait is reported where the
     /// arguments are checked, not here as well.
-    pub const fn new(spec: MemoSpec) -> Self {
+    pub const fn new(spec: MemoSpec, weigher: Option<fn(&K, &V) -> usize>) -> Self {
         Memoized {
             spec,
+            weigher,
             per_instance: false,
             inner: OnceLock::new(),
         }
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
-    fn per_instance(spec: MemoSpec) -> Self {
+impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
+    fn per_instance(spec: MemoSpec, weigher: Option<fn(&K, &V) -> usize>) -> Self {
         Memoized {
             per_instance: true,
-            ..Self::new(spec)
+            ..Self::new(spec, weigher)
         }
     }
 
@@ -80,10 +86,16 @@ impl<K: Hash + Eq + Clone, V: Clone> Memoized<K, V> {
     #[cold]
     fn init(&self) -> &Inner<K, V> {
         self.inner.get_or_init(|| Inner {
-            store: if self.per_instance {
-                Store::per_instance(self.spec.max_entries)
-            } else {
-                Store::new(self.spec.max_entries)
+            store: {
+                let store = if self.per_instance {
+                    Store::per_instance(self.spec.max_entries)
+                } else {
+                    Store::new(self.spec.max_entries)
+                };
+                match (self.spec.max_bytes, self.weigher) {
+                    (Some(max), Some(weigh)) => store.weighed(max, Box::new(weigh)),
+                    _ => store,
+                }
             },
             ttl: self.spec.timeout.map(clock::ticks),
             flights: Flights::new(),
@@ -405,7 +417,11 @@ impl Memos {
     }
 
     /// The cache of the method marked by `M`, created on first use.
-    pub(crate) fn cache<M, K, V>(&self, spec: MemoSpec) -> Arc<Memoized<K, V>>
+    pub(crate) fn cache<M, K, V>(
+        &self,
+        spec: MemoSpec,
+        weigher: Option<fn(&K, &V) -> usize>,
+    ) -> Arc<Memoized<K, V>>
     where
         M: 'static,
         K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -425,7 +441,7 @@ impl Memos {
         if let Some(cache) = found(&caches) {
             return cache;
         }
-        let cache = Arc::new(Memoized::per_instance(spec));
+        let cache = Arc::new(Memoized::per_instance(spec, weigher));
         caches.push((slot, cache.clone()));
         cache
     }
@@ -467,14 +483,18 @@ pub trait HasMemos {
 }
 
 /// The per-instance cache of the method marked by `M` on `owner`.
-pub fn instance_cache<M, K, V, T>(owner: &T, spec: MemoSpec) -> Arc<Memoized<K, V>>
+pub fn instance_cache<M, K, V, T>(
+    owner: &T,
+    spec: MemoSpec,
+    weigher: Option<fn(&K, &V) -> usize>,
+) -> Arc<Memoized<K, V>>
 where
     M: 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     T: HasMemos + ?Sized,
 {
-    owner.memos().cache::<M, K, V>(spec)
+    owner.memos().cache::<M, K, V>(spec, weigher)
 }
 
 /// Arguments borrowed where they are, as a `#[memoized]` function probes
@@ -564,11 +584,12 @@ mod tests {
         let spec = MemoSpec {
             timeout: None,
             max_entries: Some(10),
+            max_bytes: None,
             min_time: Duration::ZERO,
         };
         for cache in [
-            Memoized::<(String, u64), u64>::new(spec),
-            Memoized::per_instance(spec),
+            Memoized::<(String, u64), u64>::new(spec, None),
+            Memoized::per_instance(spec, None),
         ] {
             assert_eq!(cache.get(&("a", &1u64)), None);
             assert_eq!(cache.call(("a".into(), 1), Whole, || 5), 5);

@@ -17,6 +17,18 @@ pub(crate) trait CachedFunction: Send + Sync {
     fn forget_local(&self, args: &[u8]);
     /// Its hit and miss counters.
     fn counters(&self) -> &Counters;
+    /// Its local tier's state: entries held and their weight, entries
+    /// evicted to keep its bounds, expired entries reclaimed.
+    fn local_tier(&self) -> LocalTier;
+}
+
+/// See [`CachedFunction::local_tier`].
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct LocalTier {
+    pub(crate) entries: usize,
+    pub(crate) bytes: usize,
+    pub(crate) evictions: u64,
+    pub(crate) expirations: u64,
 }
 
 static REGISTRY: OnceLock<Mutex<Vec<&'static dyn CachedFunction>>> = OnceLock::new();

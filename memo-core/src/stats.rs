@@ -87,6 +87,17 @@ pub struct FunctionStats {
     pub shared_hits: u64,
     /// Calls that ran the body.
     pub misses: u64,
+    /// Entries L1 holds now (expired ones not yet reclaimed included).
+    pub l1_entries: usize,
+    /// What those entries weigh, with `max_bytes` (0 without): each key as
+    /// held and each value's encoded length.
+    pub l1_bytes: usize,
+    /// Entries L1 dropped to stay within `max_entries` or `max_bytes`:
+    /// many against the hits means the bound is too small for the working
+    /// set.
+    pub l1_evictions: u64,
+    /// Expired entries L1 reclaimed.
+    pub l1_expirations: u64,
 }
 
 /// Hits and misses of every `#[quickcache]` function called so far in this
@@ -109,11 +120,16 @@ pub fn functions() -> Vec<FunctionStats> {
     let mut stats = Vec::new();
     registry::each(|cache| {
         let counters = cache.counters();
+        let local = cache.local_tier();
         stats.push(FunctionStats {
             namespace: cache.namespace().to_owned(),
             l1_hits: counters.l1_hits(),
             shared_hits: counters.shared_hits.sum(),
             misses: counters.misses.sum(),
+            l1_entries: local.entries,
+            l1_bytes: local.bytes,
+            l1_evictions: local.evictions,
+            l1_expirations: local.expirations,
         });
     });
     stats

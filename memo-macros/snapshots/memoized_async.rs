@@ -40,11 +40,15 @@ impl load {
         static __MEMO_CACHE: ::memo_core::__private::Memoized<
             (u64,),
             <Result<String, std::io::Error> as ::memo_core::__private::Outcome>::Ok,
-        > = ::memo_core::__private::Memoized::new(::memo_core::__private::MemoSpec {
-            timeout: ::core::option::Option::None,
-            max_entries: ::core::option::Option::None,
-            min_time: ::memo_core::__private::Duration::ZERO,
-        });
+        > = ::memo_core::__private::Memoized::new(
+            ::memo_core::__private::MemoSpec {
+                timeout: ::core::option::Option::None,
+                max_entries: ::core::option::Option::None,
+                max_bytes: ::core::option::Option::None,
+                min_time: ::memo_core::__private::Duration::ZERO,
+            },
+            ::core::option::Option::None,
+        );
         &__MEMO_CACHE
     }
     ///Drops the cached value of `load` for these arguments, in every tier.

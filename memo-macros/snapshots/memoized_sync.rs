@@ -40,11 +40,15 @@ impl price {
         static __MEMO_CACHE: ::memo_core::__private::Memoized<
             (<str as ::std::borrow::ToOwned>::Owned, u32),
             u64,
-        > = ::memo_core::__private::Memoized::new(::memo_core::__private::MemoSpec {
-            timeout: ::core::option::Option::None,
-            max_entries: ::core::option::Option::Some(100usize),
-            min_time: ::memo_core::__private::Duration::ZERO,
-        });
+        > = ::memo_core::__private::Memoized::new(
+            ::memo_core::__private::MemoSpec {
+                timeout: ::core::option::Option::None,
+                max_entries: ::core::option::Option::Some(100usize),
+                max_bytes: ::core::option::Option::None,
+                min_time: ::memo_core::__private::Duration::ZERO,
+            },
+            ::core::option::Option::None,
+        );
         &__MEMO_CACHE
     }
     ///Drops the cached value of `price` for these arguments, in every tier.

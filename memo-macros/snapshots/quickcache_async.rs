@@ -44,6 +44,7 @@ impl report {
             timeout: ::memo_core::__private::Spec::DEFAULT_TIMEOUT,
             memoize_timeout: ::memo_core::__private::Spec::DEFAULT_MEMOIZE_TIMEOUT,
             max_entries: ::memo_core::__private::Spec::DEFAULT_MAX_ENTRIES,
+            max_bytes: ::core::option::Option::None,
             lock_ttl: ::core::option::Option::Some(
                 ::memo_core::__private::Spec::DEFAULT_LOCK_TTL,
             ),

@@ -55,6 +55,7 @@ impl dashboard {
             timeout: ::memo_core::__private::Duration::new(300u64, 0u32),
             memoize_timeout: ::memo_core::__private::Spec::DEFAULT_MEMOIZE_TIMEOUT,
             max_entries: ::memo_core::__private::Spec::DEFAULT_MAX_ENTRIES,
+            max_bytes: ::core::option::Option::None,
             lock_ttl: ::core::option::Option::None,
             min_time: ::memo_core::__private::Duration::ZERO,
         });

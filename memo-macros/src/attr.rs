@@ -59,6 +59,17 @@ pub(crate) enum CacheErrors {
     If(Path),
 }
 
+/// A count of at least 1 (`max_entries`, `max_bytes`).
+fn parse_positive(name: &Ident, input: ParseStream<'_>) -> syn::Result<usize> {
+    let lit: syn::LitInt = input.parse()?;
+    let value: usize = lit.base10_parse()?;
+    if value == 0 {
+        let message = format!("`{name}` must be at least 1");
+        return Err(syn::Error::new(lit.span(), message));
+    }
+    Ok(value)
+}
+
 /// An option's value with the span of its name, set at most once.
 pub(crate) struct Given<T> {
     pub(crate) value: T,
@@ -72,6 +83,7 @@ pub(crate) struct Options {
     pub(crate) timeout: Option<Given<Seconds>>,
     pub(crate) memoize_timeout: Option<Given<Seconds>>,
     pub(crate) max_entries: Option<Given<usize>>,
+    pub(crate) max_bytes: Option<Given<usize>>,
     pub(crate) name: Option<Given<LitStr>>,
     pub(crate) codec: Option<Given<Path>>,
     pub(crate) lock: Option<Given<bool>>,
@@ -153,15 +165,10 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
         |name, input, options| set(&mut options.memoize_timeout, name, parse_seconds(input)?),
     ),
     ("max_entries", Takes::Both, |name, input, options| {
-        let lit: syn::LitInt = input.parse()?;
-        let value: usize = lit.base10_parse()?;
-        if value == 0 {
-            return Err(syn::Error::new(
-                lit.span(),
-                "`max_entries` must be at least 1",
-            ));
-        }
-        set(&mut options.max_entries, name, value)
+        set(&mut options.max_entries, name, parse_positive(name, input)?)
+    }),
+    ("max_bytes", Takes::Both, |name, input, options| {
+        set(&mut options.max_bytes, name, parse_positive(name, input)?)
     }),
     ("name", Takes::Quickcache, |name, input, options| {
         let lit: LitStr = input.parse()?;

@@ -35,9 +35,13 @@ fn decode_encoded(args: &[u8]) -> Option<ArgsKey> {
     Some(ArgsKey::from_slice(args))
 }
 
+/// `max_bytes`, and how a value is weighed (its encoded length).
+pub(crate) type ByteBound<V> = Option<(usize, fn(&V) -> usize)>;
+
 /// One function's L1.
 pub(crate) struct Local<V> {
     max_entries: usize,
+    max_bytes: ByteBound<V>,
     keyed: OnceLock<Keyed<V>>,
     /// How many times L1 was flushed before its store was built. The store
     /// starts at that epoch, so a value whose computation read an earlier
@@ -60,6 +64,8 @@ trait Erased<V>: Send + Sync {
     fn remove(&self, args: &[u8]);
     fn clear(&self);
     fn ticket(&self) -> Ticket;
+    fn evictions(&self) -> (u64, u64);
+    fn usage(&self) -> (usize, usize);
 }
 
 /// A store, and how its key is read from encoded arguments.
@@ -104,6 +110,14 @@ where
     fn ticket(&self) -> Ticket {
         self.store.ticket()
     }
+
+    fn evictions(&self) -> (u64, u64) {
+        self.store.evictions()
+    }
+
+    fn usage(&self) -> (usize, usize) {
+        (self.store.len(), self.store.weight())
+    }
 }
 
 impl<V> Keyed<V>
@@ -145,9 +159,10 @@ impl<V> Local<V>
 where
     V: Clone + Send + Sync + 'static,
 {
-    pub(crate) fn new(max_entries: usize) -> Self {
+    pub(crate) fn new(max_entries: usize, max_bytes: ByteBound<V>) -> Self {
         Local {
             max_entries,
+            max_bytes,
             keyed: OnceLock::new(),
             early_epoch: Mutex::new(0),
         }
@@ -185,8 +200,19 @@ where
     {
         if self.keyed.get().is_none() {
             let early = self.early_epoch.lock().unwrap_or_else(|e| e.into_inner());
-            self.keyed
-                .get_or_init(|| Keyed::new(Store::new_at(Some(self.max_entries), *early), decode));
+            self.keyed.get_or_init(|| {
+                let store = Store::new_at(Some(self.max_entries), *early);
+                let store = match self.max_bytes {
+                    // The key as held (encoded keys of up to 16 bytes are
+                    // inline), and the value as encoded.
+                    Some((max, value)) => store.weighed(
+                        max,
+                        Box::new(move |_: &K, v: &V| std::mem::size_of::<K>() + value(v)),
+                    ),
+                    None => store,
+                };
+                Keyed::new(store, decode)
+            });
         }
         None
     }
@@ -225,6 +251,18 @@ where
         }
     }
 
+    /// Entries dropped to keep the bounds, and expired ones reclaimed.
+    pub(crate) fn evictions(&self) -> (u64, u64) {
+        self.keyed
+            .get()
+            .map_or((0, 0), |keyed| keyed.store.evictions())
+    }
+
+    /// Entries held, and their weight (0 without `max_bytes`).
+    pub(crate) fn usage(&self) -> (usize, usize) {
+        self.keyed.get().map_or((0, 0), |keyed| keyed.store.usage())
+    }
+
     /// Drops every entry.
     pub(crate) fn clear(&self) {
         if let Some(keyed) = self.keyed.get() {
@@ -254,7 +292,7 @@ mod tests {
     /// their encoding everywhere else: both name the same entries.
     #[test]
     fn by_value_and_by_encoding_name_the_same_entries() {
-        let local = Local::<String>::new(100);
+        let local = Local::<String>::new(100, None);
         let (id, name) = (7u64, "ada");
         let args = (&id, &name);
         assert_eq!(local.get_typed(&args), None, "the first probe builds");
@@ -280,7 +318,7 @@ mod tests {
     /// entry of the first.
     #[test]
     fn a_probe_of_another_key_type_is_served_nothing() {
-        let local = Local::<u64>::new(100);
+        let local = Local::<u64>::new(100, None);
         assert_eq!(local.get_typed(&(&1u64,)), None);
         local.insert(&encoded(&(1u64,)), 10, TTL, local.ticket(), false);
         assert_eq!(local.get_typed(&(&1u64,)), Some(10));
@@ -291,7 +329,7 @@ mod tests {
         assert!(keyed.store::<(i64,)>().is_none());
         assert!(keyed.store::<ArgsKey>().is_none());
 
-        let encoded_first = Local::<u64>::new(100);
+        let encoded_first = Local::<u64>::new(100, None);
         let bytes = encoded(&(1u64,));
         assert_eq!(encoded_first.get_encoded(&bytes), None);
         encoded_first.insert(&bytes, 10, TTL, encoded_first.ticket(), false);
@@ -303,7 +341,7 @@ mod tests {
     /// later, starts past it, so a value computed across it is dropped.
     #[test]
     fn flushes_before_the_store_is_built_still_drop_values_computed_across_them() {
-        let local = Local::<u64>::new(100);
+        let local = Local::<u64>::new(100, None);
         let ticket = local.ticket();
         local.clear();
         let bytes = encoded(&(5u64,));

@@ -55,6 +55,9 @@ pub struct Spec {
     pub memoize_timeout: Duration,
     /// `max_entries`: the L1's bound.
     pub max_entries: usize,
+    /// `max_bytes`: the L1's bound in bytes, each entry weighed as its key
+    /// and its encoded value (`None`: none).
+    pub max_bytes: Option<usize>,
     /// `lock = true` (with `lock_ttl`): take a dog-pile lock on a shared-tier
     /// miss, held at most this long.
     pub lock_ttl: Option<Duration>,
@@ -248,7 +251,9 @@ where
             (None, Some(owner)) => format!("{owner}::{}@{:08x}", spec.function, spec.digest),
             (None, None) => format!("{}::{}@{:08x}", spec.module, spec.function, spec.digest),
         };
-        let l1 = (!spec.memoize_timeout.is_zero()).then(|| Local::new(spec.max_entries));
+        let weigh: fn(&V) -> usize = |value| C::default().encoded_len(value);
+        let max_bytes = spec.max_bytes.map(|max| (max, weigh));
+        let l1 = (!spec.memoize_timeout.is_zero()).then(|| Local::new(spec.max_entries, max_bytes));
         Cache {
             owner,
             generation_key: key::generation_key(&namespace),
@@ -854,6 +859,19 @@ where
 
     fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    fn local_tier(&self) -> registry::LocalTier {
+        let Some(l1) = &self.l1 else {
+            return registry::LocalTier::default();
+        };
+        let ((entries, bytes), (evictions, expirations)) = (l1.usage(), l1.evictions());
+        registry::LocalTier {
+            entries,
+            bytes,
+            evictions,
+            expirations,
+        }
     }
 
     fn forget_local(&self, args: &[u8]) {

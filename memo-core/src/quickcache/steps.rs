@@ -498,6 +498,7 @@ mod tests {
                 timeout: Duration::from_secs(60),
                 memoize_timeout: Duration::ZERO,
                 max_entries: 10,
+                max_bytes: None,
                 lock_ttl: lock.then_some(Duration::from_millis(200)),
                 min_time: Duration::ZERO,
             },

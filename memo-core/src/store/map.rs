@@ -22,8 +22,9 @@ pub(super) enum Map<K, V> {
 pub(super) enum Put<V> {
     /// Stored under a new key; the slot's sequence number.
     Added(u64),
-    /// Stored over a dead slot; the new slot's sequence number.
-    Replaced(u64),
+    /// Stored over a dead slot; the new slot's sequence number and the old
+    /// one's weight.
+    Replaced(u64, u32),
     /// Left the live value there, a clone of which this is.
     Live(V),
 }
@@ -42,11 +43,12 @@ impl<K: Hash + Eq, V> Map<K, V> {
         }
     }
 
-    /// Stores `slot`; says whether the key is new.
-    pub(super) fn insert(&self, key: K, slot: Slot<V>) -> bool {
+    /// Stores `slot`; the weight of the slot it replaced (`None`: the key
+    /// is new).
+    pub(super) fn insert(&self, key: K, slot: Slot<V>) -> Option<u32> {
         match self {
-            Map::Lockfree(map) => map.pin().insert(key, slot).is_none(),
-            Map::Sharded(map) => map.insert(key, slot).is_none(),
+            Map::Lockfree(map) => map.pin().insert(key, slot).map(|old| old.weight),
+            Map::Sharded(map) => map.insert(key, slot).map(|old| old.weight),
         }
     }
 
@@ -69,7 +71,10 @@ impl<K: Hash + Eq, V> Map<K, V> {
                     });
                 match computed {
                     Compute::Inserted(_, slot) => Put::Added(slot.seq),
-                    Compute::Updated { new: (_, slot), .. } => Put::Replaced(slot.seq),
+                    Compute::Updated {
+                        old: (_, old),
+                        new: (_, slot),
+                    } => Put::Replaced(slot.seq, old.weight),
                     Compute::Aborted(value) => Put::Live(value),
                     Compute::Removed(..) => unreachable!("the closure never removes"),
                 }
@@ -81,8 +86,8 @@ impl<K: Hash + Eq, V> Map<K, V> {
                     }
                     let slot = make();
                     let seq = slot.seq;
-                    held.insert(slot);
-                    Put::Replaced(seq)
+                    let old = held.insert(slot);
+                    Put::Replaced(seq, old.weight)
                 }
                 Entry::Vacant(free) => {
                     let slot = make();
@@ -94,18 +99,21 @@ impl<K: Hash + Eq, V> Map<K, V> {
         }
     }
 
-    /// Drops the slot under `key` if `matches` it; says whether it did.
-    pub(super) fn remove_if<Q>(&self, key: &Q, matches: impl Fn(&Slot<V>) -> bool) -> bool
+    /// Drops the slot under `key` if `matches` it; the weight of the slot
+    /// it dropped.
+    pub(super) fn remove_if<Q>(&self, key: &Q, matches: impl Fn(&Slot<V>) -> bool) -> Option<u32>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         match self {
-            Map::Lockfree(map) => matches!(
-                map.pin().remove_if(key, |_, slot| matches(slot)),
-                Ok(Some(_))
-            ),
-            Map::Sharded(map) => map.remove_if(key, |_, slot| matches(slot)).is_some(),
+            Map::Lockfree(map) => match map.pin().remove_if(key, |_, slot| matches(slot)) {
+                Ok(Some((_, slot))) => Some(slot.weight),
+                _ => None,
+            },
+            Map::Sharded(map) => map
+                .remove_if(key, |_, slot| matches(slot))
+                .map(|(_, slot)| slot.weight),
         }
     }
 

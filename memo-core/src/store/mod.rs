@@ -107,10 +107,20 @@ impl Ticket {
     }
 }
 
+/// How many bytes an entry holds, for a `max_bytes` bound.
+pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> usize + Send + Sync>;
+
 pub(crate) struct Store<K, V> {
     map: Map<K, V>,
     len: AtomicUsize,
     max_entries: usize,
+    /// The sum of the slots' weights, and its bound (`usize::MAX`: none).
+    weight: AtomicUsize,
+    max_weight: usize,
+    weigher: Option<Weigher<K, V>>,
+    /// Slots dropped to keep a bound, and expired slots reclaimed.
+    evicted: AtomicU64,
+    expired: AtomicU64,
     epoch: AtomicU64,
     /// `ring.fence`, readable without the lock (written under it).
     fence: AtomicU64,
@@ -132,6 +142,8 @@ struct Slot<V> {
     /// How often it was read since it was inserted or last passed over by
     /// eviction, up to 3 (S3-FIFO's frequency).
     freq: AtomicU8,
+    /// What the weigher said of it (0 without one).
+    weight: u32,
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
@@ -168,6 +180,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             map,
             len: AtomicUsize::new(0),
             max_entries: max_entries.unwrap_or(usize::MAX).max(1),
+            weight: AtomicUsize::new(0),
+            max_weight: usize::MAX,
+            weigher: None,
+            evicted: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             fence: AtomicU64::new(0),
             ring: Mutex::new(Ring {
@@ -185,8 +202,57 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         }
     }
 
+    /// Bounds the map by weight too: at most `max_bytes` in all, as
+    /// `weigher` weighs each entry when it is stored. An entry heavier than
+    /// the whole bound is not stored.
+    pub(crate) fn weighed(mut self, max_bytes: usize, weigher: Weigher<K, V>) -> Self {
+        self.max_weight = max_bytes.max(1);
+        self.weigher = Some(weigher);
+        self
+    }
+
     fn bounded(&self) -> bool {
-        self.max_entries != usize::MAX
+        self.max_entries != usize::MAX || self.max_weight != usize::MAX
+    }
+
+    /// Whether the map holds more than a bound allows.
+    fn over_bound(&self) -> bool {
+        self.len() > self.max_entries || self.weight() > self.max_weight
+    }
+
+    /// The size the bounds are shared out by: the entry bound, or the
+    /// entries held when only weight bounds the map.
+    fn capacity(&self) -> usize {
+        self.max_entries.min(self.len()).max(1)
+    }
+
+    fn weigh(&self, key: &K, value: &V) -> u32 {
+        self.weigher.as_ref().map_or(0, |weigh| {
+            u32::try_from(weigh(key, value)).unwrap_or(u32::MAX)
+        })
+    }
+
+    /// Accounts for a slot of `weight` gone from the map.
+    fn forget(&self, weight: u32) {
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        if weight != 0 {
+            self.weight.fetch_sub(weight as usize, Ordering::Relaxed);
+        }
+    }
+
+    /// The sum of the entries' weights (expired ones not yet reclaimed
+    /// included).
+    pub(crate) fn weight(&self) -> usize {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    /// How many entries were dropped to keep a bound, and how many expired
+    /// ones were reclaimed, so far.
+    pub(crate) fn evictions(&self) -> (u64, u64) {
+        (
+            self.evicted.load(Ordering::Relaxed),
+            self.expired.load(Ordering::Relaxed),
+        )
     }
 
     /// Whether inserts keep the ring (for eviction or expiry).
@@ -276,7 +342,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         Some(slot.value.clone())
     }
 
-    fn slot(&self, value: V, ttl: Option<Tick>, epoch: u64, now: Tick) -> Slot<V> {
+    fn slot(&self, value: V, weight: u32, ttl: Option<Tick>, epoch: u64, now: Tick) -> Slot<V> {
         if ttl.is_some() && !self.timed.load(Ordering::Relaxed) {
             self.timed.store(true, Ordering::Relaxed);
         }
@@ -286,6 +352,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             epoch,
             seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
             freq: AtomicU8::new(0),
+            weight,
         }
     }
 
@@ -373,11 +440,19 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     }
 
     fn put_locked(&self, ring: &mut Ring<K>, key: K, value: V, ttl: Option<Tick>, epoch: u64) {
-        let slot = self.slot(value, ttl, epoch, clock::now());
+        let weight = self.weigh(&key, &value);
+        if weight as usize > self.max_weight {
+            // Too heavy to keep, but it supersedes what the key held.
+            if let Some(old) = self.map.remove_if(&key, |_| true) {
+                self.forget(old);
+            }
+            return;
+        }
+        let slot = self.slot(value, weight, ttl, epoch, clock::now());
         let seq = slot.seq;
         let record = self.ringed().then(|| key.clone());
-        let added = self.map.insert(key, slot);
-        self.inserted(ring, added, record.map(|key| (key, seq)));
+        let replaced = self.map.insert(key, slot);
+        self.inserted(ring, replaced, weight, record.map(|key| (key, seq)));
     }
 
     /// Stores `value` under `key` for `ttl` ticks unless a live value is
@@ -386,17 +461,19 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         let epoch = self.epoch();
         let now = clock::now();
         let record = self.ringed().then(|| key.clone());
+        let weight = self.weigh(&key, &value);
         let put = self.map.put_unless_live(
             key,
             |held| (held.expires > now && held.epoch == epoch).then(|| held.value.clone()),
-            || self.slot(value.clone(), ttl, epoch, now),
+            || self.slot(value.clone(), weight, ttl, epoch, now),
         );
-        let (added, seq) = match put {
-            Put::Added(seq) => (true, seq),
-            Put::Replaced(seq) => (false, seq),
+        let (replaced, seq) = match put {
+            Put::Added(seq) => (None, seq),
+            Put::Replaced(seq, old) => (Some(old), seq),
             Put::Live(live) => return Err(live),
         };
-        self.inserted(&mut self.lock_ring(), added, record.map(|key| (key, seq)));
+        let record = record.map(|key| (key, seq));
+        self.inserted(&mut self.lock_ring(), replaced, weight, record);
         Ok(())
     }
 
@@ -404,12 +481,22 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     /// ring, and keeps the promises: the bound, and expired keys reclaimed.
     /// The new record joins the ring after the hand has moved, so an insert
     /// never evicts the entry it inserts.
-    fn inserted(&self, ring: &mut Ring<K>, added: bool, record: Option<(K, u64)>) {
-        let len = if added {
-            self.len.fetch_add(1, Ordering::Relaxed) + 1
-        } else {
-            self.len()
-        };
+    fn inserted(
+        &self,
+        ring: &mut Ring<K>,
+        replaced: Option<u32>,
+        weight: u32,
+        record: Option<(K, u64)>,
+    ) {
+        let added = replaced.is_none();
+        if added {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.weigher.is_some() {
+            self.weight.fetch_add(weight as usize, Ordering::Relaxed);
+            self.weight
+                .fetch_sub(replaced.unwrap_or(0) as usize, Ordering::Relaxed);
+        }
         if self.stale.load(Ordering::Relaxed) && self.stale.swap(false, Ordering::AcqRel) {
             self.sweep_locked(ring);
         }
@@ -426,11 +513,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
                 }
             }
         }
-        let mut over = len.saturating_sub(self.max_entries);
-        while over > 0 && !(ring.records.is_empty() && ring.main.is_empty()) {
-            if self.evict_one(ring, now) {
-                over -= 1;
-            }
+        while self.over_bound() && !(ring.records.is_empty() && ring.main.is_empty()) {
+            self.evict_one(ring, now);
         }
         // New keys start in the small queue, but those the ghost queue
         // remembers (evicted unread not long ago) and those written again,
@@ -469,7 +553,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             .unwrap_or(true);
         if dead {
             if let Some((key, seq)) = ring.pop_front() {
-                self.remove_if_seq(&key, seq);
+                if self.remove_if_seq(&key, seq) {
+                    self.expired.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         dead
@@ -479,7 +565,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     /// small queue while it holds more than its share, else from the main
     /// one. Says whether a slot was evicted.
     fn evict_one(&self, ring: &mut Ring<K>, now: Tick) -> bool {
-        let small_share = (self.max_entries / SMALL_SHARE).max(1);
+        let small_share = (self.capacity() / SMALL_SHARE).max(1);
         if ring.records.len() > small_share || ring.main.is_empty() {
             self.evict_small(ring, now)
         } else {
@@ -502,7 +588,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
                 false
             }
             Verdict::Unread => {
-                let ghost_share = self.max_entries * GHOST_SHARE / 100;
+                let ghost_share = self.capacity() * GHOST_SHARE / 100;
                 ring.remember_ghost(self.hash(&key), ghost_share.max(1));
                 true
             }
@@ -539,13 +625,15 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             dead.set(slot.expires <= now || slot.epoch != epoch);
             dead.get() || slot.freq.load(Ordering::Relaxed) == 0
         });
-        if evicted {
-            self.len.fetch_sub(1, Ordering::Relaxed);
-            return if dead.get() {
-                Verdict::Dead
+        if let Some(weight) = evicted {
+            self.forget(weight);
+            let (verdict, count) = if dead.get() {
+                (Verdict::Dead, &self.expired)
             } else {
-                Verdict::Unread
+                (Verdict::Unread, &self.evicted)
             };
+            count.fetch_add(1, Ordering::Relaxed);
+            return verdict;
         }
         self.map
             .read(key, |slot| {
@@ -561,10 +649,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
 
     fn remove_if_seq(&self, key: &K, seq: u64) -> bool {
         let removed = self.map.remove_if(key, |slot| slot.seq == seq);
-        if removed {
-            self.len.fetch_sub(1, Ordering::Relaxed);
-        }
-        removed
+        removed.map(|weight| self.forget(weight)).is_some()
     }
 
     /// Drops the entry under `key` if `matches` its value; says whether it
@@ -575,10 +660,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let removed = self.map.remove_if(key, |slot| matches(&slot.value));
-        if removed {
-            self.len.fetch_sub(1, Ordering::Relaxed);
-        }
-        removed
+        removed.map(|weight| self.forget(weight)).is_some()
     }
 
     /// Drops the entry under `key`, if any, and fences the fills of `key`
@@ -592,8 +674,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         let mut ring = self.lock_ring();
         ring.fence(hash);
         self.fence.store(ring.fence, Ordering::Release);
-        if self.map.remove_if(key, |_| true) {
-            self.len.fetch_sub(1, Ordering::Relaxed);
+        if let Some(weight) = self.map.remove_if(key, |_| true) {
+            self.forget(weight);
         }
     }
 
@@ -624,13 +706,17 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
 
     fn sweep_locked(&self, ring: &mut Ring<K>) {
         let epoch = self.epoch();
-        let mut removed = 0;
+        let (mut removed, mut weight) = (0, 0);
         self.map.retain(|slot| {
             let kept = slot.epoch == epoch;
-            removed += usize::from(!kept);
+            if !kept {
+                removed += 1;
+                weight += slot.weight as usize;
+            }
             kept
         });
         self.len.fetch_sub(removed, Ordering::Relaxed);
+        self.weight.fetch_sub(weight, Ordering::Relaxed);
         self.compact(&mut ring.records);
         self.compact(&mut ring.main);
     }

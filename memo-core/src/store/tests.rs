@@ -241,3 +241,65 @@ fn an_insert_never_evicts_itself() {
         assert_eq!(store.len(), 1);
     }
 }
+
+/// A weight bound holds like the entry bound, counting replaced and removed
+/// entries out; an entry heavier than the whole bound is not stored, and
+/// drops what its key held.
+#[test]
+fn a_weight_bound_holds() {
+    let store = Store::<u64, Vec<u8>>::new(None).weighed(1000, Box::new(|_, v| v.len()));
+    for k in 0..500u64 {
+        let value = vec![0; (k % 40) as usize + 1];
+        store.insert(k, value, None, store.ticket());
+        assert!(
+            store.weight() <= 1000,
+            "weight {} over the bound",
+            store.weight()
+        );
+    }
+    let held: usize = (0..500u64)
+        .filter_map(|k| store.get(&k))
+        .map(|v| v.len())
+        .sum();
+    assert_eq!(
+        held,
+        store.weight(),
+        "the weight is the sum of what is held"
+    );
+    assert!(store.len() > 20, "kept {} entries", store.len());
+    let (evicted, _) = store.evictions();
+    assert_eq!(evicted as usize, 500 - store.len(), "each eviction counted");
+
+    store.set(7, vec![1; 10], None);
+    assert_eq!(store.get(&7), Some(vec![1; 10]));
+    store.set(7, vec![2; 1001], None);
+    assert_eq!(
+        store.get(&7),
+        None,
+        "too heavy to keep, and the old value is gone"
+    );
+    let held: usize = (0..500u64)
+        .filter_map(|k| store.get(&k))
+        .map(|v| v.len())
+        .sum();
+    assert_eq!(held, store.weight());
+    store.remove(&8);
+    store.clear();
+    assert_eq!((store.len(), store.weight()), (0, 0));
+}
+
+/// Expired entries reclaimed at the front of the ring are counted apart
+/// from evictions.
+#[test]
+fn reclaimed_expired_entries_are_counted() {
+    let store = Store::<u64, u64>::new(None);
+    for k in 0..10 {
+        store.insert(k, k, Some(1), store.ticket());
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    for k in 10..20 {
+        store.insert(k, k, None, store.ticket());
+    }
+    assert_eq!(store.evictions(), (0, 10));
+    assert_eq!(store.len(), 10);
+}

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{duration, min_time, signatures, Expansion, Keep, Placement};
+use super::{duration, min_time, optional_count, signatures, Expansion, Keep, Placement};
 use crate::attr::{Kind, Options};
 use crate::model::Function;
 
@@ -55,30 +55,44 @@ pub(super) fn expansion(
         }
         None => quote!(::core::option::Option::None),
     };
-    let max_entries = match &options.max_entries {
-        Some(n) => {
-            let n = n.value;
-            quote!(::core::option::Option::Some(#n))
-        }
-        None => quote!(::core::option::Option::None),
-    };
+    let max_entries = optional_count(&options.max_entries);
+    let max_bytes = optional_count(&options.max_bytes);
     let min_time = min_time(options);
     let spec = quote! {
-        ::memo_core::__private::MemoSpec { timeout: #timeout, max_entries: #max_entries, min_time: #min_time }
+        ::memo_core::__private::MemoSpec {
+            timeout: #timeout,
+            max_entries: #max_entries,
+            max_bytes: #max_bytes,
+            min_time: #min_time,
+        }
     };
-    let cache_ty = quote!(::memo_core::__private::Memoized<(#(#key_tys,)*), #output>);
+    let key_ty = quote!((#(#key_tys,)*));
+    let cache_ty = quote!(::memo_core::__private::Memoized<#key_ty, #output>);
+    // With `max_bytes`: each key and value weighed by `memo_core::Weigh`
+    // where their types implement it, by their size otherwise.
+    let weigher = match &options.max_bytes {
+        Some(_) => quote! {
+            ::core::option::Option::Some(|__memo_key: &#key_ty, __memo_value: &#output| {
+                #[allow(unused_imports)]
+                use ::memo_core::__private::{ByWeigh as _, BySize as _};
+                (&::memo_core::__private::WeighOf(__memo_key)).memo_weight()
+                    + (&::memo_core::__private::WeighOf(__memo_value)).memo_weight()
+            })
+        },
+        None => quote!(::core::option::Option::None),
+    };
     let accessor_ident = &form.accessor;
     let accessor = if per_instance {
         quote! {
             fn #accessor_ident(&self) -> ::std::sync::Arc<#cache_ty> {
                 enum __MemoSlot {}
-                ::memo_core::__private::instance_cache::<__MemoSlot, _, _, Self>(self, #spec)
+                ::memo_core::__private::instance_cache::<__MemoSlot, _, _, Self>(self, #spec, #weigher)
             }
         }
     } else {
         quote! {
             fn #accessor_ident() -> &'static #cache_ty {
-                static __MEMO_CACHE: #cache_ty = ::memo_core::__private::Memoized::new(#spec);
+                static __MEMO_CACHE: #cache_ty = ::memo_core::__private::Memoized::new(#spec, #weigher);
                 &__MEMO_CACHE
             }
         }

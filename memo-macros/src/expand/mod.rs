@@ -188,6 +188,17 @@ pub(super) fn min_time(options: &crate::attr::Options) -> TokenStream {
     }
 }
 
+/// A count option (`max_entries`, `max_bytes`) as an `Option<usize>`.
+pub(super) fn optional_count(given: &Option<crate::attr::Given<usize>>) -> TokenStream {
+    match given {
+        Some(given) => {
+            let n = given.value;
+            quote!(::core::option::Option::Some(#n))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
 pub(super) fn duration(seconds: &Seconds) -> TokenStream {
     let (secs, nanos) = (seconds.secs, seconds.nanos);
     quote!(::memo_core::__private::Duration::new(#secs, #nanos))

@@ -6,7 +6,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::{
-    boxed_future, duration, min_time, signatures, CompanionTypes, Expansion, Keep, Placement,
+    boxed_future, duration, min_time, optional_count, signatures, CompanionTypes, Expansion, Keep,
+    Placement,
 };
 use crate::attr::{self, Kind, Options, Seconds};
 use crate::model::Function;
@@ -77,6 +78,7 @@ pub(super) fn expansion(
         }
         None => quote!(::memo_core::__private::Spec::DEFAULT_MAX_ENTRIES),
     };
+    let max_bytes = optional_count(&options.max_bytes);
     let min_time = min_time(options);
     let lock_ttl = match (&options.lock, &options.lock_ttl) {
         (Some(lock), ttl) if lock.value => {
@@ -112,6 +114,7 @@ pub(super) fn expansion(
                     timeout: #timeout,
                     memoize_timeout: #memoize_timeout,
                     max_entries: #max_entries,
+                    max_bytes: #max_bytes,
                     lock_ttl: #lock_ttl,
                     min_time: #min_time,
                 },
