@@ -11,6 +11,7 @@ from datetime import date
 
 criterion_dir, memory_md, bench_log = sys.argv[1:4]
 load_md = sys.argv[4] if len(sys.argv) > 4 else None
+zipf_md = sys.argv[6] if len(sys.argv) > 6 else None
 hitratio_md = sys.argv[5] if len(sys.argv) > 5 else None
 
 # Per group: which contender is the floor (None: the fastest row).
@@ -263,6 +264,15 @@ def main():
         out.append("`examples/service` (axum, a `#[quickcache]` aggregate over 300 000 SQLite rows, 200 teams) driven by "
                    "`examples/service/load.sh`: wrk, 2 threads, 64 connections, 8 s, a random team per request, after a warm-up "
                    "that requests every team once.\n")
+        out.append("\n".join(table))
+    if zipf_md and os.path.exists(zipf_md):
+        table = table_in(zipf_md)
+        out.append("\n## example service under a Zipf load
+")
+        out.append("`examples/service/load.sh --zipf`: the same service and wrk settings, each request a user's profile "
+                   "(a primary-key read) for an id drawn from Zipf(1.0) over all 300 000 users, 30x what L1 holds at its "
+                   "default bound. A warm-up of a third of the run first; the tier shares are of the measured run. "
+                   "\"L1 off\" is the same function with `memoize_timeout = 0`.\n")
         out.append("\n".join(table))
     if hitratio_md and os.path.exists(hitratio_md):
         table = table_in(hitratio_md)

@@ -2,7 +2,7 @@
 # Runs every benchmark in one go (memo and its peers side by side, against a
 # redis-server started here on a free loopback port) and rewrites
 # benches/RESULTS.md, with the example service under load (wrk).
-# Takes about 12 minutes on 2 cores.
+# Takes about 14 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,7 @@ rm -rf target/criterion
 MEMO_BENCH_REDIS="redis://127.0.0.1:$port/" cargo bench -p memo-benches --bench peers 2>&1 | tee target/bench.log
 cargo run --release -q -p memo-benches --bin memory > target/memory.md
 bash examples/service/load.sh 8 > target/load.md
+bash examples/service/load.sh --zipf 8 > target/zipf.md
 cargo run --release -q -p memo-benches --bin hitratio benches/hitratio.svg > target/hitratio.md
-python3 benches/report.py target/criterion target/memory.md target/bench.log target/load.md target/hitratio.md > benches/RESULTS.md
+python3 benches/report.py target/criterion target/memory.md target/bench.log target/load.md target/hitratio.md target/zipf.md > benches/RESULTS.md
 echo "wrote benches/RESULTS.md"

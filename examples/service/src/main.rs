@@ -6,11 +6,14 @@
 //! cargo run --release -p memo-example-service -- --port 3000               # embedded backend
 //! cargo run --release -p memo-example-service -- --redis redis://127.0.0.1:6379/
 //! cargo run --release -p memo-example-service -- --no-cache                # the body every time
-//! curl localhost:3000/team/team-7 ; curl localhost:3000/stats
+//! cargo run --release -p memo-example-service -- --no-l1                   # shared tier only
+//! curl localhost:3000/team/team-7 ; curl localhost:3000/user/42 ; curl localhost:3000/stats
 //! ```
 //!
 //! `examples/service/load.sh` drives it with wrk and prints requests/s and
-//! p99 latency for each setup.
+//! p50/p99 latency for each setup: `/team` pages (200 keys, all in L1), or
+//! with `--zipf` `/user` pages over every user id, Zipf-distributed, so
+//! most ids are not in L1 and the shared tier and the database show.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +33,16 @@ struct TeamSummary {
     members: u64,
     average_score: f64,
     best: String,
+}
+
+/// One user, looked up by id (a primary-key read: tens of microseconds):
+/// the page that `load.sh --zipf` requests over far more ids than L1 holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Profile {
+    id: u64,
+    name: String,
+    team: String,
+    score: i64,
 }
 
 /// A few read-only connections to the database, handed out round-robin.
@@ -57,12 +70,30 @@ impl Database {
         })
     }
 
-    fn summary(&self, team: &str) -> rusqlite::Result<TeamSummary> {
+    fn connection(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
-        let connection = self.connections[index]
+        self.connections[index]
             .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        connection.query_row(
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn profile(&self, id: u64) -> rusqlite::Result<Profile> {
+        self.connection().query_row(
+            "SELECT name, team, score FROM users WHERE id = ?1",
+            [id],
+            |row| {
+                Ok(Profile {
+                    id,
+                    name: row.get(0)?,
+                    team: row.get(1)?,
+                    score: row.get(2)?,
+                })
+            },
+        )
+    }
+
+    fn summary(&self, team: &str) -> rusqlite::Result<TeamSummary> {
+        self.connection().query_row(
             "SELECT COUNT(*), AVG(score), (SELECT name FROM users WHERE team = ?1 ORDER BY score DESC LIMIT 1)
              FROM users WHERE team = ?1",
             [team],
@@ -89,8 +120,37 @@ async fn team_summary(team: String) -> Option<TeamSummary> {
         .flatten()
 }
 
+/// A user's profile: L1 at its defaults (10 s, 10 000 entries) in front of
+/// the shared tier.
+#[quickcache(vary_on = [id], timeout = 300)]
+async fn user_profile(id: u64) -> Option<Profile> {
+    load_profile(id).await
+}
+
+/// The same page with L1 off (`--no-l1`): every call reads the shared tier.
+#[quickcache(vary_on = [id], timeout = 300, memoize_timeout = 0)]
+async fn user_profile_shared(id: u64) -> Option<Profile> {
+    load_profile(id).await
+}
+
+async fn load_profile(id: u64) -> Option<Profile> {
+    tokio::task::spawn_blocking(move || DATABASE.get()?.profile(id).ok())
+        .await
+        .ok()
+        .flatten()
+}
+
 struct Settings {
     cache: bool,
+    l1: bool,
+}
+
+async fn user(State(settings): State<Arc<Settings>>, Path(id): Path<u64>) -> Json<Option<Profile>> {
+    Json(match (settings.cache, settings.l1) {
+        (false, _) => user_profile::uncached(id).await,
+        (true, true) => user_profile(id).await,
+        (true, false) => user_profile_shared(id).await,
+    })
 }
 
 async fn team(
@@ -113,6 +173,8 @@ async fn stats() -> Json<serde_json::Value> {
                 "l1_hits": f.l1_hits,
                 "shared_hits": f.shared_hits,
                 "misses": f.misses,
+                "l1_entries": f.l1_entries,
+                "l1_evictions": f.l1_evictions,
             })
         })
         .collect();
@@ -157,6 +219,7 @@ struct Args {
     rows: u64,
     redis: Option<String>,
     cache: bool,
+    l1: bool,
     database: PathBuf,
 }
 
@@ -166,6 +229,7 @@ fn args() -> Args {
         rows: 300_000,
         redis: None,
         cache: true,
+        l1: true,
         database: std::env::temp_dir().join(format!("memo-service-{}.sqlite", std::process::id())),
     };
     let mut given = std::env::args().skip(1);
@@ -185,11 +249,12 @@ fn args() -> Args {
             }
             "--redis" => args.redis = given.next(),
             "--no-cache" => args.cache = false,
+            "--no-l1" => args.l1 = false,
             "--database" => {
                 args.database = given.next().map(PathBuf::from).unwrap_or(args.database)
             }
             other => {
-                eprintln!("unknown argument {other}; expected --port N, --rows N, --redis URL, --no-cache, --database PATH");
+                eprintln!("unknown argument {other}; expected --port N, --rows N, --redis URL, --no-cache, --no-l1, --database PATH");
                 std::process::exit(2);
             }
         }
@@ -220,8 +285,12 @@ async fn main() {
 
     let app = Router::new()
         .route("/team/{name}", get(team))
+        .route("/user/{id}", get(user))
         .route("/stats", get(stats))
-        .with_state(Arc::new(Settings { cache: args.cache }));
+        .with_state(Arc::new(Settings {
+            cache: args.cache,
+            l1: args.l1,
+        }));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .expect("bind the port");
