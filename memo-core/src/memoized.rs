@@ -6,13 +6,13 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::clock::{self, Tick};
 use std::future::Future;
 
 use crate::flight::{Flight, Flights, Followed, Joined, Leader};
-use crate::outcome::Keep;
+use crate::outcome::{Keep, Started};
 use crate::store::{Store, Ticket};
 
 /// What the macro knows about one `#[memoized]` function.
@@ -193,7 +193,7 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
                 MissStep::Compute(Computing {
                     leader,
                     ticket: inner.store.ticket(),
-                    started: Instant::now(),
+                    started: Started::now(self.spec.min_time),
                 })
             }
         }
@@ -273,19 +273,22 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     }
 
     /// A refresh starts: the ticket its value is stored with, and when.
-    fn begin_refresh(&self) -> (Ticket, Instant) {
-        (self.inner().store.ticket(), Instant::now())
+    fn begin_refresh(&self) -> (Ticket, Started) {
+        (
+            self.inner().store.ticket(),
+            Started::now(self.spec.min_time),
+        )
     }
 
     /// What of a result computed since `started` to keep: `value`, unless
     /// it came faster than `min_time`. The rule for every surface.
-    fn worth_keeping<'v>(&self, started: Instant, value: Option<&'v V>) -> Option<&'v V> {
-        value.filter(|_| started.elapsed() >= self.spec.min_time)
+    fn worth_keeping<'v>(&self, started: Started, value: Option<&'v V>) -> Option<&'v V> {
+        started.worth_keeping(self.spec.min_time, value)
     }
 
     /// Stores a refreshed value (if there is one to keep), superseding the
     /// computations of `key` under way.
-    fn refreshed(&self, key: K, value: Option<&V>, (ticket, started): (Ticket, Instant)) {
+    fn refreshed(&self, key: K, value: Option<&V>, (ticket, started): (Ticket, Started)) {
         let Some(value) = self.worth_keeping(started, value) else {
             return;
         };
@@ -352,7 +355,7 @@ enum MissStep<'f, K: Hash + Eq, V> {
 struct Computing<'f, K: Hash + Eq, V> {
     leader: Leader<'f, K, V>,
     ticket: Ticket,
-    started: Instant,
+    started: Started,
 }
 
 /// The caches of one instance's `#[memoized]` methods. Put one in a field of

@@ -169,3 +169,28 @@ impl<O, F: FnOnce(&O) -> bool> Keep<O> for KeepIf<F> {
         value
     }
 }
+
+/// When a computation began, for `min_time`; the clock is read only when
+/// `min_time` is set (a read is a few percent of a miss).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Started(Option<std::time::Instant>);
+
+impl Started {
+    /// A computation begins, under `min_time` (zero: every result kept).
+    #[inline]
+    pub(crate) fn now(min_time: std::time::Duration) -> Self {
+        Started((!min_time.is_zero()).then(std::time::Instant::now))
+    }
+
+    /// `value`, if the computation took at least `min_time` (cheap results
+    /// are not worth a place): the rule for every surface and every step
+    /// that computes.
+    #[inline]
+    pub(crate) fn worth_keeping<V>(
+        self,
+        min_time: std::time::Duration,
+        value: Option<&V>,
+    ) -> Option<&V> {
+        value.filter(|_| self.0.map_or(true, |started| started.elapsed() >= min_time))
+    }
+}

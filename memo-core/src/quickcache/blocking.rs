@@ -192,7 +192,7 @@ where
     /// tier and returns it. Backend failures are counted and logged, not
     /// returned.
     pub fn refresh<O, P: Keep<O, Value = V>>(self, keep: P, compute: impl FnOnce() -> O) -> O {
-        let started = Instant::now();
+        let started = self.cache.start();
         let result = compute();
         let cache = self.cache;
         if let Some(value) = cache.worth_keeping(started, keep.kept(&result)) {

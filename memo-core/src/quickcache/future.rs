@@ -193,7 +193,7 @@ where
         keep: P,
         compute: impl Future<Output = O>,
     ) -> O {
-        let started = Instant::now();
+        let started = self.cache.start();
         let result = compute.await;
         let cache = self.cache;
         if let Some(value) = cache.worth_keeping(started, keep.kept(&result)) {

@@ -30,6 +30,7 @@ use crate::flight::{Flights, Leader};
 use crate::key::typed::TypedArgs;
 use crate::key::ArgsKey;
 use crate::lock::LockGuard;
+use crate::outcome::Started;
 use crate::registry::{self, CachedFunction};
 use crate::store::Ticket;
 use crate::{clock, key, report, Error};
@@ -520,15 +521,15 @@ where
         ))
     }
 
-    /// What of a result computed since `started` to keep: `value`, unless
-    /// it came faster than `min_time` (cheap results are not worth a
-    /// place). The rule for every surface and every step that computes.
-    fn worth_keeping<'v>(
-        &self,
-        started: std::time::Instant,
-        value: Option<&'v V>,
-    ) -> Option<&'v V> {
-        value.filter(|_| started.elapsed() >= self.min_time)
+    /// What of a result computed since `started` to keep (see
+    /// [`Started::worth_keeping`]).
+    fn worth_keeping<'v>(&self, started: Started, value: Option<&'v V>) -> Option<&'v V> {
+        started.worth_keeping(self.min_time, value)
+    }
+
+    /// A computation begins.
+    fn start(&self) -> Started {
+        Started::now(self.min_time)
     }
 
     /// A miss that computes and stores nothing (its flight's leader had a
@@ -774,9 +775,9 @@ enum Joining<'c, V, C> {
 
 impl<'c, V, C> Miss<'c, V, C> {
     /// Counts the miss; the computation starts now.
-    fn begin(&self) -> std::time::Instant {
+    fn begin(&self) -> Started {
         self.cache.counters.misses.add();
-        std::time::Instant::now()
+        Started::now(self.cache.min_time)
     }
 }
 
@@ -790,7 +791,7 @@ where
     /// the flight's followers compute on their own.
     fn settle<'v>(
         self,
-        started: std::time::Instant,
+        started: Started,
         kept: Option<&'v V>,
     ) -> Option<(Landing<'c, V, C>, &'v V)> {
         let value = self.cache.worth_keeping(started, kept);

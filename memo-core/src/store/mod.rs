@@ -150,7 +150,16 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     /// A map holding at most `max_entries` entries (`None`: unbounded).
     pub(crate) fn new(max_entries: Option<usize>) -> Self {
         Self::with_map(
-            Map::Lockfree(papaya::HashMap::with_hasher(Hasher::default())),
+            // Blocking resizes: a bounded map evicts on every miss, and
+            // papaya's incremental copying then ran on almost every insert
+            // (a sixth of a miss). A writer that resizes copies the table
+            // at once instead; readers never wait.
+            Map::Lockfree(
+                papaya::HashMap::builder()
+                    .hasher(Hasher::default())
+                    .resize_mode(papaya::ResizeMode::Blocking)
+                    .build(),
+            ),
             max_entries,
         )
     }
@@ -224,6 +233,17 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     /// entries held when only weight bounds the map.
     fn capacity(&self) -> usize {
         self.max_entries.min(self.len()).max(1)
+    }
+
+    /// The time, for an insert of a slot living `ttl`: read from the clock
+    /// only if a deadline is set or compared (a map with no TTL has slots
+    /// that never expire, to which any time is the same).
+    fn now(&self, ttl: Option<Tick>) -> Tick {
+        if ttl.is_some() || self.timed.load(Ordering::Relaxed) {
+            clock::now()
+        } else {
+            0
+        }
     }
 
     fn weigh(&self, key: &K, value: &V) -> u32 {
@@ -448,7 +468,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             }
             return;
         }
-        let slot = self.slot(value, weight, ttl, epoch, clock::now());
+        let slot = self.slot(value, weight, ttl, epoch, self.now(ttl));
         let seq = slot.seq;
         let record = self.ringed().then(|| key.clone());
         let replaced = self.map.insert(key, slot);
@@ -459,7 +479,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     /// there, which it returns instead: create-if-absent, atomic per key.
     pub(crate) fn insert_if_absent(&self, key: K, value: V, ttl: Option<Tick>) -> Result<(), V> {
         let epoch = self.epoch();
-        let now = clock::now();
+        let now = self.now(ttl);
         let record = self.ringed().then(|| key.clone());
         let weight = self.weigh(&key, &value);
         let put = self.map.put_unless_live(
@@ -503,7 +523,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         let Some(record) = record else {
             return;
         };
-        let now = clock::now();
+        let now = self.now(None);
         if self.timed.load(Ordering::Relaxed) {
             for _ in 0..RECLAIM_PER_INSERT {
                 if !self.drop_front_if_dead(&mut ring.records, now)
