@@ -182,6 +182,30 @@ def targets(rows):
     if raw and memo:
         out.append(("64 async callers: at least 80% of the raw multiplexed throughput",
                     f"{100 * raw / memo:.0f}%", raw / memo >= 0.8))
+    memo, cached = row("miss_overhead", "memo_memoized"), row("miss_overhead", "cached_cached")
+    if memo and cached:
+        out.append(("`#[memoized]` miss (compute excluded) at most 2x `cached`'s",
+                    f"{memo / cached:.1f}x ({fmt(memo)} against {fmt(cached)})", memo / cached <= 2.0))
+    sizes = {}
+    for line in table_in(memory_md):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 2 and cells[1].isdigit():
+            sizes[cells[0]] = int(cells[1])
+    for name in ("quickcache_l1", "memoized"):
+        if name in sizes and sizes.get("quick_cache"):
+            ratio = sizes[name] / sizes["quick_cache"]
+            out.append((f"bytes per L1 entry (`{name}`, u64 key, 64-byte value) at most 1.2x quick_cache's",
+                        f"{ratio:.2f}x ({sizes[name]} against {sizes['quick_cache']})", ratio <= 1.2))
+    if hitratio_md and os.path.exists(hitratio_md):
+        lines = table_in(hitratio_md)
+        header = [c.strip() for c in lines[0].strip("|").split("|")] if lines else []
+        for line in lines[2:]:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            ratios = dict(zip(header[1:], (float(c) for c in cells[1:])))
+            if "memo" in ratios:
+                best = max(v for k, v in ratios.items() if k != "memo")
+                out.append((f"hit ratio at least the better of moka and quick_cache: {cells[0]}",
+                            f"{ratios['memo']:.3f} against {best:.3f}", ratios["memo"] >= best))
     return out
 
 
