@@ -185,3 +185,31 @@ async fn async_stats_count_each_call_once_in_the_tier_that_answered() {
         .unwrap();
     assert_eq!((f.l1_hits, f.shared_hits, f.misses), (2, 0, 2));
 }
+
+static SKIPPED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn forced(_sku: &str, force: &bool) -> bool {
+    *force
+}
+
+fn is_test_sku(sku: &str, _force: &bool) -> bool {
+    sku.starts_with("test-")
+}
+
+#[quickcache(vary_on = [sku], skip = self::forced, unless = is_test_sku)]
+async fn stock(sku: &str, force: bool) -> usize {
+    let _ = (sku, force);
+    SKIPPED_RUNS.fetch_add(1, Ordering::SeqCst)
+}
+
+/// `skip = path` (a predicate) refreshes from the call site and `unless`
+/// bypasses, on an async function.
+#[tokio::test]
+async fn skip_and_unless_on_async_functions() {
+    let first = stock("a", false).await;
+    assert_eq!(stock("a", false).await, first);
+    let refreshed = stock("a", true).await;
+    assert_ne!(refreshed, first);
+    assert_eq!(stock("a", false).await, refreshed, "the refresh was stored");
+    assert_ne!(stock("test-a", false).await, stock("test-a", false).await);
+}

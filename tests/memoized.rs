@@ -359,3 +359,24 @@ fn max_bytes_bounds_what_values_hold() {
         "a recent page is held"
     );
 }
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+fn is_live(symbol: &str) -> bool {
+    symbol.starts_with('^')
+}
+
+#[memoized(unless = is_live)]
+fn quote_of(symbol: &str) -> usize {
+    LIVE.fetch_add(1, Ordering::SeqCst) + symbol.len() * 1_000_000
+}
+
+/// `unless` bypasses the cache for the calls it picks, with the arguments
+/// by reference (a `&str` as it is).
+#[test]
+fn unless_bypasses_the_cache() {
+    assert_eq!(quote_of("ACME"), quote_of("ACME"), "cached");
+    let before = LIVE.load(Ordering::SeqCst);
+    assert_ne!(quote_of("^DJI"), quote_of("^DJI"), "computed every time");
+    assert_eq!(LIVE.load(Ordering::SeqCst), before + 2);
+}

@@ -619,3 +619,56 @@ fn max_bytes_bounds_l1_and_evictions_are_counted() {
         "every entry not held was evicted, and counted: {wide_stats:?}"
     );
 }
+
+static GUARDED: AtomicUsize = AtomicUsize::new(0);
+
+fn is_draft(id: &u64, _preview: &bool) -> bool {
+    *id >= 1000
+}
+
+#[quickcache(vary_on = [id], name = "tests::document", unless = is_draft, skip = preview)]
+fn document(id: u64, preview: bool) -> String {
+    let run = GUARDED.fetch_add(1, Ordering::SeqCst);
+    format!("{id}#{run}{}", if preview { " (preview)" } else { "" })
+}
+
+/// `unless` bypasses the cache for the calls it picks (nothing read or
+/// stored); `skip = param` refreshes the entry from the call site: the body
+/// runs, and what it returns is what later calls read.
+#[test]
+fn unless_bypasses_and_skip_refreshes() {
+    let first = document(1, false);
+    assert_eq!(document(1, false), first, "cached");
+    let refreshed = document(1, true);
+    assert_ne!(refreshed, first, "skip ran the body");
+    assert_eq!(document(1, false), refreshed, "and stored its value");
+
+    let before = GUARDED.load(Ordering::SeqCst);
+    assert_ne!(
+        document(1000, false),
+        document(1000, false),
+        "unless: never cached"
+    );
+    assert_eq!(GUARDED.load(Ordering::SeqCst), before + 2);
+    let key = memo_core::key::entry_key_for("tests::document", &(&1000u64,)).unwrap();
+    let stored = memo_core::backend::current().get_value(&key).unwrap();
+    assert_eq!(stored, None, "nor stored");
+}
+
+static DEFAULT_KEYED: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(skip = force)]
+fn default_keyed(id: u64, force: bool) -> usize {
+    let _ = (id, force);
+    DEFAULT_KEYED.fetch_add(1, Ordering::SeqCst)
+}
+
+/// Without `vary_on`, the key is every parameter but `skip`'s: a forced
+/// call stores where the other calls read.
+#[test]
+fn the_skip_parameter_leaves_the_default_key() {
+    let first = default_keyed(1, false);
+    let forced = default_keyed(1, true);
+    assert_ne!(forced, first);
+    assert_eq!(default_keyed(1, false), forced);
+}

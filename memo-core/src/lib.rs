@@ -73,6 +73,7 @@ mod shape;
 mod stamp;
 pub mod stats;
 mod store;
+mod switch;
 mod weigh;
 
 pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
@@ -80,6 +81,7 @@ pub use backend::{set_backend, Backend};
 pub use error::Error;
 pub use lock::{lock, lock_async, try_lock, LockGuard};
 pub use memoized::{HasMemos, Memos};
+pub use switch::{disable, disabled, enable, is_enabled, Disabled};
 pub use weigh::Weigh;
 
 /// What `f::set_cached_value(args)` returns: call [`to`](Self::to) with the
@@ -232,6 +234,7 @@ pub mod __private {
     pub use crate::memoized::{instance_cache, BorrowedKey, MemoSpec, Memoized};
     pub use crate::outcome::{keep_errors_if, Keep, KeepIf, OkPart, Outcome, Whole};
     pub use crate::quickcache::{Cache, Lookup, Prepared, QuickCache, Spec};
+    pub use crate::switch::bypassed;
     pub use crate::weigh::{BySize, ByWeigh, WeighOf};
     pub use core::time::Duration;
 

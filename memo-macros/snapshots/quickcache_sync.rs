@@ -2,6 +2,9 @@ pub fn dashboard(domain: &str, user: &User) -> String {
     ::memo_core::__private::require_vary_on(&domain);
     ::memo_core::__private::require_vary_on(&user.id);
     ::memo_core::__private::require_value::<String>();
+    if ::memo_core::__private::bypassed() {
+        return __memo_body_dashboard(domain, user);
+    }
     #[allow(unused_imports)]
     use ::memo_core::__private::{
         ProbeByValue as _, ProbeEncoded as _, SerializedKey as _, UnserializableKey as _,

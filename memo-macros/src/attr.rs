@@ -91,6 +91,8 @@ pub(crate) struct Options {
     pub(crate) cache_errors: Option<Given<CacheErrors>>,
     pub(crate) cache_none: Option<Given<bool>>,
     pub(crate) min_time: Option<Given<Seconds>>,
+    pub(crate) unless: Option<Given<Path>>,
+    pub(crate) skip: Option<Given<Path>>,
 }
 
 /// Parses `args`, reporting every unknown, duplicate or malformed option.
@@ -206,6 +208,12 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
     }),
     ("min_time", Takes::Both, |name, input, options| {
         set(&mut options.min_time, name, parse_seconds(input)?)
+    }),
+    ("unless", Takes::Both, |name, input, options| {
+        set(&mut options.unless, name, input.parse()?)
+    }),
+    ("skip", Takes::Quickcache, |name, input, options| {
+        set(&mut options.skip, name, input.parse()?)
     }),
 ];
 

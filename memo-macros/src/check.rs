@@ -19,6 +19,9 @@ pub(crate) fn options(
         if let Err(error) = vary_on(function, options) {
             combine(&mut errors, error);
         }
+        if let Err(error) = skip(function, options) {
+            combine(&mut errors, error);
+        }
     }
     for (name, seconds) in [
         ("timeout", &options.timeout),
@@ -62,6 +65,35 @@ pub(crate) fn options(
         }
         (Some(errors), Ok(_)) => Err(errors),
     }
+}
+
+/// `skip = name` names a parameter that is not in `vary_on` (a predicate is
+/// named by a path of more than one segment, `self::f`).
+fn skip(function: &Function, options: &Options) -> syn::Result<()> {
+    let Some(name) = options.skip.as_ref().and_then(|s| s.value.get_ident()) else {
+        return Ok(());
+    };
+    if !function.params.iter().any(|p| p.ident == *name) {
+        return Err(syn::Error::new(
+            name.span(),
+            format!(
+                "`skip = {name}`: `{name}` is not a parameter of `{}`; name a `bool` parameter, or a predicate by its path (`self::{name}`)",
+                function.name()
+            ),
+        ));
+    }
+    let in_key = options
+        .vary_on
+        .iter()
+        .flat_map(|v| &v.value)
+        .any(|path| path.root == *name);
+    if in_key {
+        return Err(syn::Error::new(
+            name.span(),
+            format!("`{name}` is the `skip` parameter and cannot be in `vary_on` too: a call that skips the cache would store under another key than the calls that read it"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks every `vary_on` root names a parameter (or `self`).

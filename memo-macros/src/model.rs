@@ -290,9 +290,17 @@ impl Function {
                 let receiver = self
                     .receiver
                     .then(|| Ident::new("self", self.sig.ident.span()));
+                // Every parameter but `skip`'s (a call that skips the read
+                // stores under the key the other calls read).
+                let skip = options.skip.as_ref().and_then(|s| s.value.get_ident());
                 receiver
                     .into_iter()
-                    .chain(self.params.iter().map(|p| p.ident.clone()))
+                    .chain(
+                        self.params
+                            .iter()
+                            .map(|p| p.ident.clone())
+                            .filter(|ident| Some(ident) != skip),
+                    )
                     .map(|root| VaryPath {
                         root,
                         fields: Vec::new(),

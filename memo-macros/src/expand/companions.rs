@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Attribute;
 
-use super::{Expansion, Placement};
+use super::{Bypass, Expansion, Placement};
 use crate::model::Function;
 
 fn is_cfg(attr: &Attribute) -> bool {
@@ -21,7 +21,12 @@ fn is_lint(attr: &Attribute) -> bool {
 
 /// The function with its new body, its original body as a hidden function,
 /// the cache accessor and the companions.
-pub(super) fn emit(function: &Function, form: &Placement, parts: Expansion) -> TokenStream {
+pub(super) fn emit(
+    function: &Function,
+    form: &Placement,
+    parts: Expansion,
+    bypass: &Bypass,
+) -> TokenStream {
     let Function {
         attrs,
         vis,
@@ -112,10 +117,26 @@ pub(super) fn emit(function: &Function, form: &Placement, parts: Expansion) -> T
         #vis #body_async fn #uncached_fn #generics (#params) -> #output #where_clause { #uncached }
     };
 
+    let uncached_if = bypass.uncached_if.as_ref().map(|condition| {
+        quote! {
+            if #condition {
+                return #uncached;
+            }
+        }
+    });
+    let refresh_if = bypass.refresh_if.as_ref().map(|skip| {
+        quote! {
+            if #skip {
+                return { #refresh };
+            }
+        }
+    });
     let function = quote! {
         #(#attrs)*
         #vis #outer_sig {
             #checks
+            #uncached_if
+            #refresh_if
             #body
         }
 

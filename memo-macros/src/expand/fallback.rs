@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::companions::emit;
-use super::{signatures, CompanionTypes, Expansion, Keep, Place, Placement};
+use super::{signatures, Bypass, CompanionTypes, Expansion, Keep, Place, Placement};
 use crate::attr::Kind;
 use crate::model::Function;
 
@@ -22,7 +22,12 @@ pub(super) fn with_error(
     match Function::parse_at(kind, item.clone(), place) {
         Ok(function) => {
             let form = Placement::of(&function);
-            let stubs = emit(&function, &form, stub_expansion(kind, &function, &form));
+            let stubs = emit(
+                &function,
+                &form,
+                stub_expansion(kind, &function, &form),
+                &Bypass::none(),
+            );
             quote!(#stubs #error)
         }
         Err(_) => quote!(#item #error),

@@ -8,7 +8,8 @@
 //! cached.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::Ident;
 
 use crate::attr::{self, Kind, Seconds};
@@ -100,7 +101,66 @@ fn try_expand(
         Kind::Memoized => memoized::expansion(&function, &options, &form, &keep),
         Kind::Quickcache => quickcache::expansion(&function, &options, &form, &keep),
     };
-    Ok(companions::emit(&function, &form, parts))
+    let bypass = Bypass::of(&function, &options);
+    Ok(companions::emit(&function, &form, parts, &bypass))
+}
+
+/// What a call checks before the cache: whether it runs the body uncached
+/// (caching switched off process-wide, or `unless` says so), and with
+/// `skip`, whether it refreshes the entry instead of reading it.
+pub(super) struct Bypass {
+    pub(super) uncached_if: Option<TokenStream>,
+    pub(super) refresh_if: Option<TokenStream>,
+}
+
+impl Bypass {
+    /// No checks: the stubs of a function whose attribute has errors.
+    pub(super) fn none() -> Bypass {
+        Bypass {
+            uncached_if: None,
+            refresh_if: None,
+        }
+    }
+
+    fn of(function: &Function, options: &attr::Options) -> Bypass {
+        let args = args_by_ref(function);
+        let unless = options.unless.as_ref().map(|given| {
+            let path = &given.value;
+            quote_spanned!(path.span()=> || #path(#(#args),*))
+        });
+        let refresh_if = options
+            .skip
+            .as_ref()
+            .map(|given| match given.value.get_ident() {
+                Some(param) => {
+                    quote_spanned!(param.span()=> { let __memo_skip: bool = #param; __memo_skip })
+                }
+                None => {
+                    let path = &given.value;
+                    quote_spanned!(path.span()=> #path(#(#args),*))
+                }
+            });
+        Bypass {
+            uncached_if: Some(quote!(::memo_core::__private::bypassed() #unless)),
+            refresh_if,
+        }
+    }
+}
+
+/// The arguments as `unless` and `skip` predicates take them, by reference:
+/// a reference parameter as it is, any other borrowed.
+fn args_by_ref(function: &Function) -> Vec<TokenStream> {
+    function
+        .params
+        .iter()
+        .map(|p| {
+            let ident = &p.ident;
+            match p.borrowed {
+                Some(_) => quote!(#ident),
+                None => quote!(&#ident),
+            }
+        })
+        .collect()
 }
 
 /// Where the companions go: beside a free function, a zero-field struct of
