@@ -213,3 +213,11 @@ async fn skip_and_unless_on_async_functions() {
     assert_eq!(stock("a", false).await, refreshed, "the refresh was stored");
     assert_ne!(stock("test-a", false).await, stock("test-a", false).await);
 }
+
+#[tokio::test]
+async fn get_cached_value_on_async_functions() {
+    assert_eq!(priced::get_cached_value("peek").await, None);
+    assert_eq!(priced("peek").await, 4);
+    assert_eq!(priced::get_cached_value("peek").await, Some(4));
+    assert!(priced::cache_key("peek").unwrap().contains("priced@"));
+}

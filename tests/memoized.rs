@@ -380,3 +380,15 @@ fn unless_bypasses_the_cache() {
     assert_ne!(quote_of("^DJI"), quote_of("^DJI"), "computed every time");
     assert_eq!(LIVE.load(Ordering::SeqCst), before + 2);
 }
+
+#[test]
+fn get_cached_value_peeks_without_computing() {
+    assert!(page::get_cached_value(9_999).is_none());
+    let before = WEIGHED.load(Ordering::SeqCst);
+    assert_eq!(page::get_cached_value(9_999).map(|p| p.0), None);
+    assert_eq!(WEIGHED.load(Ordering::SeqCst), before, "never computes");
+    let a = Account::default();
+    assert_eq!(a.statement_get_cached_value(1), None);
+    a.statement(1);
+    assert_eq!(a.statement_get_cached_value(1).map(|s| s.len()), Some(40));
+}

@@ -672,3 +672,45 @@ fn the_skip_parameter_leaves_the_default_key() {
     assert_ne!(forced, first);
     assert_eq!(default_keyed(1, false), forced);
 }
+
+static PEEKED: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(vary_on = [id], name = "tests::peeked", memoize_timeout = 0)]
+fn peeked(id: u64) -> String {
+    PEEKED.fetch_add(1, Ordering::SeqCst);
+    format!("page {id}")
+}
+
+#[quickcache(vary_on = [id], name = "tests::peeked_l1")]
+fn peeked_l1(id: u64) -> Result<String, String> {
+    Ok(format!("page {id}"))
+}
+
+/// `get_cached_value` peeks at the shared tier (and L1) without computing or
+/// storing; `cache_key` is the key the shared tier holds the entry under.
+#[test]
+fn get_cached_value_peeks_and_cache_key_names_the_entry() {
+    assert_eq!(peeked::get_cached_value(1), None);
+    assert_eq!(PEEKED.load(Ordering::SeqCst), 0, "a peek never computes");
+    assert_eq!(peeked::get_cached_value(1), None, "nor stores");
+    peeked(1);
+    assert_eq!(peeked::get_cached_value(1).as_deref(), Some("page 1"));
+    let key = peeked::cache_key(1).unwrap();
+    assert_eq!(
+        key,
+        memo_core::key::entry_key_for("tests::peeked", &(&1u64,)).unwrap()
+    );
+    assert!(memo_core::backend::current()
+        .get_value(&key)
+        .unwrap()
+        .is_some());
+    peeked::clear(1).unwrap();
+    assert_eq!(peeked::get_cached_value(1), None, "cleared");
+
+    // A `Result` function peeks at its `Ok` type.
+    assert_eq!(peeked_l1::get_cached_value(2), None);
+    peeked_l1(2).unwrap();
+    assert_eq!(peeked_l1::get_cached_value(2).as_deref(), Some("page 2"));
+    peeked_l1::set_cached_value(2).to("set".to_owned()).unwrap();
+    assert_eq!(peeked_l1::get_cached_value(2).as_deref(), Some("set"));
+}

@@ -12,6 +12,34 @@ use memo_core::quickcache;
 use memo_redis::RedisBackend;
 use support::{exclusive, install, wait_until, RedisCluster, RedisSentinel, RedisServer, Worker};
 
+/// `get_cached_value` reads another process's value without computing, and
+/// `cache_key` names the key it is stored under.
+#[test]
+fn another_process_peeks_at_a_value_without_computing_it() {
+    let server = RedisServer::start();
+    let mut a = Worker::start(&server.url());
+    let mut b = Worker::start(&server.url());
+    assert_eq!(b.send("peek cold"), "none 0");
+    assert_eq!(a.send("call cold"), format!("cold@{} 1", a.pid()));
+    assert_eq!(
+        b.send("peek cold"),
+        format!("cold@{} 0", a.pid()),
+        "read, not computed"
+    );
+    let key = b.send("key cold");
+    assert_eq!(
+        key,
+        memo_core::key::entry_key_for("worker::compute", &(&"cold",)).unwrap()
+    );
+    let stored: Option<Vec<u8>> = redis::cmd("GET")
+        .arg(&key)
+        .query(&mut server.client())
+        .unwrap();
+    assert!(stored.is_some(), "the key is where the value is");
+    assert_eq!(a.send("clear cold"), "ok");
+    assert_eq!(b.send("peek cold"), "none 0");
+}
+
 #[test]
 fn two_processes_share_results() {
     let server = RedisServer::start();

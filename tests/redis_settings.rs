@@ -108,6 +108,14 @@ fn key_prefixes_keep_applications_apart_on_one_database() {
     assert_eq!(keys("billing:memo:v:redis_tests::prefixed:*").len(), 1);
     assert_eq!(keys("billing:memo:g:redis_tests::prefixed").len(), 1);
     assert!(keys("memo:*").is_empty(), "nothing outside the prefix");
+    // cache_key names the key as stored, prefix included.
+    let key = prefixed::cache_key(1).unwrap();
+    assert!(
+        key.starts_with("billing:memo:v:redis_tests::prefixed:"),
+        "{key}"
+    );
+    assert_eq!(keys(&key), [key.clone()]);
+    assert_eq!(prefixed::get_cached_value(1), Some(2));
 
     // Another application: its own entries, generation and invalidations.
     install(app("shipping"));

@@ -299,6 +299,12 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
         inner.flights.detach(&key);
     }
 
+    /// The live value for `key`, without computing or storing anything
+    /// (`f::get_cached_value`).
+    pub fn peek(&self, key: &K) -> Option<V> {
+        self.inner().store.get(key)
+    }
+
     /// Stores `value` for `key`; computations of `key` under way (which
     /// began before) neither store nor hand their values to later callers.
     pub fn set(&self, key: K, value: V) {

@@ -30,7 +30,7 @@ async fn load(id: u64) -> Result<String, std::io::Error> {
 async fn __memo_body_load(id: u64) -> Result<String, std::io::Error> {
     Ok(id.to_string())
 }
-///Cache companions of the function `load`: `load::clear(..)`, `load::invalidate()`, `load::set_cached_value(..).to(value)`, `load::refresh(..)`, `load::uncached(..)`.
+///Cache companions of the function `load`: `load::clear(..)`, `load::invalidate()`, `load::set_cached_value(..).to(value)`, `load::refresh(..)`, `load::uncached(..)`, `load::get_cached_value(..)`.
 #[allow(non_camel_case_types, dead_code)]
 struct load {}
 #[allow(dead_code)]
@@ -90,5 +90,14 @@ impl load {
     ///Runs `load`'s body without any caching.
     async fn uncached(id: u64) -> Result<String, std::io::Error> {
         __memo_body_load(id).await
+    }
+    ///The cached value of `load` for these arguments, if one is live (in L1, then the shared tier), without computing or storing anything.
+    #[allow(unused_variables, clippy::needless_pass_by_value)]
+    fn get_cached_value(
+        id: u64,
+    ) -> ::core::option::Option<
+        <Result<String, std::io::Error> as ::memo_core::__private::Outcome>::Ok,
+    > {
+        load::__memo_cache().peek(&(::core::clone::Clone::clone(&id),))
     }
 }

@@ -30,7 +30,7 @@ pub fn price(sku: &str, quantity: u32) -> u64 {
 fn __memo_body_price(sku: &str, quantity: u32) -> u64 {
     sku.len() as u64 * u64::from(quantity)
 }
-///Cache companions of the function `price`: `price::clear(..)`, `price::invalidate()`, `price::set_cached_value(..).to(value)`, `price::refresh(..)`, `price::uncached(..)`.
+///Cache companions of the function `price`: `price::clear(..)`, `price::invalidate()`, `price::set_cached_value(..).to(value)`, `price::refresh(..)`, `price::uncached(..)`, `price::get_cached_value(..)`.
 #[allow(non_camel_case_types, dead_code)]
 pub struct price {}
 #[allow(dead_code)]
@@ -100,5 +100,16 @@ impl price {
     ///Runs `price`'s body without any caching.
     pub fn uncached(sku: &str, quantity: u32) -> u64 {
         __memo_body_price(sku, quantity)
+    }
+    ///The cached value of `price` for these arguments, if one is live (in L1, then the shared tier), without computing or storing anything.
+    #[allow(unused_variables, clippy::needless_pass_by_value)]
+    pub fn get_cached_value(sku: &str, quantity: u32) -> ::core::option::Option<u64> {
+        price::__memo_cache()
+            .peek(
+                &(
+                    ::std::borrow::ToOwned::to_owned(sku),
+                    ::core::clone::Clone::clone(&quantity),
+                ),
+            )
     }
 }

@@ -26,7 +26,7 @@ async fn report(id: u64) -> Option<String> {
 async fn __memo_body_report(id: u64) -> Option<String> {
     Some(id.to_string())
 }
-///Cache companions of the function `report`: `report::clear(..)`, `report::invalidate()`, `report::set_cached_value(..).to(value)`, `report::refresh(..)`, `report::uncached(..)`.
+///Cache companions of the function `report`: `report::clear(..)`, `report::invalidate()`, `report::set_cached_value(..).to(value)`, `report::refresh(..)`, `report::uncached(..)`, `report::get_cached_value(..)`, `report::cache_key(..)`.
 #[allow(non_camel_case_types, dead_code)]
 struct report {}
 #[allow(dead_code)]
@@ -113,5 +113,30 @@ impl report {
     ///Runs `report`'s body without any caching.
     async fn uncached(id: u64) -> Option<String> {
         __memo_body_report(id).await
+    }
+    ///The cached value of `report` for these arguments, if one is live (in L1, then the shared tier), without computing or storing anything.
+    #[allow(unused_variables, clippy::needless_pass_by_value)]
+    async fn get_cached_value(id: u64) -> ::core::option::Option<Option<String>> {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+            UnserializableKey as _,
+        };
+        report::__memo_cache()
+            .peek_async((&::memo_core::__private::KeyOf(&(&id,))).memo_key())
+            .await
+    }
+    ///The shared-tier key of `report`'s entry for these arguments, as the backend stores it (`Err` when the arguments cannot be encoded).
+    #[allow(unused_variables, clippy::needless_pass_by_value)]
+    fn cache_key(
+        id: u64,
+    ) -> ::core::result::Result<::std::string::String, ::memo_core::Error> {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+            UnserializableKey as _,
+        };
+        report::__memo_cache()
+            .cache_key((&::memo_core::__private::KeyOf(&(&id,))).memo_key())
     }
 }

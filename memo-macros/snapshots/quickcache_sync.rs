@@ -37,7 +37,7 @@ pub fn dashboard(domain: &str, user: &User) -> String {
 fn __memo_body_dashboard(domain: &str, user: &User) -> String {
     format!("{domain} {}", user.id)
 }
-///Cache companions of the function `dashboard`: `dashboard::clear(..)`, `dashboard::invalidate()`, `dashboard::set_cached_value(..).to(value)`, `dashboard::refresh(..)`, `dashboard::uncached(..)`.
+///Cache companions of the function `dashboard`: `dashboard::clear(..)`, `dashboard::invalidate()`, `dashboard::set_cached_value(..).to(value)`, `dashboard::refresh(..)`, `dashboard::uncached(..)`, `dashboard::get_cached_value(..)`, `dashboard::cache_key(..)`.
 #[allow(non_camel_case_types, dead_code)]
 pub struct dashboard {}
 #[allow(dead_code)]
@@ -119,5 +119,33 @@ impl dashboard {
     ///Runs `dashboard`'s body without any caching.
     pub fn uncached(domain: &str, user: &User) -> String {
         __memo_body_dashboard(domain, user)
+    }
+    ///The cached value of `dashboard` for these arguments, if one is live (in L1, then the shared tier), without computing or storing anything.
+    #[allow(unused_variables, clippy::needless_pass_by_value)]
+    pub fn get_cached_value(
+        domain: &str,
+        user: &User,
+    ) -> ::core::option::Option<String> {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+            UnserializableKey as _,
+        };
+        dashboard::__memo_cache()
+            .peek((&::memo_core::__private::KeyOf(&(&domain, &user.id))).memo_key())
+    }
+    ///The shared-tier key of `dashboard`'s entry for these arguments, as the backend stores it (`Err` when the arguments cannot be encoded).
+    #[allow(unused_variables, clippy::needless_pass_by_value)]
+    pub fn cache_key(
+        domain: &str,
+        user: &User,
+    ) -> ::core::result::Result<::std::string::String, ::memo_core::Error> {
+        #[allow(unused_imports)]
+        use ::memo_core::__private::{
+            ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+            UnserializableKey as _,
+        };
+        dashboard::__memo_cache()
+            .cache_key((&::memo_core::__private::KeyOf(&(&domain, &user.id))).memo_key())
     }
 }

@@ -87,6 +87,10 @@ impl Backend for RedisBackend {
         NAME
     }
 
+    fn key_as_stored(&self, key: &str) -> String {
+        self.inner.key(key).into_owned()
+    }
+
     fn get(&self, generation_key: &str, key: &str) -> Result<Fetched, Error> {
         let generation_key = &*self.inner.key(generation_key);
         let key = &*self.inner.key(key);

@@ -75,6 +75,13 @@ fn main() {
                 format!("{value} {}", RUNS.load(Ordering::SeqCst))
             }
             (Some("clear"), Some(arg), None) => outcome(compute::clear(arg)),
+            (Some("peek"), Some(arg), None) => {
+                let value = compute::get_cached_value(arg).unwrap_or_else(|| "none".into());
+                format!("{value} {}", RUNS.load(Ordering::SeqCst))
+            }
+            (Some("key"), Some(arg), None) => {
+                compute::cache_key(arg).unwrap_or_else(|e| format!("error: {e}"))
+            }
             (Some("shared"), Some(arg), None) => {
                 let value = shared_only(arg);
                 format!("{value} {}", SHARED_RUNS.load(Ordering::SeqCst))

@@ -215,6 +215,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// When the backend cannot answer.
     fn unlock(&self, key: &str, token: u64) -> Result<(), Error>;
 
+    /// `key` as this backend stores it (memo-redis puts its `key_prefix`
+    /// before it), for `f::cache_key(..)` and for operators. The default:
+    /// as it is.
+    fn key_as_stored(&self, key: &str) -> String {
+        key.to_owned()
+    }
+
     /// Tells every other process sharing this backend that the entry for
     /// `args` (encoded arguments; `None`: every entry) of `namespace`
     /// changed, so they drop their L1 copies. Called after `clear`,

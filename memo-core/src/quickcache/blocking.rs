@@ -99,6 +99,19 @@ where
         backend.set(key, &self.seal(generation, value)?, self.timeout)
     }
 
+    /// The live value for `args`, from L1 or else the shared tier, without
+    /// computing or storing anything (`f::get_cached_value`). `None` when
+    /// neither holds one, and when the arguments cannot be encoded or the
+    /// backend fails (counted and logged).
+    pub fn peek<A: Serialize + ?Sized>(&self, args: &A) -> Option<V> {
+        let (args, local) = self.peek_local(args)?;
+        if local.is_some() {
+            return local;
+        }
+        let backend = backend::current();
+        self.peeked(backend.get(&self.generation_key, &self.entry_key(&args)))
+    }
+
     /// Drops the entry for `args` from the shared tier (it leaves a
     /// tombstone for `timeout`, so a value read before cannot be stored
     /// over it), then from L1, then tells the other processes to drop

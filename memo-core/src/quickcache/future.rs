@@ -102,6 +102,17 @@ where
         backend.set_async(key, &sealed, self.timeout).await
     }
 
+    /// [`Cache::peek`] for async callers.
+    pub async fn peek_async<A: Serialize + ?Sized>(&self, args: &A) -> Option<V> {
+        let (args, local) = self.peek_local(args)?;
+        if local.is_some() {
+            return local;
+        }
+        let backend = backend::current();
+        let key = self.entry_key(&args);
+        self.peeked(backend.get_async(&self.generation_key, &key).await)
+    }
+
     /// [`Cache::clear`] for async callers.
     ///
     /// # Errors

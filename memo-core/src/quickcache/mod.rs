@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::backend::{Backend, Expect, Fetched, Generation};
+use crate::backend::{self, Backend, Expect, Fetched, Generation};
 use crate::codec::Codec;
 use crate::coherence;
 use crate::counters::Counters;
@@ -710,6 +710,44 @@ where
         let l1 = self.l1.as_ref()?;
         self.counters.l1_probes.add();
         coherence::l1_on().then_some(l1)
+    }
+}
+
+/// Peeks: `f::get_cached_value` and `f::cache_key`.
+impl<V, C> Cache<V, C>
+where
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    C: Codec + Default,
+{
+    /// The shared-tier key of the entry for `args`, as the backend stores
+    /// it (`f::cache_key`).
+    ///
+    /// # Errors
+    ///
+    /// When the arguments cannot be encoded.
+    pub fn cache_key<A: Serialize + ?Sized>(&self, args: &A) -> Result<String, Error> {
+        let args = encode(args)?;
+        Ok(backend::current().key_as_stored(&self.entry_key(&args)))
+    }
+
+    /// The start of a peek (`f::get_cached_value`): the encoded arguments
+    /// and L1's value, if it holds one. Counts nothing: a peek is not a
+    /// call.
+    fn peek_local<A: Serialize + ?Sized>(&self, args: &A) -> Option<(ArgsKey, Option<V>)> {
+        let args = encode(args).ok()?;
+        let local = self.l1().and_then(|l1| l1.get(&args));
+        Some((args, local))
+    }
+
+    /// What a peek's shared-tier read found.
+    fn peeked(&self, fetched: Result<Fetched, Error>) -> Option<V> {
+        match fetched {
+            Ok(fetched) => self.read(fetched).value,
+            Err(error) => {
+                report::backend_failed("get_cached_value", &self.namespace, &error);
+                None
+            }
+        }
     }
 }
 

@@ -58,6 +58,8 @@ pub(super) fn emit(
         invalidate,
         set_cached_value,
         refresh,
+        peek: (peek_ty, peek_body),
+        cache_key,
         clear_is_async,
     } = parts;
     let body_call = &form.body_call;
@@ -70,12 +72,14 @@ pub(super) fn emit(
     let (clear_ty, clear_body) = clear;
     let (invalidate_ty, invalidate_body) = invalidate;
     let (set_ty, set_body) = set_cached_value;
-    let [clear_fn, invalidate_fn, set_fn, refresh_fn, uncached_fn] = [
+    let [clear_fn, invalidate_fn, set_fn, refresh_fn, uncached_fn, peek_fn, key_fn] = [
         "clear",
         "invalidate",
         "set_cached_value",
         "refresh",
         "uncached",
+        "get_cached_value",
+        "cache_key",
     ]
     .map(|op| form.companion(function, op));
     let invalidate_receiver = per_instance.then(|| quote!(&self));
@@ -85,7 +89,7 @@ pub(super) fn emit(
         quote!(#[doc(hidden)] #accessor)
     };
 
-    let [clear_doc, invalidate_doc, set_doc, refresh_doc, uncached_doc] =
+    let [clear_doc, invalidate_doc, set_doc, refresh_doc, uncached_doc, peek_doc, key_doc] =
         docs(name, form, per_instance, &set_fn);
 
     // Every companion is compiled when the function is, and takes the
@@ -115,6 +119,21 @@ pub(super) fn emit(
         #uncached_doc
         #each
         #vis #body_async fn #uncached_fn #generics (#params) -> #output #where_clause { #uncached }
+        #peek_doc
+        #each
+        #[allow(unused_variables, clippy::needless_pass_by_value)]
+        #vis #clear_async fn #peek_fn #generics (#params) -> #peek_ty #where_clause { #peek_body }
+    };
+    let has_key = cache_key.is_some();
+    let companions = match cache_key {
+        Some((key_ty, key_body)) => quote! {
+            #companions
+            #key_doc
+            #each
+            #[allow(unused_variables, clippy::needless_pass_by_value)]
+            #vis fn #key_fn #generics (#params) -> #key_ty #where_clause { #key_body }
+        },
+        None => companions,
     };
 
     let uncached_if = bypass.uncached_if.as_ref().map(|condition| {
@@ -155,7 +174,8 @@ pub(super) fn emit(
         }
     } else {
         let struct_doc = format!(
-            "Cache companions of the function `{name}`: `{name}::clear(..)`, `{name}::invalidate()`, `{name}::set_cached_value(..).to(value)`, `{name}::refresh(..)`, `{name}::uncached(..)`."
+            "Cache companions of the function `{name}`: `{name}::clear(..)`, `{name}::invalidate()`, `{name}::set_cached_value(..).to(value)`, `{name}::refresh(..)`, `{name}::uncached(..)`, `{name}::get_cached_value(..)`{}.",
+            if has_key { format!(", `{name}::cache_key(..)`") } else { String::new() }
         );
         let struct_doc = quote!(#[doc = #struct_doc]);
         quote! {
@@ -196,13 +216,13 @@ fn signatures(function: &Function, form: &Placement) -> (syn::Signature, syn::Si
 }
 
 /// The doc comments of `clear`, `invalidate`, `set_cached_value`,
-/// `refresh` and `uncached`.
+/// `refresh`, `uncached`, `get_cached_value` and `cache_key`.
 fn docs(
     name: &syn::Ident,
     form: &Placement,
     per_instance: bool,
     set_fn: &syn::Ident,
-) -> [TokenStream; 5] {
+) -> [TokenStream; 7] {
     let doc = |text: String| quote!(#[doc = #text]);
     let target = if form.methods {
         format!("`Self::{name}`")
@@ -221,5 +241,7 @@ fn docs(
         doc(format!("Stores a value for these arguments: `{set_fn}(args).to(value)`; {target} returns it until it expires or is cleared.")),
         doc(format!("Runs {target}'s body, stores and returns its value.")),
         doc(format!("Runs {target}'s body without any caching.")),
+        doc(format!("The cached value of {target} for these arguments, if one is live (in L1, then the shared tier), without computing or storing anything.")),
+        doc(format!("The shared-tier key of {target}'s entry for these arguments, as the backend stores it (`Err` when the arguments cannot be encoded).")),
     ]
 }

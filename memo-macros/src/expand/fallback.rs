@@ -46,6 +46,8 @@ fn stub_expansion(kind: Kind, function: &Function, form: &Placement) -> Expansio
     let CompanionTypes {
         outcome,
         set,
+        peek,
+        key,
         clear_is_async,
     } = signatures(kind, function, &Keep::default_for(function));
     let body = if function.is_async() {
@@ -60,8 +62,10 @@ fn stub_expansion(kind: Kind, function: &Function, form: &Placement) -> Expansio
         per_instance: kind == Kind::Memoized && function.receiver,
         clear: (outcome.clone(), never.clone()),
         invalidate: (outcome, never.clone()),
-        set_cached_value: (set, never),
+        set_cached_value: (set, never.clone()),
         refresh: body,
+        peek: (peek, never.clone()),
+        cache_key: key.map(|key| (key, never)),
         clear_is_async,
     }
 }

@@ -165,6 +165,8 @@ pub(super) fn expansion(
             },
         ),
         refresh,
+        peek: (signatures.peek, quote!(#cache.peek(&#key))),
+        cache_key: None,
         clear_is_async: signatures.clear_is_async,
     }
 }

@@ -48,6 +48,10 @@ fn expand_at(kind: Kind, args: TokenStream, item: TokenStream, place: Place) -> 
 pub(super) struct CompanionTypes {
     pub(super) outcome: TokenStream,
     pub(super) set: TokenStream,
+    /// `get_cached_value`'s: `Option` of the cached type.
+    pub(super) peek: TokenStream,
+    /// `cache_key`'s, where there is one.
+    pub(super) key: Option<TokenStream>,
     pub(super) clear_is_async: bool,
 }
 
@@ -57,6 +61,8 @@ pub(super) fn signatures(kind: Kind, function: &Function, keep: &Keep) -> Compan
         Kind::Memoized => CompanionTypes {
             outcome: quote!(()),
             set: quote!(::memo_core::SetCachedValue<#output>),
+            peek: quote!(::core::option::Option<#output>),
+            key: None,
             clear_is_async: false,
         },
         Kind::Quickcache => {
@@ -68,6 +74,10 @@ pub(super) fn signatures(kind: Kind, function: &Function, keep: &Keep) -> Compan
             };
             CompanionTypes {
                 set: quote!(::memo_core::SetCachedValue<#output, #set_outcome>),
+                peek: quote!(::core::option::Option<#output>),
+                key: Some(
+                    quote!(::core::result::Result<::std::string::String, ::memo_core::Error>),
+                ),
                 outcome,
                 clear_is_async,
             }
@@ -234,9 +244,13 @@ pub(super) struct Expansion {
     pub(super) invalidate: (TokenStream, TokenStream),
     pub(super) set_cached_value: (TokenStream, TokenStream),
     pub(super) refresh: TokenStream,
+    /// `get_cached_value`'s return type and body.
+    pub(super) peek: (TokenStream, TokenStream),
+    /// `cache_key`'s return type and body (`#[quickcache]` only).
+    pub(super) cache_key: Option<(TokenStream, TokenStream)>,
     /// Which companions are `async fn` (on an `async fn`, those that may do
-    /// I/O): `clear` and `invalidate`; `refresh` and `uncached` follow the
-    /// function.
+    /// I/O): `clear`, `invalidate` and `get_cached_value`; `refresh` and
+    /// `uncached` follow the function.
     pub(super) clear_is_async: bool,
 }
 

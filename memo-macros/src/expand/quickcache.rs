@@ -157,8 +157,11 @@ fn calls(
     let CompanionTypes {
         outcome,
         set,
+        peek,
+        key: key_ty,
         clear_is_async,
     } = signatures(Kind::Quickcache, function, keep);
+    let cache_key = key_ty.map(|ty| (ty, quote!(#uses #cache.cache_key(#key))));
     let keep_value = keep.value(&function.output);
     let hit = keep.wrap(&function.output, quote!(__memo_value));
     let is_async = function.is_async();
@@ -195,6 +198,8 @@ fn calls(
                 let __memo_prepared = #cache.prepare(#key);
                 __memo_prepared.refresh_async(#keep_value, #body_call).await
             },
+            peek: (peek, quote!(#uses #cache.peek_async(#key).await)),
+            cache_key,
             clear_is_async,
         };
     }
@@ -229,6 +234,8 @@ fn calls(
             let __memo_prepared = #cache.prepare(#key);
             __memo_prepared.refresh(#keep_value, move || #body_call)
         },
+        peek: (peek, quote!(#uses #cache.peek(#key))),
+        cache_key,
         clear_is_async,
     }
 }
