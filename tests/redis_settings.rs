@@ -114,7 +114,7 @@ fn key_prefixes_keep_applications_apart_on_one_database() {
         key.starts_with("billing:memo:v:redis_tests::prefixed:"),
         "{key}"
     );
-    assert_eq!(keys(&key), [key.clone()]);
+    assert_eq!(keys(&key), std::slice::from_ref(&key));
     assert_eq!(prefixed::get_cached_value(1), Some(2));
 
     // Another application: its own entries, generation and invalidations.
