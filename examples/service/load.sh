@@ -114,7 +114,7 @@ run() {
   local before; before=$(curl -sf "http://127.0.0.1:$port/stats" || echo '{}')
   local out; out=$(wrk -t2 -c64 -d"${seconds}s" --latency -s "$script" "http://127.0.0.1:$port/")
   local after; after=$(curl -sf "http://127.0.0.1:$port/stats" || echo '{}')
-  if grep -q "Non-2xx\|unexpected symbol\|error" <<<"$out"; then
+  if grep -q "Non-2xx\|\.lua:" <<<"$out"; then
     echo "$label: wrk saw failed requests or a broken script:" >&2
     echo "$out" >&2
     exit 1
