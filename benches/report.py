@@ -291,8 +291,7 @@ def main():
         out.append("\n".join(table))
     if zipf_md and os.path.exists(zipf_md):
         table = table_in(zipf_md)
-        out.append("\n## example service under a Zipf load
-")
+        out.append("\n## example service under a Zipf load\n")
         out.append("`examples/service/load.sh --zipf`: the same service and wrk settings, each request a user's profile "
                    "(a primary-key read) for an id drawn from Zipf(1.0) over all 300 000 users, 30x what L1 holds at its "
                    "default bound. A warm-up of a third of the run first; the tier shares are of the measured run. "

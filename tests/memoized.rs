@@ -392,3 +392,25 @@ fn get_cached_value_peeks_without_computing() {
     a.statement(1);
     assert_eq!(a.statement_get_cached_value(1).map(|s| s.len()), Some(40));
 }
+
+const SHORT: std::time::Duration = std::time::Duration::from_millis(30);
+static SHORT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized(timeout = SHORT)]
+fn short_lived(x: u32) -> u32 {
+    SHORT_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn a_duration_constant_sets_the_timeout() {
+    short_lived(1);
+    short_lived(1);
+    assert_eq!(SHORT_RUNS.load(Ordering::SeqCst), 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while SHORT_RUNS.load(Ordering::SeqCst) == 1 {
+        assert!(std::time::Instant::now() < deadline, "never expired");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        short_lived(1);
+    }
+}

@@ -714,3 +714,37 @@ fn get_cached_value_peeks_and_cache_key_names_the_entry() {
     peeked_l1::set_cached_value(2).to("set".to_owned()).unwrap();
     assert_eq!(peeked_l1::get_cached_value(2).as_deref(), Some("set"));
 }
+
+const CONFIG_TTL_SECS: u64 = 60;
+const L1_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+const L1_LIMIT: usize = 3;
+
+#[quickcache(
+    vary_on = [x],
+    name = "tests::configured",
+    timeout = CONFIG_TTL_SECS,
+    memoize_timeout = L1_TTL,
+    max_entries = L1_LIMIT
+)]
+fn configured(x: u64) -> u64 {
+    x
+}
+
+/// Options given as constants of the application's configuration: seconds
+/// as an integer, a `Duration`, a count.
+#[test]
+fn options_take_constant_expressions() {
+    for x in 0..10 {
+        configured(x);
+    }
+    let stats = memo_core::stats::functions();
+    let configured = stats
+        .iter()
+        .find(|f| f.namespace == "tests::configured")
+        .unwrap();
+    assert_eq!(
+        configured.l1_entries, 3,
+        "max_entries = L1_LIMIT: {configured:?}"
+    );
+    assert_eq!(configured.l1_evictions, 7);
+}

@@ -69,6 +69,7 @@ mod outcome;
 mod quickcache;
 mod registry;
 mod report;
+mod settings;
 mod shape;
 mod stamp;
 pub mod stats;
@@ -234,6 +235,7 @@ pub mod __private {
     pub use crate::memoized::{instance_cache, BorrowedKey, MemoSpec, Memoized};
     pub use crate::outcome::{keep_errors_if, Keep, KeepIf, OkPart, Outcome, Whole};
     pub use crate::quickcache::{Cache, Lookup, Prepared, QuickCache, Spec};
+    pub use crate::settings::{count, positive, Secs};
     pub use crate::switch::bypassed;
     pub use crate::weigh::{BySize, ByWeigh, WeighOf};
     pub use core::time::Duration;

@@ -23,18 +23,44 @@ impl Kind {
     }
 }
 
-/// A duration given in seconds, as an integer or float literal.
-#[derive(Clone, Copy)]
-pub(crate) struct Seconds {
-    pub(crate) secs: u64,
-    pub(crate) nanos: u32,
-    pub(crate) span: Span,
+/// A duration given in seconds: a literal, or a constant expression.
+#[derive(Clone)]
+pub(crate) enum Seconds {
+    /// A literal number of seconds (`300`, `0.5`), checked here.
+    Literal { secs: u64, nanos: u32, span: Span },
+    /// A constant expression (`CONFIG_TTL_SECS`, a `Duration` const): an
+    /// integer or float of seconds, or a `Duration`, evaluated at compile
+    /// time by `memo_core::__private::Secs`.
+    Expr(Box<syn::Expr>),
 }
 
 impl Seconds {
+    /// Zero, as far as the macro can tell (a constant is checked by the
+    /// compiler instead).
     pub(crate) fn is_zero(&self) -> bool {
-        self.secs == 0 && self.nanos == 0
+        matches!(
+            self,
+            Seconds::Literal {
+                secs: 0,
+                nanos: 0,
+                ..
+            }
+        )
     }
+
+    pub(crate) fn span(&self) -> Span {
+        match self {
+            Seconds::Literal { span, .. } => *span,
+            Seconds::Expr(expr) => syn::spanned::Spanned::span(&**expr),
+        }
+    }
+}
+
+/// A count: a literal of at least 1, or a constant expression of an integer
+/// type (checked to be at least 1 when it is evaluated, at compile time).
+pub(crate) enum Count {
+    Literal(usize),
+    Expr(Box<syn::Expr>),
 }
 
 /// One `vary_on` entry: a parameter, or a field path below one.
@@ -59,15 +85,18 @@ pub(crate) enum CacheErrors {
     If(Path),
 }
 
-/// A count of at least 1 (`max_entries`, `max_bytes`).
-fn parse_positive(name: &Ident, input: ParseStream<'_>) -> syn::Result<usize> {
+/// A count of at least 1 (`max_entries`, `max_bytes`), or a constant.
+fn parse_positive(name: &Ident, input: ParseStream<'_>) -> syn::Result<Count> {
+    if !input.peek(syn::LitInt) {
+        return Ok(Count::Expr(Box::new(input.parse()?)));
+    }
     let lit: syn::LitInt = input.parse()?;
     let value: usize = lit.base10_parse()?;
     if value == 0 {
         let message = format!("`{name}` must be at least 1");
         return Err(syn::Error::new(lit.span(), message));
     }
-    Ok(value)
+    Ok(Count::Literal(value))
 }
 
 /// An option's value with the span of its name, set at most once.
@@ -82,8 +111,8 @@ pub(crate) struct Options {
     pub(crate) key: Option<Given<Path>>,
     pub(crate) timeout: Option<Given<Seconds>>,
     pub(crate) memoize_timeout: Option<Given<Seconds>>,
-    pub(crate) max_entries: Option<Given<usize>>,
-    pub(crate) max_bytes: Option<Given<usize>>,
+    pub(crate) max_entries: Option<Given<Count>>,
+    pub(crate) max_bytes: Option<Given<Count>>,
     pub(crate) name: Option<Given<LitStr>>,
     pub(crate) codec: Option<Given<Path>>,
     pub(crate) lock: Option<Given<bool>>,
@@ -255,6 +284,9 @@ fn set<T>(slot: &mut Option<Given<T>>, name: &Ident, value: T) -> syn::Result<()
 }
 
 fn parse_seconds(input: ParseStream<'_>) -> syn::Result<Seconds> {
+    if !input.peek(Lit) {
+        return Ok(Seconds::Expr(Box::new(input.parse()?)));
+    }
     let lit: Lit = input.parse()?;
     let (value, span) = match &lit {
         Lit::Int(int) => (int.base10_parse::<u64>()? as f64, int.span()),
@@ -274,7 +306,7 @@ fn parse_seconds(input: ParseStream<'_>) -> syn::Result<Seconds> {
     }
     let secs = value.trunc() as u64;
     let nanos = ((value - value.trunc()) * 1e9).round().min(999_999_999.0) as u32;
-    Ok(Seconds { secs, nanos, span })
+    Ok(Seconds::Literal { secs, nanos, span })
 }
 
 fn parse_vary_on(input: ParseStream<'_>) -> syn::Result<Vec<VaryPath>> {

@@ -33,7 +33,7 @@ pub(crate) fn options(
                 combine(
                     &mut errors,
                     syn::Error::new(
-                        seconds.value.span,
+                        seconds.value.span(),
                         format!("`{name}` must be more than 0 seconds"),
                     ),
                 );

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{duration, min_time, optional_count, signatures, Expansion, Keep, Placement};
+use super::{min_time, optional_count, positive_duration, signatures, Expansion, Keep, Placement};
 use crate::attr::{Kind, Options};
 use crate::model::Function;
 
@@ -50,7 +50,7 @@ pub(super) fn expansion(
     });
     let timeout = match &options.timeout {
         Some(t) => {
-            let d = duration(&t.value);
+            let d = positive_duration(&t.value);
             quote!(::core::option::Option::Some(#d))
         }
         None => quote!(::core::option::Option::None),
@@ -86,7 +86,10 @@ pub(super) fn expansion(
         quote! {
             fn #accessor_ident(&self) -> ::std::sync::Arc<#cache_ty> {
                 enum __MemoSlot {}
-                ::memo_core::__private::instance_cache::<__MemoSlot, _, _, Self>(self, #spec, #weigher)
+                // A `const`: the options' constants are checked at compile
+                // time, as in a function's `static`.
+                const __MEMO_SPEC: ::memo_core::__private::MemoSpec = #spec;
+                ::memo_core::__private::instance_cache::<__MemoSlot, _, _, Self>(self, __MEMO_SPEC, #weigher)
             }
         }
     } else {

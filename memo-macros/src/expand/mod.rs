@@ -257,23 +257,52 @@ pub(super) struct Expansion {
 /// `min_time` as a `Duration` (zero when not given: every result kept).
 pub(super) fn min_time(options: &crate::attr::Options) -> TokenStream {
     match &options.min_time {
-        Some(given) => duration(&given.value),
+        Some(given) => positive_duration(&given.value),
         None => quote!(::memo_core::__private::Duration::ZERO),
     }
 }
 
 /// A count option (`max_entries`, `max_bytes`) as an `Option<usize>`.
-pub(super) fn optional_count(given: &Option<crate::attr::Given<usize>>) -> TokenStream {
+pub(super) fn optional_count(given: &Option<crate::attr::Given<attr::Count>>) -> TokenStream {
     match given {
         Some(given) => {
-            let n = given.value;
+            let n = count(&given.value);
             quote!(::core::option::Option::Some(#n))
         }
         None => quote!(::core::option::Option::None),
     }
 }
 
+/// A count as a `usize`; a constant's is checked where it is evaluated.
+pub(super) fn count(count: &attr::Count) -> TokenStream {
+    match count {
+        attr::Count::Literal(n) => quote!(#n),
+        attr::Count::Expr(expr) => {
+            quote_spanned!(expr.span()=> ::memo_core::__private::count((#expr) as usize))
+        }
+    }
+}
+
+/// Seconds as a `Duration`, evaluated at compile time; `positive`: a
+/// constant's is checked to be more than zero where it is evaluated (a
+/// literal's was checked here).
 pub(super) fn duration(seconds: &Seconds) -> TokenStream {
-    let (secs, nanos) = (seconds.secs, seconds.nanos);
-    quote!(::memo_core::__private::Duration::new(#secs, #nanos))
+    match seconds {
+        Seconds::Literal { secs, nanos, .. } => {
+            quote!(::memo_core::__private::Duration::new(#secs, #nanos))
+        }
+        Seconds::Expr(expr) => {
+            quote_spanned!(expr.span()=> ::memo_core::__private::Secs(#expr).duration())
+        }
+    }
+}
+
+/// [`duration`] for options that must be more than zero.
+pub(super) fn positive_duration(seconds: &Seconds) -> TokenStream {
+    match seconds {
+        Seconds::Literal { .. } => duration(seconds),
+        Seconds::Expr(expr) => {
+            quote_spanned!(expr.span()=> ::memo_core::__private::positive(::memo_core::__private::Secs(#expr).duration()))
+        }
+    }
 }

@@ -6,8 +6,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::{
-    boxed_future, duration, min_time, optional_count, signatures, CompanionTypes, Expansion, Keep,
-    Placement,
+    boxed_future, count, duration, min_time, optional_count, positive_duration, signatures,
+    CompanionTypes, Expansion, Keep, Placement,
 };
 use crate::attr::{self, Kind, Options, Seconds};
 use crate::model::Function;
@@ -65,24 +65,28 @@ pub(super) fn expansion(
         }
         None => quote!(::memo_core::__private::DefaultCodec),
     };
-    let seconds = |given: &Option<attr::Given<Seconds>>, default: TokenStream| match given {
-        Some(s) => duration(&s.value),
-        None => quote!(::memo_core::__private::Spec::#default),
-    };
-    let timeout = seconds(&options.timeout, quote!(DEFAULT_TIMEOUT));
-    let memoize_timeout = seconds(&options.memoize_timeout, quote!(DEFAULT_MEMOIZE_TIMEOUT));
+    // `memoize_timeout` may be zero (L1 off); the others may not.
+    let seconds =
+        |given: &Option<attr::Given<Seconds>>, default: TokenStream, zero_ok: bool| match given {
+            Some(s) if zero_ok => duration(&s.value),
+            Some(s) => positive_duration(&s.value),
+            None => quote!(::memo_core::__private::Spec::#default),
+        };
+    let timeout = seconds(&options.timeout, quote!(DEFAULT_TIMEOUT), false);
+    let memoize_timeout = seconds(
+        &options.memoize_timeout,
+        quote!(DEFAULT_MEMOIZE_TIMEOUT),
+        true,
+    );
     let max_entries = match &options.max_entries {
-        Some(n) => {
-            let n = n.value;
-            quote!(#n)
-        }
+        Some(n) => count(&n.value),
         None => quote!(::memo_core::__private::Spec::DEFAULT_MAX_ENTRIES),
     };
     let max_bytes = optional_count(&options.max_bytes);
     let min_time = min_time(options);
     let lock_ttl = match (&options.lock, &options.lock_ttl) {
         (Some(lock), ttl) if lock.value => {
-            let ttl = seconds(ttl, quote!(DEFAULT_LOCK_TTL));
+            let ttl = seconds(ttl, quote!(DEFAULT_LOCK_TTL), false);
             quote!(::core::option::Option::Some(#ttl))
         }
         _ => quote!(::core::option::Option::None),
