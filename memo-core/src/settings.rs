@@ -61,8 +61,9 @@ impl Secs<f64> {
     /// saturating past `u64::MAX` seconds).
     pub const fn duration(self) -> Duration {
         let seconds = self.0;
-        // Also a NaN, which compares false.
-        if seconds.is_nan() || seconds <= 0.0 {
+        // Negated, so a NaN (which compares false) is zero too.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
+        if !(seconds > 0.0) {
             return Duration::ZERO;
         }
         let whole = seconds as u64;
