@@ -278,7 +278,13 @@ pub(super) fn count(count: &attr::Count) -> TokenStream {
     match count {
         attr::Count::Literal(n) => quote!(#n),
         attr::Count::Expr(expr) => {
-            quote_spanned!(expr.span()=> ::memo_core::__private::count((#expr) as usize))
+            // Any integer constant; the cast is a no-op for a `usize` one.
+            let n = quote_spanned!(expr.span()=> (#expr) as usize);
+            quote_spanned! {expr.span()=> {
+                #[allow(clippy::unnecessary_cast)]
+                let __memo_count = #n;
+                ::memo_core::__private::count(__memo_count)
+            }}
         }
     }
 }
