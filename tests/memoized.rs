@@ -414,3 +414,27 @@ fn a_duration_constant_sets_the_timeout() {
         short_lived(1);
     }
 }
+
+static JITTERED: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized(timeout = 1, timeout_jitter = 0.9)]
+fn jittered(x: u32) -> u32 {
+    JITTERED.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+/// `timeout_jitter` spreads the lifetimes of entries filled together: after
+/// 0.6 s of 1 s ± 90%, some have expired and some have not.
+#[test]
+fn entries_filled_together_do_not_expire_together() {
+    for x in 0..300 {
+        jittered(x);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let before = JITTERED.load(Ordering::SeqCst);
+    for x in 0..300 {
+        jittered(x);
+    }
+    let expired = JITTERED.load(Ordering::SeqCst) - before;
+    assert!(expired > 0 && expired < 300, "{expired} of 300 expired");
+}

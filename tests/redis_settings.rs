@@ -134,6 +134,37 @@ fn key_prefixes_keep_applications_apart_on_one_database() {
     );
 }
 
+#[quickcache(
+    name = "redis_tests::jittered",
+    timeout = 100,
+    timeout_jitter = 0.5,
+    memoize_timeout = 0
+)]
+fn jittered(x: u64) -> u64 {
+    x
+}
+
+/// `timeout_jitter = 0.5` spreads the TTLs Redis holds over 100 s ± 50%.
+#[test]
+fn timeout_jitter_spreads_the_ttls_in_redis() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    install(RedisBackend::builder(&server.url()).build().unwrap());
+    let ttls: Vec<i64> = (0..40)
+        .map(|x| {
+            jittered(x);
+            let key = jittered::cache_key(x).unwrap();
+            redis::cmd("PTTL")
+                .arg(&key)
+                .query(&mut server.client())
+                .unwrap()
+        })
+        .collect();
+    let (low, high) = (ttls.iter().min().unwrap(), ttls.iter().max().unwrap());
+    assert!(*low >= 49_000 && *high <= 150_000, "{ttls:?}");
+    assert!(high - low > 20_000, "spread: {ttls:?}");
+}
+
 /// A password-protected server and a database other than 0, as users
 /// write them in the URL (`redis://:password@host:port/db`): entries go to
 /// that database, the subscriber authenticates too (its channel comes up), and a

@@ -13,6 +13,7 @@ use std::future::Future;
 
 use crate::flight::{Flight, Flights, Followed, Joined, Leader};
 use crate::outcome::{Keep, Started};
+use crate::settings::Jitter;
 use crate::store::{Store, Ticket};
 
 /// What the macro knows about one `#[memoized]` function.
@@ -28,6 +29,9 @@ pub struct MemoSpec {
     /// `min_time`: a result computed faster than this is not kept (zero:
     /// every result is).
     pub min_time: Duration,
+    /// `timeout_jitter`: each entry's `timeout` spread over ± this share
+    /// (0: none).
+    pub timeout_jitter: f64,
 }
 
 /// One `#[memoized]` cache, keyed by owned copies of the arguments.
@@ -208,7 +212,7 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
             Some(value) => {
                 inner
                     .store
-                    .insert(key, value.clone(), inner.ttl, computing.ticket);
+                    .insert(key, value.clone(), self.entry_ttl(), computing.ticket);
                 computing.leader.finish(value);
             }
             None => computing.leader.decline(),
@@ -272,6 +276,13 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
         result
     }
 
+    /// How long an entry stored now lives: `timeout`, spread by
+    /// `timeout_jitter`.
+    fn entry_ttl(&self) -> Option<Tick> {
+        let ttl = self.inner().ttl?;
+        Some(Jitter(self.spec.timeout_jitter).spread_ticks(ttl))
+    }
+
     /// A refresh starts: the ticket its value is stored with, and when.
     fn begin_refresh(&self) -> (Ticket, Started) {
         (
@@ -295,7 +306,7 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
         let inner = self.inner();
         inner
             .store
-            .insert_fencing(key.clone(), value.clone(), inner.ttl, ticket);
+            .insert_fencing(key.clone(), value.clone(), self.entry_ttl(), ticket);
         inner.flights.detach(&key);
     }
 
@@ -312,7 +323,7 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
         let ticket = inner.store.ticket();
         inner
             .store
-            .insert_fencing(key.clone(), value, inner.ttl, ticket);
+            .insert_fencing(key.clone(), value, self.entry_ttl(), ticket);
         inner.flights.detach(&key);
     }
 
@@ -595,6 +606,7 @@ mod tests {
             max_entries: Some(10),
             max_bytes: None,
             min_time: Duration::ZERO,
+            timeout_jitter: 0.0,
         };
         for cache in [
             Memoized::<(String, u64), u64>::new(spec, None),

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::clock::Tick;
+
 /// A number of seconds or a `Duration`, as an option's constant gives it:
 /// `Secs(value).duration()`, picked by the value's type (one inherent
 /// `const fn` per type, since trait methods cannot be called at compile
@@ -113,4 +115,56 @@ pub const fn count(n: usize) -> usize {
         "a memo option's count (`max_entries`, `max_bytes`) must be at least 1"
     );
     n
+}
+
+/// `timeout_jitter`: each entry's lifetime spread uniformly over ± this
+/// share of the timeout, so entries filled together do not expire together
+/// (0: none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Jitter(pub(crate) f64);
+
+impl Jitter {
+    /// A factor in `1 ± share`, fresh for each call.
+    fn factor(self) -> f64 {
+        // 53 random bits of a stamp, as a fraction in [0, 1).
+        let unit = (crate::stamp::next() >> 11) as f64 / (1u64 << 53) as f64;
+        1.0 + self.0 * (2.0 * unit - 1.0)
+    }
+
+    /// `ttl`, spread.
+    pub(crate) fn spread(self, ttl: Duration) -> Duration {
+        if self.0 == 0.0 {
+            return ttl;
+        }
+        ttl.mul_f64(self.factor()).max(Duration::from_millis(1))
+    }
+
+    /// `ttl` in clock ticks, spread.
+    pub(crate) fn spread_ticks(self, ttl: Tick) -> Tick {
+        if self.0 == 0.0 {
+            return ttl;
+        }
+        ((ttl as f64 * self.factor()) as Tick).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_spreads_over_its_whole_range_and_no_further() {
+        let jitter = Jitter(0.2);
+        let ttl = Duration::from_secs(100);
+        let spread: Vec<Duration> = (0..2000).map(|_| jitter.spread(ttl)).collect();
+        let (low, high) = (spread.iter().min().unwrap(), spread.iter().max().unwrap());
+        assert!(*low >= Duration::from_secs(80) && *high <= Duration::from_secs(120));
+        assert!(
+            *low < Duration::from_secs(82) && *high > Duration::from_secs(118),
+            "{low:?}..{high:?}"
+        );
+        assert_eq!(Jitter(0.0).spread(ttl), ttl);
+        let ticks: Vec<Tick> = (0..2000).map(|_| jitter.spread_ticks(1000)).collect();
+        assert!(ticks.iter().all(|t| (800..=1200).contains(t)));
+    }
 }

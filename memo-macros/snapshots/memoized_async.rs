@@ -49,6 +49,7 @@ impl load {
                 max_entries: ::core::option::Option::None,
                 max_bytes: ::core::option::Option::None,
                 min_time: ::memo_core::__private::Duration::ZERO,
+                timeout_jitter: 0f64,
             },
             ::core::option::Option::None,
         );

@@ -49,6 +49,7 @@ impl price {
                 max_entries: ::core::option::Option::Some(100usize),
                 max_bytes: ::core::option::Option::None,
                 min_time: ::memo_core::__private::Duration::ZERO,
+                timeout_jitter: 0f64,
             },
             ::core::option::Option::None,
         );

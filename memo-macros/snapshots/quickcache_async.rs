@@ -52,6 +52,7 @@ impl report {
                 ::memo_core::__private::Spec::DEFAULT_LOCK_TTL,
             ),
             min_time: ::memo_core::__private::Duration::ZERO,
+            timeout_jitter: 0f64,
         });
         __MEMO_CACHE.get()
     }

@@ -61,6 +61,7 @@ impl dashboard {
             max_bytes: ::core::option::Option::None,
             lock_ttl: ::core::option::Option::None,
             min_time: ::memo_core::__private::Duration::ZERO,
+            timeout_jitter: 0f64,
         });
         __MEMO_CACHE.get()
     }

@@ -120,6 +120,7 @@ pub(crate) struct Options {
     pub(crate) cache_errors: Option<Given<CacheErrors>>,
     pub(crate) cache_none: Option<Given<bool>>,
     pub(crate) min_time: Option<Given<Seconds>>,
+    pub(crate) timeout_jitter: Option<Given<f64>>,
     pub(crate) unless: Option<Given<Path>>,
     pub(crate) skip: Option<Given<Path>>,
 }
@@ -237,6 +238,21 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
     }),
     ("min_time", Takes::Both, |name, input, options| {
         set(&mut options.min_time, name, parse_seconds(input)?)
+    }),
+    ("timeout_jitter", Takes::Both, |name, input, options| {
+        let lit: Lit = input.parse()?;
+        let share = match &lit {
+            Lit::Float(float) => float.base10_parse::<f64>()?,
+            Lit::Int(int) => int.base10_parse::<u8>()?.into(),
+            _ => -1.0,
+        };
+        if !(0.0..1.0).contains(&share) {
+            return Err(syn::Error::new(
+                lit.span(),
+                "`timeout_jitter` is a share of the timeout, from 0 up to (not including) 1: `0.1` spreads each entry's lifetime over ±10%",
+            ));
+        }
+        set(&mut options.timeout_jitter, name, share)
     }),
     ("unless", Takes::Both, |name, input, options| {
         set(&mut options.unless, name, input.parse()?)

@@ -48,6 +48,16 @@ pub(crate) fn options(
             );
         }
     }
+    if let (Kind::Memoized, Some(jitter), None) = (kind, &options.timeout_jitter, &options.timeout)
+    {
+        combine(
+            &mut errors,
+            syn::Error::new(
+                jitter.span,
+                "`timeout_jitter` spreads the `timeout` of each entry, and this function's entries never expire; add `timeout = <seconds>`",
+            ),
+        );
+    }
     if kind == Kind::Memoized && place == (Place::Associated { generic_impl: true }) {
         combine(
             &mut errors,

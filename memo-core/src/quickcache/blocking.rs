@@ -96,7 +96,7 @@ where
     /// generation, whatever is there.
     fn store(&self, backend: &dyn Backend, key: &str, value: &V) -> Result<(), Error> {
         let generation = backend.generation(&self.generation_key)?;
-        backend.set(key, &self.seal(generation, value)?, self.timeout)
+        backend.set(key, &self.seal(generation, value)?, self.entry_ttl())
     }
 
     /// The live value for `args`, from L1 or else the shared tier, without

@@ -99,7 +99,7 @@ where
     async fn store_async(&self, backend: &dyn Backend, key: &str, value: &V) -> Result<(), Error> {
         let generation = backend.generation_async(&self.generation_key).await?;
         let sealed = self.seal(generation, value)?;
-        backend.set_async(key, &sealed, self.timeout).await
+        backend.set_async(key, &sealed, self.entry_ttl()).await
     }
 
     /// [`Cache::peek`] for async callers.

@@ -32,6 +32,7 @@ use crate::key::ArgsKey;
 use crate::lock::LockGuard;
 use crate::outcome::Started;
 use crate::registry::{self, CachedFunction};
+use crate::settings::Jitter;
 use crate::store::Ticket;
 use crate::{clock, key, report, Error};
 use local::Local;
@@ -65,6 +66,9 @@ pub struct Spec {
     /// `min_time`: a result computed faster than this is not kept (zero:
     /// every result is).
     pub min_time: Duration,
+    /// `timeout_jitter`: each entry's `timeout` and `memoize_timeout`
+    /// spread over ± this share (0: none).
+    pub timeout_jitter: f64,
 }
 
 impl Spec {
@@ -103,6 +107,7 @@ pub struct Cache<V, C> {
     generation_key: String,
     l1: Option<Local<V>>,
     l1_ttl: clock::Tick,
+    jitter: Jitter,
     flights: Flights<ArgsKey, V>,
     counters: Counters,
     /// The generation this process last read (0: unknown), so that an L2 hit
@@ -262,6 +267,7 @@ where
             namespace,
             l1,
             l1_ttl: clock::ticks(spec.memoize_timeout),
+            jitter: Jitter(spec.timeout_jitter),
             flights: Flights::new(),
             counters: Counters::default(),
             known_generation: AtomicU64::new(0),
@@ -517,7 +523,7 @@ where
         let lock = entry.lock.take();
         Some((
             backend,
-            steps::Store::new(&entry.key, &entry.seen, sealed, self.timeout, lock),
+            steps::Store::new(&entry.key, &entry.seen, sealed, self.entry_ttl(), lock),
         ))
     }
 
@@ -589,7 +595,7 @@ where
     /// nothing invalidated the entry since `ticket` was taken.
     fn keep_local(&self, args: &[u8], value: &V, ticket: Ticket) {
         if let Some(l1) = self.l1() {
-            l1.insert(args, value.clone(), self.l1_ttl, ticket, false);
+            l1.insert(args, value.clone(), self.l1_entry_ttl(), ticket, false);
         }
     }
 
@@ -616,9 +622,21 @@ where
         told.and_then(|broadcast| broadcast)
     }
 
+    /// How long the shared tier keeps an entry written now: `timeout`,
+    /// spread by `timeout_jitter`. (A tombstone lives `timeout` exactly: it
+    /// guards reads younger than that.)
+    fn entry_ttl(&self) -> Duration {
+        self.jitter.spread(self.timeout)
+    }
+
+    /// How long L1 keeps an entry stored now.
+    fn l1_entry_ttl(&self) -> clock::Tick {
+        self.jitter.spread_ticks(self.l1_ttl)
+    }
+
     fn keep_local_set(&self, args: &[u8], value: &V, ticket: Ticket) {
         match (self.l1(), &self.l1) {
-            (Some(l1), _) => l1.insert(args, value.clone(), self.l1_ttl, ticket, true),
+            (Some(l1), _) => l1.insert(args, value.clone(), self.l1_entry_ttl(), ticket, true),
             (None, Some(l1)) => l1.remove(args),
             (None, None) => {}
         }

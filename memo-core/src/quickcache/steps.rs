@@ -501,6 +501,7 @@ mod tests {
                 max_bytes: None,
                 lock_ttl: lock.then_some(Duration::from_millis(200)),
                 min_time: Duration::ZERO,
+                timeout_jitter: 0.0,
             },
             None,
         )

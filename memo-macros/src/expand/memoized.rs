@@ -5,7 +5,9 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{min_time, optional_count, positive_duration, signatures, Expansion, Keep, Placement};
+use super::{
+    jitter, min_time, optional_count, positive_duration, signatures, Expansion, Keep, Placement,
+};
 use crate::attr::{Kind, Options};
 use crate::model::Function;
 
@@ -58,12 +60,14 @@ pub(super) fn expansion(
     let max_entries = optional_count(&options.max_entries);
     let max_bytes = optional_count(&options.max_bytes);
     let min_time = min_time(options);
+    let jitter = jitter(options);
     let spec = quote! {
         ::memo_core::__private::MemoSpec {
             timeout: #timeout,
             max_entries: #max_entries,
             max_bytes: #max_bytes,
             min_time: #min_time,
+            timeout_jitter: #jitter,
         }
     };
     let key_ty = quote!((#(#key_tys,)*));

@@ -262,6 +262,15 @@ pub(super) fn min_time(options: &crate::attr::Options) -> TokenStream {
     }
 }
 
+/// `timeout_jitter` as an `f64` share (0 when not given).
+pub(super) fn jitter(options: &crate::attr::Options) -> TokenStream {
+    let share = options
+        .timeout_jitter
+        .as_ref()
+        .map_or(0.0, |given| given.value);
+    quote!(#share)
+}
+
 /// A count option (`max_entries`, `max_bytes`) as an `Option<usize>`.
 pub(super) fn optional_count(given: &Option<crate::attr::Given<attr::Count>>) -> TokenStream {
     match given {

@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::{
-    boxed_future, count, duration, min_time, optional_count, positive_duration, signatures,
+    boxed_future, count, duration, jitter, min_time, optional_count, positive_duration, signatures,
     CompanionTypes, Expansion, Keep, Placement,
 };
 use crate::attr::{self, Kind, Options, Seconds};
@@ -84,6 +84,7 @@ pub(super) fn expansion(
     };
     let max_bytes = optional_count(&options.max_bytes);
     let min_time = min_time(options);
+    let jitter = jitter(options);
     let lock_ttl = match (&options.lock, &options.lock_ttl) {
         (Some(lock), ttl) if lock.value => {
             let ttl = seconds(ttl, quote!(DEFAULT_LOCK_TTL), false);
@@ -121,6 +122,7 @@ pub(super) fn expansion(
                     max_bytes: #max_bytes,
                     lock_ttl: #lock_ttl,
                     min_time: #min_time,
+                    timeout_jitter: #jitter,
                 },
             );
             __MEMO_CACHE.#get
