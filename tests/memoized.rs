@@ -438,3 +438,37 @@ fn entries_filled_together_do_not_expire_together() {
     let expired = JITTERED.load(Ordering::SeqCst) - before;
     assert!(expired > 0 && expired < 300, "{expired} of 300 expired");
 }
+
+/// `Type::method_invalidate_all()` drops that method's entries in every live
+/// instance, and no other method's; dropped instances are skipped.
+#[test]
+fn invalidate_all_reaches_every_live_instance() {
+    let a = Account {
+        balance: 100,
+        ..Default::default()
+    };
+    let b = Account {
+        balance: 200,
+        ..Default::default()
+    };
+    let gone = Account::default();
+    gone.interest(1);
+    drop(gone);
+    for account in [&a, &b] {
+        account.interest(3);
+        account.statement(1);
+        account.interest(3);
+    }
+    assert_eq!(a.computed.load(Ordering::SeqCst), 2);
+    Account::interest_invalidate_all();
+    for account in [&a, &b] {
+        account.interest(3);
+        account.statement(1);
+    }
+    assert_eq!(
+        a.computed.load(Ordering::SeqCst),
+        3,
+        "interest again, statement still cached"
+    );
+    assert_eq!(b.computed.load(Ordering::SeqCst), 3);
+}

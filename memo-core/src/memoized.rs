@@ -5,7 +5,7 @@ use std::any::{Any, TypeId};
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::Hash;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use crate::clock::{self, Tick};
@@ -436,18 +436,18 @@ impl Memos {
             .clear();
     }
 
-    /// The cache of the method marked by `M`, created on first use.
-    pub(crate) fn cache<M, K, V>(
+    /// The cache of the method marked by `slot`, created on first use (and
+    /// then known to [`invalidate_all`]).
+    pub(crate) fn cache<K, V>(
         &self,
+        slot: TypeId,
         spec: MemoSpec,
         weigher: Option<fn(&K, &V) -> usize>,
     ) -> Arc<Memoized<K, V>>
     where
-        M: 'static,
         K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        let slot = TypeId::of::<M>();
         let found = |caches: &[(TypeId, Arc<dyn Any + Send + Sync>)]| {
             caches
                 .iter()
@@ -463,7 +463,84 @@ impl Memos {
         }
         let cache = Arc::new(Memoized::per_instance(spec, weigher));
         caches.push((slot, cache.clone()));
+        let weak: Weak<dyn Flush> = Arc::downgrade(&cache) as Weak<dyn Flush>;
+        live_caches().register(slot, weak);
         cache
+    }
+}
+
+/// A per-instance cache, as [`invalidate_all`] flushes it.
+trait Flush: Send + Sync {
+    fn flush(&self);
+}
+
+impl<K, V> Flush for Memoized<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn flush(&self) {
+        self.invalidate();
+    }
+}
+
+/// Every live per-instance cache, by method (its slot): weak, so an
+/// instance still frees its caches when it drops; the dead ones are
+/// dropped from the list as it grows.
+struct LiveCaches {
+    by_slot: std::sync::Mutex<Vec<Slot>>,
+}
+
+/// One method's live caches, and the length at which they are next pruned.
+type Slot = (TypeId, Vec<Weak<dyn Flush>>, usize);
+
+fn live_caches() -> &'static LiveCaches {
+    static LIVE: OnceLock<LiveCaches> = OnceLock::new();
+    LIVE.get_or_init(|| LiveCaches {
+        by_slot: std::sync::Mutex::new(Vec::new()),
+    })
+}
+
+impl LiveCaches {
+    fn register(&self, slot: TypeId, cache: Weak<dyn Flush>) {
+        let mut by_slot = self.by_slot.lock().unwrap_or_else(|e| e.into_inner());
+        let index = match by_slot.iter().position(|(id, ..)| *id == slot) {
+            Some(index) => index,
+            None => {
+                by_slot.push((slot, Vec::new(), 64));
+                by_slot.len() - 1
+            }
+        };
+        let (_, caches, prune_at) = &mut by_slot[index];
+        caches.push(cache);
+        // Amortised O(1): pruned when the list doubles past what lived.
+        if caches.len() >= *prune_at {
+            caches.retain(|cache| cache.strong_count() > 0);
+            *prune_at = (2 * caches.len()).max(64);
+        }
+    }
+}
+
+/// Drops every entry of one per-instance `#[memoized]` method in every live
+/// instance (`Type::method_invalidate_all()`, django-memoize's
+/// `delete_memoized(Type.method)`). Computations under way in any of them
+/// store nothing. Costs a lock and a pass over that method's instances.
+pub fn invalidate_all(slot: TypeId) {
+    let caches: Vec<Arc<dyn Flush>> = {
+        let by_slot = live_caches()
+            .by_slot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        by_slot
+            .iter()
+            .filter(|(id, ..)| *id == slot)
+            .flat_map(|(_, caches, _)| caches.iter().filter_map(Weak::upgrade))
+            .collect()
+    };
+    // Flushed outside the lock: an instance dropped meanwhile is kept alive
+    // by this list until its flush returns.
+    for cache in caches {
+        cache.flush();
     }
 }
 
@@ -503,18 +580,18 @@ pub trait HasMemos {
 }
 
 /// The per-instance cache of the method marked by `M` on `owner`.
-pub fn instance_cache<M, K, V, T>(
+pub fn instance_cache<K, V, T>(
     owner: &T,
+    slot: TypeId,
     spec: MemoSpec,
     weigher: Option<fn(&K, &V) -> usize>,
 ) -> Arc<Memoized<K, V>>
 where
-    M: 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     T: HasMemos + ?Sized,
 {
-    owner.memos().cache::<M, K, V>(spec, weigher)
+    owner.memos().cache::<K, V>(slot, spec, weigher)
 }
 
 /// Arguments borrowed where they are, as a `#[memoized]` function probes

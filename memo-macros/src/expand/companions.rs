@@ -60,6 +60,7 @@ pub(super) fn emit(
         refresh,
         peek: (peek_ty, peek_body),
         cache_key,
+        invalidate_all,
         clear_is_async,
     } = parts;
     let body_call = &form.body_call;
@@ -123,6 +124,19 @@ pub(super) fn emit(
         #each
         #[allow(unused_variables, clippy::needless_pass_by_value)]
         #vis #clear_async fn #peek_fn #generics (#params) -> #peek_ty #where_clause { #peek_body }
+    };
+    let companions = match invalidate_all {
+        Some(body) => {
+            let all_fn = form.companion(function, "invalidate_all");
+            let doc = format!("Drops every cached value of `Self::{name}` in every live instance.");
+            quote! {
+                #companions
+                #[doc = #doc]
+                #each
+                #vis fn #all_fn() { #body }
+            }
+        }
+        None => companions,
     };
     let has_key = cache_key.is_some();
     let companions = match cache_key {

@@ -65,7 +65,8 @@ fn stub_expansion(kind: Kind, function: &Function, form: &Placement) -> Expansio
         set_cached_value: (set, never.clone()),
         refresh: body,
         peek: (peek, never.clone()),
-        cache_key: key.map(|key| (key, never)),
+        cache_key: key.map(|key| (key, never.clone())),
+        invalidate_all: (kind == Kind::Memoized && function.receiver).then_some(never),
         clear_is_async,
     }
 }

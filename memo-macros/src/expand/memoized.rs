@@ -2,7 +2,7 @@
 //! arguments where they are, and the companions' bodies.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::{
@@ -86,14 +86,26 @@ pub(super) fn expansion(
         None => quote!(::core::option::Option::None),
     };
     let accessor_ident = &form.accessor;
+    // Names the method's caches across instances (`invalidate_all`).
+    let slot_fn = format_ident!("__memo_slot_{}", function.name());
     let accessor = if per_instance {
         quote! {
             fn #accessor_ident(&self) -> ::std::sync::Arc<#cache_ty> {
-                enum __MemoSlot {}
                 // A `const`: the options' constants are checked at compile
                 // time, as in a function's `static`.
                 const __MEMO_SPEC: ::memo_core::__private::MemoSpec = #spec;
-                ::memo_core::__private::instance_cache::<__MemoSlot, _, _, Self>(self, __MEMO_SPEC, #weigher)
+                ::memo_core::__private::instance_cache::<_, _, Self>(
+                    self,
+                    Self::#slot_fn(),
+                    __MEMO_SPEC,
+                    #weigher,
+                )
+            }
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            fn #slot_fn() -> ::core::any::TypeId {
+                enum __MemoSlot {}
+                ::core::any::TypeId::of::<__MemoSlot>()
             }
         }
     } else {
@@ -174,6 +186,8 @@ pub(super) fn expansion(
         refresh,
         peek: (signatures.peek, quote!(#cache.peek(&#key))),
         cache_key: None,
+        invalidate_all: per_instance
+            .then(|| quote!(::memo_core::__private::invalidate_all(Self::#slot_fn()))),
         clear_is_async: signatures.clear_is_async,
     }
 }

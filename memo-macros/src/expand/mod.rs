@@ -248,6 +248,8 @@ pub(super) struct Expansion {
     pub(super) peek: (TokenStream, TokenStream),
     /// `cache_key`'s return type and body (`#[quickcache]` only).
     pub(super) cache_key: Option<(TokenStream, TokenStream)>,
+    /// `invalidate_all`'s body (per-instance `#[memoized]` methods only).
+    pub(super) invalidate_all: Option<TokenStream>,
     /// Which companions are `async fn` (on an `async fn`, those that may do
     /// I/O): `clear`, `invalidate` and `get_cached_value`; `refresh` and
     /// `uncached` follow the function.

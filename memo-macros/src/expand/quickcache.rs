@@ -206,6 +206,7 @@ fn calls(
             },
             peek: (peek, quote!(#uses #cache.peek_async(#key).await)),
             cache_key,
+            invalidate_all: None,
             clear_is_async,
         };
     }
@@ -242,6 +243,7 @@ fn calls(
         },
         peek: (peek, quote!(#uses #cache.peek(#key))),
         cache_key,
+        invalidate_all: None,
         clear_is_async,
     }
 }
