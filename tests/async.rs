@@ -221,3 +221,19 @@ async fn get_cached_value_on_async_functions() {
     assert_eq!(priced::get_cached_value("peek").await, Some(4));
     assert!(priced::cache_key("peek").unwrap().contains("priced@"));
 }
+
+static ASYNC_JOBS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(vary_on = [job], store_result = false)]
+async fn async_job(job: u64) {
+    let _ = job;
+    ASYNC_JOBS.fetch_add(1, Ordering::SeqCst);
+}
+
+#[tokio::test]
+async fn store_result_false_on_async_functions() {
+    for _ in 0..3 {
+        async_job(1).await;
+    }
+    assert_eq!(ASYNC_JOBS.load(Ordering::SeqCst), 1);
+}

@@ -220,3 +220,30 @@ fn memo_lock_excludes_across_two_processes() {
         assert!(pair[0].1 <= pair[1].0, "two holders overlapped: {pair:?}");
     }
 }
+
+static JOBS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[memo_core::quickcache(vary_on = [job], name = "tests::job", store_result = false, memoize_timeout = 0)]
+fn run_job(job: &str) {
+    let _ = job;
+    JOBS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+}
+
+/// `store_result = false`: eight threads calling at once run the body
+/// once, later calls not at all, and a clear lets it run again.
+#[test]
+fn store_result_false_runs_the_body_once_per_key() {
+    let threads: Vec<_> = (0..8)
+        .map(|_| std::thread::spawn(|| run_job("nightly")))
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    run_job("nightly");
+    assert_eq!(JOBS.load(std::sync::atomic::Ordering::SeqCst), 1);
+    run_job::clear("nightly").unwrap();
+    run_job("nightly");
+    run_job("nightly");
+    assert_eq!(JOBS.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

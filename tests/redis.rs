@@ -40,6 +40,31 @@ fn another_process_peeks_at_a_value_without_computing_it() {
     assert_eq!(b.send("peek cold"), "none 0");
 }
 
+/// `store_result = false`: the body runs at most once per key across
+/// processes, whichever calls first; a clear lets it run again.
+#[test]
+fn store_result_false_runs_the_body_once_across_processes() {
+    let server = RedisServer::start();
+    let mut a = Worker::start(&server.url());
+    let mut b = Worker::start(&server.url());
+    // B calls while A's body still runs: A's claim, stored before its body
+    // ran, keeps B's from running.
+    let running = std::thread::spawn(move || (a.send("once job 600"), a));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(b.send("once job"), "0", "B saw A's claim");
+    let (ran, mut a) = running.join().unwrap();
+    assert_eq!(ran, "1");
+    assert_eq!(a.send("once job"), "1");
+    assert_eq!(b.send("once other"), "1", "another key is another job");
+    let key = memo_core::key::entry_key_for("worker::once", &(&"job",)).unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query(&mut server.client())
+        .unwrap();
+    assert_eq!(b.send("once job"), "2", "gone: the next caller runs it");
+    assert_eq!(a.send("once job"), "1");
+}
+
 #[test]
 fn two_processes_share_results() {
     let server = RedisServer::start();

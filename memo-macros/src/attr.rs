@@ -121,6 +121,7 @@ pub(crate) struct Options {
     pub(crate) cache_none: Option<Given<bool>>,
     pub(crate) min_time: Option<Given<Seconds>>,
     pub(crate) timeout_jitter: Option<Given<f64>>,
+    pub(crate) store_result: Option<Given<bool>>,
     pub(crate) unless: Option<Given<Path>>,
     pub(crate) skip: Option<Given<Path>>,
 }
@@ -253,6 +254,10 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
             ));
         }
         set(&mut options.timeout_jitter, name, share)
+    }),
+    ("store_result", Takes::Quickcache, |name, input, options| {
+        let lit: syn::LitBool = input.parse()?;
+        set(&mut options.store_result, name, lit.value)
     }),
     ("unless", Takes::Both, |name, input, options| {
         set(&mut options.unless, name, input.parse()?)

@@ -48,6 +48,27 @@ pub(crate) fn options(
             );
         }
     }
+    if let Some(store_result) = options.store_result.as_ref().filter(|given| !given.value) {
+        let unit = matches!(&function.output, syn::Type::Tuple(tuple) if tuple.elems.is_empty());
+        if !unit {
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    store_result.span,
+                    "`store_result = false` runs the body at most once per `timeout` and stores only a marker, so the function must return `()`",
+                ),
+            );
+        }
+        if let Some(min_time) = &options.min_time {
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    min_time.span,
+                    "`min_time` picks which results to store, and with `store_result = false` none is",
+                ),
+            );
+        }
+    }
     if let (Kind::Memoized, Some(jitter), None) = (kind, &options.timeout_jitter, &options.timeout)
     {
         combine(

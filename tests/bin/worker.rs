@@ -15,6 +15,15 @@ use memo_core::quickcache;
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
+static ONCE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "worker::once", vary_on = [arg], store_result = false, timeout = 300, memoize_timeout = 0)]
+fn once(arg: &str, ms: u64) {
+    let _ = arg;
+    ONCE_RUNS.fetch_add(1, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
 #[quickcache(name = "worker::compute", timeout = 300, memoize_timeout = 600)]
 fn compute(arg: &str) -> String {
     RUNS.fetch_add(1, Ordering::SeqCst);
@@ -75,6 +84,10 @@ fn main() {
                 format!("{value} {}", RUNS.load(Ordering::SeqCst))
             }
             (Some("clear"), Some(arg), None) => outcome(compute::clear(arg)),
+            (Some("once"), Some(arg), ms) => {
+                once(arg, ms.and_then(|ms| ms.parse().ok()).unwrap_or(0));
+                ONCE_RUNS.load(Ordering::SeqCst).to_string()
+            }
             (Some("peek"), Some(arg), None) => {
                 let value = compute::get_cached_value(arg).unwrap_or_else(|| "none".into());
                 format!("{value} {}", RUNS.load(Ordering::SeqCst))

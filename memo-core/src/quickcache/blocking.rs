@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::time::Instant;
 
 use super::steps;
-use super::{tombstone, Cache, Entry, Joining, Lookup, Prepared};
+use super::{tombstone, Cache, Claim, Entry, Joining, Lookup, Prepared};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::flight::Leader;
@@ -85,11 +85,11 @@ where
     }
 
     /// Stores a computed value (`steps::Store`), blocking.
-    fn store_computed(&self, entry: &mut Entry, value: &V) {
+    fn store_computed(&self, entry: &mut Entry, value: &V) -> steps::Wrote {
         let Some((backend, store)) = self.store_steps(entry, value) else {
-            return;
+            return steps::Wrote::Nothing;
         };
-        steps::drive(store, &backend);
+        steps::drive(store, &backend)
     }
 
     /// Stores a value set (not computed from a read) under the current
@@ -174,6 +174,27 @@ where
             landing.land(value);
         }
         result
+    }
+}
+
+impl<C: Codec + Default> Lookup<'_, (), C> {
+    /// `store_result = false`: the hit, or on a miss the claim first (the
+    /// marker stored over what the read found, as a computed value is),
+    /// and the body only if the claim won. Another process's claim, or a
+    /// clear that came first, means the body ran or runs elsewhere; when
+    /// the backend fails, the body runs (nothing can say otherwise). The
+    /// flight's followers get the marker at once.
+    pub fn run_once(self, compute: impl FnOnce()) {
+        let mut landing = match self.claim() {
+            Claim::Done => return,
+            Claim::Run => return compute(),
+            Claim::Store(landing) => landing,
+        };
+        let wrote = landing.cache.store_computed(&mut landing.entry, &());
+        landing.land(&());
+        if wrote != steps::Wrote::Lost {
+            compute();
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::time::Instant;
 
 use super::steps;
-use super::{tombstone, Cache, Entry, Joining, Lookup, Prepared};
+use super::{tombstone, Cache, Claim, Entry, Joining, Lookup, Prepared};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::flight::Leader;
@@ -89,11 +89,11 @@ where
     }
 
     /// Stores a computed value (`steps::Store`), awaited.
-    async fn store_computed_async(&self, entry: &mut Entry, value: &V) {
+    async fn store_computed_async(&self, entry: &mut Entry, value: &V) -> steps::Wrote {
         let Some((backend, store)) = self.store_steps(entry, value) else {
-            return;
+            return steps::Wrote::Nothing;
         };
-        steps::drive_async(store, &backend).await;
+        steps::drive_async(store, &backend).await
     }
 
     async fn store_async(&self, backend: &dyn Backend, key: &str, value: &V) -> Result<(), Error> {
@@ -172,6 +172,23 @@ where
             landing.land(value);
         }
         result
+    }
+}
+
+impl<C: Codec + Default> Lookup<'_, (), C> {
+    /// [`Lookup::run_once`] for async callers.
+    pub async fn run_once_async(self, compute: impl Future<Output = ()>) {
+        let mut landing = match self.claim() {
+            Claim::Done => return,
+            Claim::Run => return compute.await,
+            Claim::Store(landing) => landing,
+        };
+        let entry = &mut landing.entry;
+        let wrote = landing.cache.store_computed_async(entry, &()).await;
+        landing.land(&());
+        if wrote != steps::Wrote::Lost {
+            compute.await;
+        }
     }
 }
 

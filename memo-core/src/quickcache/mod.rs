@@ -867,6 +867,32 @@ where
     }
 }
 
+/// Where a `store_result = false` call stands after its lookup. Not boxed:
+/// it lives for one match, on the miss path.
+#[allow(clippy::large_enum_variant)]
+enum Claim<'c, C> {
+    /// The marker is there: the body ran or runs elsewhere.
+    Done,
+    /// No shared tier to claim in: run the body.
+    Run,
+    /// Store the marker (a driver's step), then run if it won.
+    Store(Landing<'c, (), C>),
+}
+
+impl<'c, C: Codec + Default> Lookup<'c, (), C> {
+    fn claim(self) -> Claim<'c, C> {
+        let miss = match self {
+            Lookup::Hit(()) => return Claim::Done,
+            Lookup::Miss(miss) => *miss,
+        };
+        miss.begin();
+        match miss.settle(Started::now(Duration::ZERO), Some(&())) {
+            Some((landing, _)) => Claim::Store(landing),
+            None => Claim::Run,
+        }
+    }
+}
+
 /// A computed value on its way: stored in the shared tier (by a driver),
 /// then [`Landing::land`]ed in L1 and handed to the flight's followers.
 struct Landing<'c, V, C> {

@@ -358,6 +358,19 @@ pub(super) struct Store<'e> {
     ttl: Duration,
     lock: Option<LockGuard>,
     stored: bool,
+    wrote: Wrote,
+}
+
+/// What a [`Store`] came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Wrote {
+    /// The value is stored.
+    Stored,
+    /// Another write came first (a clear, a set, another process's
+    /// value since the read).
+    Lost,
+    /// Nothing was written: nothing to store, or the backend failed.
+    Nothing,
 }
 
 impl<'e> Store<'e> {
@@ -378,21 +391,22 @@ impl<'e> Store<'e> {
             ttl,
             lock,
             stored: false,
+            wrote: Wrote::Nothing,
         }
     }
 
-    fn unlock(&mut self) -> Step<'_, ()> {
+    fn unlock(&mut self) -> Step<'_, Wrote> {
         match self.lock.take() {
             Some(guard) => Step::Need(Io::Unlock(guard)),
-            None => Step::Done(()),
+            None => Step::Done(self.wrote),
         }
     }
 }
 
 impl Steps for Store<'_> {
-    type Output = ();
+    type Output = Wrote;
 
-    fn step(&mut self, reply: Option<Reply>) -> Step<'_, ()> {
+    fn step(&mut self, reply: Option<Reply>) -> Step<'_, Wrote> {
         match reply {
             None if self.sealed.is_some() && !self.stored => {
                 self.stored = true;
@@ -409,8 +423,12 @@ impl Steps for Store<'_> {
             }
             // Stored, or another write won (a clear or a set since the
             // read): either way the value is where it may be.
-            None | Some(Reply::Stored(Ok(_))) => self.unlock(),
-            Some(_) => Step::Done(()),
+            Some(Reply::Stored(Ok(stored))) => {
+                self.wrote = if stored { Wrote::Stored } else { Wrote::Lost };
+                self.unlock()
+            }
+            None => self.unlock(),
+            Some(_) => Step::Done(self.wrote),
         }
     }
 }
@@ -690,7 +708,10 @@ mod tests {
         let Step::Need(Io::Unlock(_)) = store.step(Some(Reply::Stored(Ok(false)))) else {
             panic!()
         };
-        assert!(matches!(store.step(Some(Reply::Unlocked)), Step::Done(())));
+        assert!(matches!(
+            store.step(Some(Reply::Unlocked)),
+            Step::Done(Wrote::Lost)
+        ));
     }
 
     /// A computation that took longer than a tombstone lives (`timeout`)

@@ -132,10 +132,15 @@ pub(super) fn expansion(
     // `vary_on` entry; the cache calls then get a stand-in and add no errors
     // of their own (see `KeyOf`).
     let key = quote!((&::memo_core::__private::KeyOf(#key)).memo_key());
+    let once = options
+        .store_result
+        .as_ref()
+        .is_some_and(|given| !given.value);
     calls(
         function,
         form,
         keep,
+        once,
         quote!(#checks #output_check),
         accessor,
         key,
@@ -144,10 +149,13 @@ pub(super) fn expansion(
 
 /// The function's body and its companions' bodies: the calls into the
 /// runtime with the key and the body, sync or async.
+/// `once`: `store_result = false` (claim, then run).
+#[allow(clippy::too_many_arguments)]
 fn calls(
     function: &Function,
     form: &Placement,
     keep: &Keep,
+    once: bool,
     checks: TokenStream,
     accessor: TokenStream,
     key: TokenStream,
@@ -170,6 +178,17 @@ fn calls(
     let cache_key = key_ty.map(|ty| (ty, quote!(#uses #cache.cache_key(#key))));
     let keep_value = keep.value(&function.output);
     let hit = keep.wrap(&function.output, quote!(__memo_value));
+    let (compute, compute_async) = if once {
+        (
+            quote!(__memo_lookup.run_once(move || #body_call)),
+            quote!(__memo_lookup.run_once_async(#body_call).await),
+        )
+    } else {
+        (
+            quote!(__memo_lookup.or_compute(#keep_value, move || #body_call)),
+            quote!(__memo_lookup.or_compute_async(#keep_value, #body_call).await),
+        )
+    };
     let is_async = function.is_async();
     if is_async {
         let future = boxed_future(&outcome);
@@ -180,7 +199,7 @@ fn calls(
                 let __memo_cache = #cache.type_checked();
                 let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
                 let __memo_lookup = __memo_cache.lookup_async(__memo_hit, #key).await;
-                __memo_lookup.or_compute_async(#keep_value, #body_call).await
+                #compute_async
             },
             accessor,
             per_instance: false,
@@ -220,7 +239,7 @@ fn calls(
                 ::core::option::Option::Some(__memo_value) => #hit,
                 ::core::option::Option::None => ::memo_core::__private::cold(move || {
                     let __memo_lookup = __memo_cache.lookup_beyond_l1(#key);
-                    __memo_lookup.or_compute(#keep_value, move || #body_call)
+                    #compute
                 }),
             }
         },
