@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::time::Instant;
 
 use super::steps;
-use super::{tombstone, Cache, Claim, Entry, Joining, Lookup, Prepared};
+use super::{spans, tombstone, Cache, Claim, Entry, Joining, Lookup, Prepared};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::flight::Leader;
@@ -61,7 +61,9 @@ where
         loop {
             match self.join_step(&args, followed.take(), ticket) {
                 Joining::Done(done) => return done,
-                Joining::Wait(flight) => followed = Some(flight.wait()),
+                Joining::Wait(flight) => {
+                    followed = Some(spans::wait(&self.namespace).in_scope(|| flight.wait()));
+                }
                 Joining::Lead(leader) => return self.lookup_shared(args, ticket, leader),
             }
         }
@@ -80,7 +82,9 @@ where
         let backend = backend::current();
         let key = self.entry_key(&args);
         let read_at = Instant::now();
-        let outcome = steps::drive(steps::Read::new(self, &key), &backend);
+        let span = spans::lookup(&self.namespace);
+        let outcome = span.in_scope(|| steps::drive(steps::Read::new(self, &key), &backend));
+        spans::found(&span, &outcome);
         self.looked_up(outcome, args, key, backend, read_at, ticket, leader)
     }
 
@@ -168,7 +172,10 @@ where
             Lookup::Miss(miss) => *miss,
         };
         let started = miss.begin();
-        let result = compute();
+        let span = spans::compute(&miss.cache.namespace);
+        let at = Instant::now();
+        let result = span.in_scope(compute);
+        spans::computed(&span, at);
         if let Some((mut landing, value)) = miss.settle(started, keep.kept(&result)) {
             landing.cache.store_computed(&mut landing.entry, value);
             landing.land(value);

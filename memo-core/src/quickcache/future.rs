@@ -5,13 +5,15 @@
 
 use std::future::Future;
 
+use tracing::Instrument;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use std::time::Instant;
 
 use super::steps;
-use super::{tombstone, Cache, Claim, Entry, Joining, Lookup, Prepared};
+use super::{spans, tombstone, Cache, Claim, Entry, Joining, Lookup, Prepared};
 use crate::backend::{self, Backend};
 use crate::codec::Codec;
 use crate::flight::Leader;
@@ -64,7 +66,10 @@ where
             loop {
                 match self.join_step(&args, followed.take(), ticket) {
                     Joining::Done(done) => return done,
-                    Joining::Wait(flight) => followed = Some(flight.wait_async().await),
+                    Joining::Wait(flight) => {
+                        let span = spans::wait(&self.namespace);
+                        followed = Some(flight.wait_async().instrument(span).await);
+                    }
                     Joining::Lead(leader) => {
                         return self.lookup_shared_async(args, ticket, leader).await
                     }
@@ -84,7 +89,10 @@ where
         let backend = backend::current();
         let key = self.entry_key(&args);
         let read_at = Instant::now();
-        let outcome = steps::drive_async(steps::Read::new(self, &key), &backend).await;
+        let span = spans::lookup(&self.namespace);
+        let read = steps::drive_async(steps::Read::new(self, &key), &backend);
+        let outcome = read.instrument(span.clone()).await;
+        spans::found(&span, &outcome);
         self.looked_up(outcome, args, key, backend, read_at, ticket, leader)
     }
 
@@ -163,7 +171,10 @@ where
             Lookup::Miss(miss) => *miss,
         };
         let started = miss.begin();
-        let result = compute.await;
+        let span = spans::compute(&miss.cache.namespace);
+        let at = Instant::now();
+        let result = compute.instrument(span.clone()).await;
+        spans::computed(&span, at);
         if let Some((mut landing, value)) = miss.settle(started, keep.kept(&result)) {
             landing
                 .cache

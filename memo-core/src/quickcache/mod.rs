@@ -867,6 +867,45 @@ where
     }
 }
 
+/// The `tracing` spans of a miss (target `memo`, level `debug`): waiting on
+/// another caller's computation, the shared-tier lookup (with the lock and
+/// its waits), and the computation. Created on the miss path only; a hit
+/// makes none. When no subscriber wants them, each costs a check of a
+/// static.
+pub(super) mod spans {
+    use tracing::field::Empty;
+    use tracing::Span;
+
+    pub(in crate::quickcache) fn wait(namespace: &str) -> Span {
+        tracing::debug_span!(target: "memo", "memo.wait", namespace)
+    }
+
+    /// `found`: `hit`, `miss` or `failed`, recorded when it is known.
+    pub(in crate::quickcache) fn lookup(namespace: &str) -> Span {
+        tracing::debug_span!(target: "memo", "memo.lookup", namespace, found = Empty)
+    }
+
+    /// `elapsed_ms`, recorded when the computation returns.
+    pub(in crate::quickcache) fn compute(namespace: &str) -> Span {
+        tracing::debug_span!(target: "memo", "memo.compute", namespace, elapsed_ms = Empty)
+    }
+
+    /// Records on a lookup's span what the shared tier had.
+    pub(in crate::quickcache) fn found<V>(span: &Span, outcome: &super::steps::Outcome<V>) {
+        let found = match outcome {
+            super::steps::Outcome::Hit(_) => "hit",
+            super::steps::Outcome::Miss { .. } => "miss",
+            super::steps::Outcome::Failed(_) => "failed",
+        };
+        span.record("found", found);
+    }
+
+    /// Records the computation's time on its span.
+    pub(in crate::quickcache) fn computed(span: &Span, started: std::time::Instant) {
+        span.record("elapsed_ms", started.elapsed().as_secs_f64() * 1e3);
+    }
+}
+
 /// Where a `store_result = false` call stands after its lookup. Not boxed:
 /// it lives for one match, on the miss path.
 #[allow(clippy::large_enum_variant)]
