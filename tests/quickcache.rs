@@ -748,3 +748,31 @@ fn options_take_constant_expressions() {
     );
     assert_eq!(configured.l1_evictions, 7);
 }
+
+#[quickcache(vary_on = [x], name = "tests::timed", memoize_timeout = 0)]
+fn timed(x: u64) -> u64 {
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    x
+}
+
+/// Bodies run, their time, and stores are counted per function.
+#[test]
+fn stats_count_computations_their_time_and_stores() {
+    for x in [1, 1, 2, 1] {
+        timed(x);
+    }
+    let stats = memo_core::stats::functions();
+    let timed = stats
+        .iter()
+        .find(|f| f.namespace == "tests::timed")
+        .unwrap();
+    assert_eq!(
+        (timed.computations, timed.stores, timed.errors),
+        (2, 2, 0),
+        "{timed:?}"
+    );
+    assert!(
+        timed.compute_time >= std::time::Duration::from_millis(10),
+        "{timed:?}"
+    );
+}

@@ -213,7 +213,20 @@ fn a_password_and_a_database_in_the_url() {
         RedisBackend::connect(&format!("redis://:wrong@127.0.0.1:{}/3", server.port)).unwrap();
     assert!(wrong.ping().is_err());
     install_unsubscribed(wrong);
+    let errors = || {
+        let stats = memo_core::stats::functions();
+        stats
+            .iter()
+            .find(|f| f.namespace == "redis_tests::sealed")
+            .map_or(0, |f| f.errors)
+    };
+    let before = errors();
     assert_eq!(sealed(31), "sealed 31", "computed without the cache");
+    assert_eq!(
+        errors(),
+        before + 1,
+        "the failed read is counted on the function"
+    );
 }
 
 /// Installs a backend whose channel will never come up.

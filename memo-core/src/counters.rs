@@ -3,7 +3,7 @@
 //! each cache (through `registry`).
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 /// One function's counters.
 #[derive(Default)]
@@ -17,9 +17,23 @@ pub(crate) struct Counters {
     pub(crate) l1_late_hits: Striped,
     pub(crate) shared_hits: Striped,
     pub(crate) misses: Striped,
+    /// Bodies run, and their time in nanoseconds.
+    pub(crate) computations: Striped,
+    pub(crate) compute_nanos: Striped,
+    /// Values stored in the shared tier.
+    pub(crate) stores: Striped,
+    /// Shared-tier reads and stores of calls that failed.
+    pub(crate) errors: Striped,
 }
 
 impl Counters {
+    /// A body ran for `took`.
+    pub(crate) fn computed(&self, took: std::time::Duration) {
+        self.computations.add();
+        self.compute_nanos
+            .add_n(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+    }
+
     /// Calls answered by L1: the probes that hit, and the late hits. A call
     /// in flight may have its probe counted and not yet its miss, so while
     /// calls run this can be over by the calls in flight.
@@ -41,12 +55,15 @@ struct Line(AtomicU64);
 /// different threads touch different lines. An increment is a plain load
 /// and store, not an atomic read-modify-write (which costs as much as a
 /// third of an L1 hit), so a stripe must have one writer: a thread claims a
-/// free stripe on its first count and gives it back when it ends. Counts
-/// are exact while at most [`STRIPES`] counting threads are alive at once;
-/// beyond that, the extra threads share stripes and two sharing one may
-/// lose an increment.
+/// free stripe on its first count and gives it back when it ends. Threads
+/// beyond [`STRIPES`] alive at once count on one more line, shared, with an
+/// atomic add: counts are exact at any number of threads, and only those
+/// threads pay the read-modify-write.
 #[derive(Default)]
-pub(crate) struct Striped([Line; STRIPES]);
+pub(crate) struct Striped([Line; STRIPES + 1]);
+
+/// The stripe of threads that found every other one claimed.
+const SHARED: usize = STRIPES;
 
 /// The stripes claimed by live threads, a bit each.
 static CLAIMED: AtomicU8 = AtomicU8::new(0);
@@ -106,18 +123,28 @@ fn claim() -> usize {
             Err(now) => claimed = now,
         }
     }
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
+    SHARED
 }
 
 impl Striped {
     #[inline]
     pub(crate) fn add(&self) {
-        let line = &self.0[stripe()].0;
-        line.store(
-            line.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
+        self.add_n(1);
+    }
+
+    /// Adds `n`.
+    #[inline]
+    pub(crate) fn add_n(&self, n: u64) {
+        let index = stripe();
+        let line = &self.0[index].0;
+        if index == SHARED {
+            line.fetch_add(n, Ordering::Relaxed);
+        } else {
+            line.store(
+                line.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        }
     }
 
     pub(crate) fn sum(&self) -> u64 {
@@ -132,12 +159,18 @@ impl Striped {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicBool;
+    use std::sync::Mutex;
+
+    /// The stripes are process-wide: tests that claim them run one at a
+    /// time (a stripe held by another test's threads is not free).
+    static STRIPES_IN_USE: Mutex<()> = Mutex::new(());
 
     /// Threads come and go (three times as many over the test as there are
     /// stripes) while one thread counts throughout: each takes a stripe of
     /// its own, given back when it ends, so no increment is lost.
     #[test]
     fn stripes_are_given_back_so_counts_stay_exact() {
+        let _one_at_a_time = STRIPES_IN_USE.lock().unwrap_or_else(|e| e.into_inner());
         const EACH: u64 = 50_000;
         let counter = Striped::default();
         let done = AtomicBool::new(false);
@@ -169,5 +202,28 @@ mod tests {
             total += steady.join().unwrap();
             assert_eq!(counter.sum(), total);
         });
+    }
+
+    /// Four times as many threads as stripes count at once: those without a
+    /// stripe of their own share one with atomic adds, so the sum is exact.
+    #[test]
+    fn counts_stay_exact_with_more_threads_than_stripes() {
+        let _one_at_a_time = STRIPES_IN_USE.lock().unwrap_or_else(|e| e.into_inner());
+        const EACH: u64 = 20_000;
+        let counter = Striped::default();
+        let barrier = std::sync::Barrier::new(4 * STRIPES);
+        std::thread::scope(|s| {
+            for _ in 0..4 * STRIPES {
+                s.spawn(|| {
+                    barrier.wait();
+                    for _ in 0..EACH {
+                        counter.add();
+                    }
+                    // Alive until every thread has counted.
+                    barrier.wait();
+                });
+            }
+        });
+        assert_eq!(counter.sum(), 4 * STRIPES as u64 * EACH);
     }
 }

@@ -175,9 +175,10 @@ where
         let span = spans::compute(&miss.cache.namespace);
         let at = Instant::now();
         let result = span.in_scope(compute);
-        spans::computed(&span, at);
+        miss.cache.counters.computed(spans::computed(&span, at));
         if let Some((mut landing, value)) = miss.settle(started, keep.kept(&result)) {
-            landing.cache.store_computed(&mut landing.entry, value);
+            let wrote = landing.cache.store_computed(&mut landing.entry, value);
+            landing.cache.stored(wrote);
             landing.land(value);
         }
         result

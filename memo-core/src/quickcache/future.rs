@@ -174,12 +174,10 @@ where
         let span = spans::compute(&miss.cache.namespace);
         let at = Instant::now();
         let result = compute.instrument(span.clone()).await;
-        spans::computed(&span, at);
+        miss.cache.counters.computed(spans::computed(&span, at));
         if let Some((mut landing, value)) = miss.settle(started, keep.kept(&result)) {
-            landing
-                .cache
-                .store_computed_async(&mut landing.entry, value)
-                .await;
+            let cache = landing.cache;
+            cache.stored(cache.store_computed_async(&mut landing.entry, value).await);
             landing.land(value);
         }
         result

@@ -491,6 +491,7 @@ where
                 self.miss(entry, ticket, leader)
             }
             steps::Outcome::Failed(error) => {
+                self.counters.errors.add();
                 self.without_backend(&error, args, key, ticket, leader)
             }
         }
@@ -531,6 +532,15 @@ where
     /// [`Started::worth_keeping`]).
     fn worth_keeping<'v>(&self, started: Started, value: Option<&'v V>) -> Option<&'v V> {
         started.worth_keeping(self.min_time, value)
+    }
+
+    /// Counts what a store of a computed value came to.
+    fn stored(&self, wrote: steps::Wrote) {
+        match wrote {
+            steps::Wrote::Stored => self.counters.stores.add(),
+            steps::Wrote::Failed => self.counters.errors.add(),
+            steps::Wrote::Lost | steps::Wrote::Nothing => {}
+        }
     }
 
     /// A computation begins.
@@ -900,9 +910,14 @@ pub(super) mod spans {
         span.record("found", found);
     }
 
-    /// Records the computation's time on its span.
-    pub(in crate::quickcache) fn computed(span: &Span, started: std::time::Instant) {
-        span.record("elapsed_ms", started.elapsed().as_secs_f64() * 1e3);
+    /// Records the computation's time on its span, and returns it.
+    pub(in crate::quickcache) fn computed(
+        span: &Span,
+        started: std::time::Instant,
+    ) -> std::time::Duration {
+        let took = started.elapsed();
+        span.record("elapsed_ms", took.as_secs_f64() * 1e3);
+        took
     }
 }
 

@@ -369,8 +369,10 @@ pub(super) enum Wrote {
     /// Another write came first (a clear, a set, another process's
     /// value since the read).
     Lost,
-    /// Nothing was written: nothing to store, or the backend failed.
+    /// Nothing was written: nothing to store.
     Nothing,
+    /// The backend failed (counted and logged).
+    Failed,
 }
 
 impl<'e> Store<'e> {
@@ -419,6 +421,7 @@ impl Steps for Store<'_> {
             }
             Some(Reply::Stored(Err(error))) => {
                 report::backend_failed("set", self.key, &error);
+                self.wrote = Wrote::Failed;
                 self.unlock()
             }
             // Stored, or another write won (a clear or a set since the
