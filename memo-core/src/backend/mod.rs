@@ -1,5 +1,5 @@
 //! The shared tier: the [`Backend`] trait, the process-wide backend slot,
-//! and the embedded backend ([`memory`]).
+//! and the embedded backend ([`MemoryBackend`](crate::MemoryBackend)).
 
 pub(crate) mod memory;
 
