@@ -1,5 +1,5 @@
 //! The shared tier: the [`Backend`] trait, the process-wide backend slot,
-//! and the embedded backend ([`MemoryBackend`](crate::MemoryBackend)).
+//! and the embedded backend ([`MemoryBackend`]).
 
 pub(crate) mod memory;
 
