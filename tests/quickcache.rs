@@ -776,3 +776,78 @@ fn stats_count_computations_their_time_and_stores() {
         "{timed:?}"
     );
 }
+
+static CONFIGURED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(vary_on = [x], name = "tests::configure::l1_off")]
+fn configured_l1_off(x: u64) -> u64 {
+    CONFIGURED_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[quickcache(vary_on = [x], name = "tests::configure::off")]
+fn configured_off(x: u64) -> u64 {
+    CONFIGURED_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[quickcache(vary_on = [x], name = "tests::configure::kept")]
+fn configured_kept(x: u64) -> u64 {
+    x
+}
+
+/// `configure` overrides a function's options before its first call: L1
+/// off under one prefix (calls are shared-tier hits), caching off under a
+/// longer one (every call computes and nothing is stored), a TTL shortened.
+#[test]
+fn configure_overrides_options_by_namespace_prefix() {
+    use std::time::Duration;
+    memo_core::configure("tests::configure::", |c| {
+        c.memoize_timeout(Duration::ZERO)
+            .timeout(Duration::from_millis(300))
+    });
+    memo_core::configure("tests::configure::off", |c| c.enabled(false));
+    let namespace = |name: &str| {
+        memo_core::stats::functions()
+            .into_iter()
+            .find(|f| f.namespace == name)
+            .unwrap()
+    };
+
+    configured_l1_off(1);
+    configured_l1_off(1);
+    let l1_off = namespace("tests::configure::l1_off");
+    assert_eq!(
+        (l1_off.l1_hits, l1_off.shared_hits, l1_off.misses),
+        (0, 1, 1)
+    );
+    assert_eq!(CONFIGURED_RUNS.load(Ordering::SeqCst), 1);
+
+    configured_off(1);
+    configured_off(1);
+    assert_eq!(
+        CONFIGURED_RUNS.load(Ordering::SeqCst),
+        3,
+        "off: every call computes"
+    );
+    let key = configured_off::cache_key(1).unwrap();
+    assert_eq!(
+        memo_core::backend::current().get_value(&key).unwrap(),
+        None,
+        "and stores nothing"
+    );
+
+    // The shortened timeout: the entry is gone from the shared tier soon.
+    configured_kept(1);
+    let key = configured_kept::cache_key(1).unwrap();
+    assert!(memo_core::backend::current()
+        .get_value(&key)
+        .unwrap()
+        .is_some());
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        memo_core::backend::current().get_value(&key).unwrap(),
+        None,
+        "expired after 300 ms"
+    );
+}

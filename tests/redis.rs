@@ -65,6 +65,28 @@ fn store_result_false_runs_the_body_once_across_processes() {
     assert_eq!(a.send("once job"), "1");
 }
 
+/// A process that `configure`d a function off neither reads nor stores its
+/// entries; the others share theirs as before.
+#[test]
+fn a_process_configured_off_neither_reads_nor_stores() {
+    let server = RedisServer::start();
+    let mut on = Worker::start(&server.url());
+    let mut off = Worker::start(&server.url());
+    assert_eq!(off.send("configure-off worker::compute"), "ok");
+    assert_eq!(on.send("call seen"), format!("seen@{} 1", on.pid()));
+    assert_eq!(
+        off.send("call seen"),
+        format!("seen@{} 1", off.pid()),
+        "computed, not read"
+    );
+    assert_eq!(off.send("call fresh"), format!("fresh@{} 2", off.pid()));
+    assert_eq!(
+        on.send("call fresh"),
+        format!("fresh@{} 2", on.pid()),
+        "off stored nothing"
+    );
+}
+
 #[test]
 fn two_processes_share_results() {
     let server = RedisServer::start();

@@ -58,6 +58,7 @@ pub mod backend;
 mod clock;
 pub mod codec;
 pub mod coherence;
+mod configure;
 mod counters;
 mod error;
 mod flight;
@@ -79,6 +80,7 @@ mod weigh;
 
 pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
 pub use backend::{set_backend, Backend};
+pub use configure::{configure, Settings};
 pub use error::Error;
 pub use lock::{lock, lock_async, try_lock, LockGuard};
 pub use memoized::{HasMemos, Memos};

@@ -88,6 +88,10 @@ fn main() {
                 once(arg, ms.and_then(|ms| ms.parse().ok()).unwrap_or(0));
                 ONCE_RUNS.load(Ordering::SeqCst).to_string()
             }
+            (Some("configure-off"), Some(prefix), None) => {
+                memo_core::configure(prefix, |c| c.enabled(false));
+                "ok".into()
+            }
             (Some("peek"), Some(arg), None) => {
                 let value = compute::get_cached_value(arg).unwrap_or_else(|| "none".into());
                 format!("{value} {}", RUNS.load(Ordering::SeqCst))

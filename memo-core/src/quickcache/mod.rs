@@ -99,6 +99,9 @@ pub struct QuickCache<V: 'static, C: 'static> {
 
 /// One function's cache: its namespace, its L1 and its codec.
 pub struct Cache<V, C> {
+    /// `false` when `configure` turned caching off: every miss computes and
+    /// stores nothing (and L1 is off).
+    enabled: bool,
     /// The `Self` type of a method (its type name), `None` for a function.
     owner: Option<&'static str>,
     namespace: String,
@@ -257,10 +260,15 @@ where
             (None, Some(owner)) => format!("{owner}::{}@{:08x}", spec.function, spec.digest),
             (None, None) => format!("{}::{}@{:08x}", spec.module, spec.function, spec.digest),
         };
+        // The application's overrides (`memo_core::configure`), read once.
+        let mut spec = *spec;
+        let enabled = crate::configure::apply(&namespace, &mut spec);
         let weigh: fn(&V) -> usize = |value| C::default().encoded_len(value);
         let max_bytes = spec.max_bytes.map(|max| (max, weigh));
-        let l1 = (!spec.memoize_timeout.is_zero()).then(|| Local::new(spec.max_entries, max_bytes));
+        let l1 = (enabled && !spec.memoize_timeout.is_zero())
+            .then(|| Local::new(spec.max_entries, max_bytes));
         Cache {
+            enabled,
             owner,
             generation_key: key::generation_key(&namespace),
             entry_prefix: key::entry_prefix(&namespace),
@@ -327,14 +335,20 @@ where
     where
         A: Serialize + ?Sized,
     {
-        encode(args).map_err(|error| {
-            report::backend_failed("encode key", &self.namespace, &error);
+        let alone = || {
             Lookup::Miss(Box::new(Miss {
                 cache: self,
                 entry: None,
                 leader: None,
                 ticket,
             }))
+        };
+        if !self.enabled {
+            return Err(alone());
+        }
+        encode(args).map_err(|error| {
+            report::backend_failed("encode key", &self.namespace, &error);
+            alone()
         })
     }
 
