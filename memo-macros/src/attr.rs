@@ -277,6 +277,24 @@ fn parse_option(
     let taken = OPTIONS.iter().filter(|(_, takes, _)| takes.allows(kind));
     let Some((_, _, parse_value)) = taken.clone().find(|(option, ..)| *option == key) else {
         let valid: Vec<&str> = taken.map(|(option, ..)| *option).collect();
+        // An option of the other attribute: say so, rather than "unknown".
+        if OPTIONS.iter().any(|(option, ..)| *option == key) {
+            let (other, why) = match kind {
+                Kind::Memoized => (
+                    "quickcache",
+                    "it concerns the shared tier or the key, and `#[memoized]` keys on every argument in this process",
+                ),
+                Kind::Quickcache => ("memoized", "it has no meaning for `#[quickcache]`"),
+            };
+            return Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "`{key}` is a #[{other}] option ({why}); #[{}] takes: {}",
+                    kind.name(),
+                    valid.join(", ")
+                ),
+            ));
+        }
         return Err(syn::Error::new(
             name.span(),
             format!(
