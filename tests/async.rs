@@ -237,3 +237,26 @@ async fn store_result_false_on_async_functions() {
     }
     assert_eq!(ASYNC_JOBS.load(Ordering::SeqCst), 1);
 }
+
+static ASYNC_HOOKS: AtomicUsize = AtomicUsize::new(0);
+
+fn hit_seen(_: &u64) {
+    ASYNC_HOOKS.fetch_add(1, Ordering::SeqCst);
+}
+
+fn miss_seen(_: &u64) {
+    ASYNC_HOOKS.fetch_add(100, Ordering::SeqCst);
+}
+
+#[quickcache(vary_on = [id], on_hit = hit_seen, on_miss = miss_seen)]
+async fn hooked_async(id: u64) -> u64 {
+    id
+}
+
+#[tokio::test]
+async fn on_hit_and_on_miss_on_async_functions() {
+    hooked_async(1).await;
+    hooked_async(1).await;
+    hooked_async(1).await;
+    assert_eq!(ASYNC_HOOKS.load(Ordering::SeqCst), 102);
+}

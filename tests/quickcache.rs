@@ -851,3 +851,51 @@ fn configure_overrides_options_by_namespace_prefix() {
         "expired after 300 ms"
     );
 }
+
+static HITS_SEEN: AtomicUsize = AtomicUsize::new(0);
+static MISSES_SEEN: AtomicUsize = AtomicUsize::new(0);
+
+fn saw_hit(id: &u64) {
+    assert_eq!(*id, 5);
+    HITS_SEEN.fetch_add(1, Ordering::SeqCst);
+}
+
+fn saw_miss(id: &u64) {
+    assert_eq!(*id, 5);
+    MISSES_SEEN.fetch_add(1, Ordering::SeqCst);
+}
+
+#[quickcache(vary_on = [id], name = "tests::hooked", on_hit = saw_hit, on_miss = saw_miss)]
+fn hooked(id: u64) -> u64 {
+    id
+}
+
+#[quickcache(vary_on = [id], name = "tests::hooked_shared", memoize_timeout = 0, on_hit = saw_hit, on_miss = saw_miss)]
+fn hooked_shared(id: u64) -> u64 {
+    id
+}
+
+/// `on_hit` and `on_miss` are called with the arguments: once per call,
+/// whichever tier answered (an L1 hit, a shared-tier hit), `on_miss` just
+/// before the body runs.
+#[test]
+fn on_hit_and_on_miss_see_each_call() {
+    let seen = || {
+        (
+            HITS_SEEN.load(Ordering::SeqCst),
+            MISSES_SEEN.load(Ordering::SeqCst),
+        )
+    };
+    let before = seen();
+    hooked(5);
+    hooked(5);
+    hooked(5);
+    hooked_shared(5);
+    hooked_shared(5);
+    let after = seen();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (3, 2),
+        "L1 hits, a shared hit; two misses"
+    );
+}

@@ -122,6 +122,8 @@ pub(crate) struct Options {
     pub(crate) min_time: Option<Given<Seconds>>,
     pub(crate) timeout_jitter: Option<Given<f64>>,
     pub(crate) store_result: Option<Given<bool>>,
+    pub(crate) on_hit: Option<Given<Path>>,
+    pub(crate) on_miss: Option<Given<Path>>,
     pub(crate) unless: Option<Given<Path>>,
     pub(crate) skip: Option<Given<Path>>,
 }
@@ -259,6 +261,12 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
         let lit: syn::LitBool = input.parse()?;
         set(&mut options.store_result, name, lit.value)
     }),
+    ("on_hit", Takes::Quickcache, |name, input, options| {
+        set(&mut options.on_hit, name, input.parse()?)
+    }),
+    ("on_miss", Takes::Quickcache, |name, input, options| {
+        set(&mut options.on_miss, name, input.parse()?)
+    }),
     ("unless", Takes::Both, |name, input, options| {
         set(&mut options.unless, name, input.parse()?)
     }),
@@ -279,17 +287,15 @@ fn parse_option(
         let valid: Vec<&str> = taken.map(|(option, ..)| *option).collect();
         // An option of the other attribute: say so, rather than "unknown".
         if OPTIONS.iter().any(|(option, ..)| *option == key) {
-            let (other, why) = match kind {
-                Kind::Memoized => (
-                    "quickcache",
-                    "it concerns the shared tier or the key, and `#[memoized]` keys on every argument in this process",
-                ),
-                Kind::Quickcache => ("memoized", "it has no meaning for `#[quickcache]`"),
+            let other = match kind {
+                Kind::Memoized => "quickcache",
+                Kind::Quickcache => "memoized",
             };
             return Err(syn::Error::new(
                 name.span(),
                 format!(
-                    "`{key}` is a #[{other}] option ({why}); #[{}] takes: {}",
+                    "`{key}` is an option of #[{other}], not of #[{}]; #[{}] takes: {}",
+                    kind.name(),
                     kind.name(),
                     valid.join(", ")
                 ),

@@ -793,6 +793,14 @@ where
     }
 }
 
+impl<V, C> Lookup<'_, V, C> {
+    /// Whether a value was found (in L1, the shared tier or a flight), so
+    /// the body will not run (`on_hit`).
+    pub fn is_hit(&self) -> bool {
+        matches!(self, Lookup::Hit(_))
+    }
+}
+
 /// The outcome of [`Cache::lookup_beyond_l1`]: a hit, or a miss that knows where to
 /// store the value once it is computed.
 pub enum Lookup<'c, V, C> {

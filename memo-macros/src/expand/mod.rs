@@ -159,7 +159,7 @@ impl Bypass {
 
 /// The arguments as `unless` and `skip` predicates take them, by reference:
 /// a reference parameter as it is, any other borrowed.
-fn args_by_ref(function: &Function) -> Vec<TokenStream> {
+pub(super) fn args_by_ref(function: &Function) -> Vec<TokenStream> {
     function
         .params
         .iter()

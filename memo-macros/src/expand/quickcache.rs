@@ -6,8 +6,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::{
-    boxed_future, count, duration, jitter, min_time, optional_count, positive_duration, signatures,
-    CompanionTypes, Expansion, Keep, Placement,
+    args_by_ref, boxed_future, count, duration, jitter, min_time, optional_count,
+    positive_duration, signatures, CompanionTypes, Expansion, Keep, Placement,
 };
 use crate::attr::{self, Kind, Options, Seconds};
 use crate::model::Function;
@@ -132,30 +132,47 @@ pub(super) fn expansion(
     // `vary_on` entry; the cache calls then get a stand-in and add no errors
     // of their own (see `KeyOf`).
     let key = quote!((&::memo_core::__private::KeyOf(#key)).memo_key());
-    let once = options
-        .store_result
-        .as_ref()
-        .is_some_and(|given| !given.value);
+    let args = args_by_ref(function);
+    let callback = |given: &Option<attr::Given<syn::Path>>| {
+        given.as_ref().map(|given| {
+            let path = &given.value;
+            quote_spanned!(path.span()=> #path(#(#args),*);)
+        })
+    };
+    let call = CallOptions {
+        once: options
+            .store_result
+            .as_ref()
+            .is_some_and(|given| !given.value),
+        on_hit: callback(&options.on_hit),
+        on_miss: callback(&options.on_miss),
+    };
     calls(
         function,
         form,
         keep,
-        once,
+        &call,
         quote!(#checks #output_check),
         accessor,
         key,
     )
 }
 
+/// What of a call the options change: `once` (`store_result = false`:
+/// claim, then run), and the `on_hit` / `on_miss` calls, as statements.
+struct CallOptions {
+    once: bool,
+    on_hit: Option<TokenStream>,
+    on_miss: Option<TokenStream>,
+}
+
 /// The function's body and its companions' bodies: the calls into the
 /// runtime with the key and the body, sync or async.
-/// `once`: `store_result = false` (claim, then run).
-#[allow(clippy::too_many_arguments)]
 fn calls(
     function: &Function,
     form: &Placement,
     keep: &Keep,
-    once: bool,
+    call: &CallOptions,
     checks: TokenStream,
     accessor: TokenStream,
     key: TokenStream,
@@ -178,17 +195,34 @@ fn calls(
     let cache_key = key_ty.map(|ty| (ty, quote!(#uses #cache.cache_key(#key))));
     let keep_value = keep.value(&function.output);
     let hit = keep.wrap(&function.output, quote!(__memo_value));
-    let (compute, compute_async) = if once {
+    let on_hit = &call.on_hit;
+    // The body, after `on_miss` if any.
+    let (body, body_async) = match &call.on_miss {
+        Some(on_miss) => (
+            quote!({ #on_miss #body_call }),
+            quote!(async move { #on_miss #body_call.await }),
+        ),
+        None => (quote!(#body_call), quote!(#body_call)),
+    };
+    let (compute, compute_async) = if call.once {
         (
-            quote!(__memo_lookup.run_once(move || #body_call)),
-            quote!(__memo_lookup.run_once_async(#body_call).await),
+            quote!(__memo_lookup.run_once(move || #body)),
+            quote!(__memo_lookup.run_once_async(#body_async).await),
         )
     } else {
         (
-            quote!(__memo_lookup.or_compute(#keep_value, move || #body_call)),
-            quote!(__memo_lookup.or_compute_async(#keep_value, #body_call).await),
+            quote!(__memo_lookup.or_compute(#keep_value, move || #body)),
+            quote!(__memo_lookup.or_compute_async(#keep_value, #body_async).await),
         )
     };
+    // A hit of the shared tier (or of a flight), found past the probe.
+    let on_lookup_hit = on_hit.as_ref().map(|on_hit| {
+        quote! {
+            if __memo_lookup.is_hit() {
+                #on_hit
+            }
+        }
+    });
     let is_async = function.is_async();
     if is_async {
         let future = boxed_future(&outcome);
@@ -199,6 +233,7 @@ fn calls(
                 let __memo_cache = #cache.type_checked();
                 let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
                 let __memo_lookup = __memo_cache.lookup_async(__memo_hit, #key).await;
+                #on_lookup_hit
                 #compute_async
             },
             accessor,
@@ -236,9 +271,10 @@ fn calls(
             let __memo_cache = #cache.type_checked();
             let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
             match __memo_hit {
-                ::core::option::Option::Some(__memo_value) => #hit,
+                ::core::option::Option::Some(__memo_value) => { #on_hit #hit }
                 ::core::option::Option::None => ::memo_core::__private::cold(move || {
                     let __memo_lookup = __memo_cache.lookup_beyond_l1(#key);
+                    #on_lookup_hit
                     #compute
                 }),
             }
