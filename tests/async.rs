@@ -260,3 +260,26 @@ async fn on_hit_and_on_miss_on_async_functions() {
     hooked_async(1).await;
     assert_eq!(ASYNC_HOOKS.load(Ordering::SeqCst), 102);
 }
+
+static MEMO_ASYNC_HOOKS: AtomicUsize = AtomicUsize::new(0);
+
+fn memo_hit_seen(_: &u64) {
+    MEMO_ASYNC_HOOKS.fetch_add(1, Ordering::SeqCst);
+}
+
+fn memo_miss_seen(_: &u64) {
+    MEMO_ASYNC_HOOKS.fetch_add(100, Ordering::SeqCst);
+}
+
+#[memoized(on_hit = memo_hit_seen, on_miss = memo_miss_seen)]
+async fn memo_hooked_async(id: u64) -> u64 {
+    id
+}
+
+#[tokio::test]
+async fn on_hit_and_on_miss_on_async_memoized() {
+    for _ in 0..3 {
+        memo_hooked_async(7).await;
+    }
+    assert_eq!(MEMO_ASYNC_HOOKS.load(Ordering::SeqCst), 102);
+}

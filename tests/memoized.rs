@@ -472,3 +472,50 @@ fn invalidate_all_reaches_every_live_instance() {
     );
     assert_eq!(b.computed.load(Ordering::SeqCst), 3);
 }
+
+static MEMO_HITS: AtomicUsize = AtomicUsize::new(0);
+static MEMO_MISSES: AtomicUsize = AtomicUsize::new(0);
+
+fn memo_hit(name: &str, _: &u32) {
+    assert_eq!(name, "slow");
+    MEMO_HITS.fetch_add(1, Ordering::SeqCst);
+}
+
+fn memo_miss(name: &str, _: &u32) {
+    assert_eq!(name, "slow");
+    MEMO_MISSES.fetch_add(1, Ordering::SeqCst);
+}
+
+#[memoized(on_hit = memo_hit, on_miss = memo_miss)]
+fn hooked_slowly(name: &str, n: u32) -> u32 {
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    name.len() as u32 + n
+}
+
+/// `on_hit` sees a hit of the map and a call that waited for another
+/// caller's computation (called with the owned key, which derefs to the
+/// arguments); `on_miss` sees the computation.
+#[test]
+fn on_hit_and_on_miss_on_memoized() {
+    let waiter = std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        hooked_slowly("slow", 1)
+    });
+    assert_eq!(hooked_slowly("slow", 1), 5);
+    assert_eq!(waiter.join().unwrap(), 5);
+    assert_eq!(
+        (
+            MEMO_HITS.load(Ordering::SeqCst),
+            MEMO_MISSES.load(Ordering::SeqCst)
+        ),
+        (1, 1)
+    );
+    hooked_slowly("slow", 1);
+    assert_eq!(
+        (
+            MEMO_HITS.load(Ordering::SeqCst),
+            MEMO_MISSES.load(Ordering::SeqCst)
+        ),
+        (2, 1)
+    );
+}

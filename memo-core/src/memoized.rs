@@ -118,17 +118,22 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     /// The cached value for `key`, computing and storing it on a miss; the
     /// body of a `#[memoized]` function of more arguments than
     /// [`BorrowedKey`] covers. `keep` says what of a computed result is
-    /// stored (see [`Keep`]).
+    /// stored (see [`Keep`]); `found` is called with the key when a value
+    /// is found instead of computed (`on_hit`).
     #[inline]
     pub fn call<O, P: Keep<O, Value = V>>(
         &self,
         key: K,
         keep: P,
+        found: impl FnOnce(&K),
         compute: impl FnOnce() -> O,
     ) -> O {
         match self.inner().store.get(&key) {
-            Some(value) => P::hit(value),
-            None => self.call_missed(key, keep, compute),
+            Some(value) => {
+                found(&key);
+                P::hit(value)
+            }
+            None => self.call_missed(key, keep, found, compute),
         }
     }
 
@@ -154,12 +159,16 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
         &self,
         key: K,
         keep: P,
+        found: impl FnOnce(&K),
         compute: impl FnOnce() -> O,
     ) -> O {
         let mut followed = None;
         loop {
             match self.miss_step(&key, followed.take()) {
-                MissStep::Found(value) => return P::hit(value),
+                MissStep::Found(value) => {
+                    found(&key);
+                    return P::hit(value);
+                }
                 MissStep::Wait(flight) => followed = Some(flight.wait()),
                 MissStep::Alone => return compute(),
                 MissStep::Compute(computing) => {
@@ -229,15 +238,20 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
         &self,
         key: K,
         keep: P,
+        found: impl FnOnce(&K),
         compute: impl Future<Output = O>,
     ) -> O {
         if let Some(value) = self.inner().store.get(&key) {
+            found(&key);
             return P::hit(value);
         }
         let mut followed = None;
         loop {
             match self.miss_step(&key, followed.take()) {
-                MissStep::Found(value) => return P::hit(value),
+                MissStep::Found(value) => {
+                    found(&key);
+                    return P::hit(value);
+                }
                 MissStep::Wait(flight) => followed = Some(flight.wait_async().await),
                 MissStep::Alone => return compute.await,
                 MissStep::Compute(computing) => {
@@ -690,11 +704,11 @@ mod tests {
             Memoized::per_instance(spec, None),
         ] {
             assert_eq!(cache.get(&("a", &1u64)), None);
-            assert_eq!(cache.call(("a".into(), 1), Whole, || 5), 5);
+            assert_eq!(cache.call(("a".into(), 1), Whole, |_| {}, || 5), 5);
             assert_eq!(cache.get(&("a", &1u64)), Some(5));
             assert_eq!(cache.get(&("a", &2u64)), None);
             assert_eq!(
-                cache.call_missed(("a".into(), 1), Whole, || 6),
+                cache.call_missed(("a".into(), 1), Whole, |_| {}, || 6),
                 5,
                 "late hit"
             );

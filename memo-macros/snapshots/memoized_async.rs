@@ -18,6 +18,7 @@ async fn load(id: u64) -> Result<String, std::io::Error> {
                 .call_async(
                     (::core::clone::Clone::clone(&id),),
                     ::memo_core::__private::OkPart,
+                    |_| {},
                     __memo_body_load(id),
                 )
                 .await

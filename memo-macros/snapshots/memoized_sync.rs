@@ -18,6 +18,7 @@ pub fn price(sku: &str, quantity: u32) -> u64 {
                             ::core::clone::Clone::clone(&quantity),
                         ),
                         ::memo_core::__private::Whole,
+                        |_| {},
                         move || __memo_body_price(sku, quantity),
                     )
             })

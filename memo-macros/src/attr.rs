@@ -261,10 +261,10 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
         let lit: syn::LitBool = input.parse()?;
         set(&mut options.store_result, name, lit.value)
     }),
-    ("on_hit", Takes::Quickcache, |name, input, options| {
+    ("on_hit", Takes::Both, |name, input, options| {
         set(&mut options.on_hit, name, input.parse()?)
     }),
-    ("on_miss", Takes::Quickcache, |name, input, options| {
+    ("on_miss", Takes::Both, |name, input, options| {
         set(&mut options.on_miss, name, input.parse()?)
     }),
     ("unless", Takes::Both, |name, input, options| {

@@ -6,7 +6,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::{
-    jitter, min_time, optional_count, positive_duration, signatures, Expansion, Keep, Placement,
+    callback, jitter, min_time, optional_count, positive_duration, signatures, Expansion, Keep,
+    Placement,
 };
 use crate::attr::{Kind, Options};
 use crate::model::Function;
@@ -139,24 +140,47 @@ pub(super) fn expansion(
     };
     let is_async = function.is_async();
     let keep_value = keep.value(&function.output);
+    let on_hit = callback(function, &options.on_hit);
+    let on_miss = callback(function, &options.on_miss);
+    // `on_hit` for a value found past the probe (a flight's): called with
+    // the owned key's parts, which deref to the arguments' types.
+    let found = match &options.on_hit {
+        Some(given) => {
+            let path = &given.value;
+            let parts = (0..function.params.len()).map(|i| {
+                let i = syn::Index::from(i);
+                quote!(&__memo_key.#i)
+            });
+            quote_spanned!(path.span()=> |__memo_key: &#key_ty| { #path(#(#parts),*); })
+        }
+        None => quote!(|_| {}),
+    };
+    let (body, body_async) = match &on_miss {
+        Some(on_miss) => (
+            quote!({ #on_miss #body_call }),
+            quote!(async move { #on_miss #body_call.await }),
+        ),
+        None => (quote!(#body_call), quote!(#body_call)),
+    };
     let (miss, whole, refresh) = if is_async {
         (
-            quote!(__memo_cache.call_async(#key, #keep_value, #body_call).await),
-            quote!(#cache.call_async(#key, #keep_value, #body_call).await),
+            quote!(__memo_cache.call_async(#key, #keep_value, #found, #body_async).await),
+            quote!(#cache.call_async(#key, #keep_value, #found, #body_async).await),
             quote!(#cache.refresh_async(#key, #keep_value, #body_call).await),
         )
     } else {
         (
             quote! {
                 ::memo_core::__private::cold(move || {
-                    __memo_cache.call_missed(#key, #keep_value, move || #body_call)
+                    __memo_cache.call_missed(#key, #keep_value, #found, move || #body)
                 })
             },
-            quote!(#cache.call(#key, #keep_value, move || #body_call)),
+            quote!(#cache.call(#key, #keep_value, #found, move || #body)),
             quote!(#cache.refresh(#key, #keep_value, move || #body_call)),
         )
     };
     let hit = keep.wrap(&function.output, quote!(__memo_value));
+    let hit = quote!({ #on_hit #hit });
     let body = if function.params.len() <= MAX_BORROWED {
         quote! {
             #probe

@@ -157,6 +157,19 @@ impl Bypass {
     }
 }
 
+/// A call of an `on_hit` / `on_miss` function with the arguments, as a
+/// statement.
+pub(super) fn callback(
+    function: &Function,
+    given: &Option<attr::Given<syn::Path>>,
+) -> Option<TokenStream> {
+    let args = args_by_ref(function);
+    given.as_ref().map(|given| {
+        let path = &given.value;
+        quote_spanned!(path.span()=> #path(#(#args),*);)
+    })
+}
+
 /// The arguments as `unless` and `skip` predicates take them, by reference:
 /// a reference parameter as it is, any other borrowed.
 pub(super) fn args_by_ref(function: &Function) -> Vec<TokenStream> {

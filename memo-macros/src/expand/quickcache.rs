@@ -6,8 +6,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::{
-    args_by_ref, boxed_future, count, duration, jitter, min_time, optional_count,
-    positive_duration, signatures, CompanionTypes, Expansion, Keep, Placement,
+    boxed_future, callback, count, duration, jitter, min_time, optional_count, positive_duration,
+    signatures, CompanionTypes, Expansion, Keep, Placement,
 };
 use crate::attr::{self, Kind, Options, Seconds};
 use crate::model::Function;
@@ -132,20 +132,13 @@ pub(super) fn expansion(
     // `vary_on` entry; the cache calls then get a stand-in and add no errors
     // of their own (see `KeyOf`).
     let key = quote!((&::memo_core::__private::KeyOf(#key)).memo_key());
-    let args = args_by_ref(function);
-    let callback = |given: &Option<attr::Given<syn::Path>>| {
-        given.as_ref().map(|given| {
-            let path = &given.value;
-            quote_spanned!(path.span()=> #path(#(#args),*);)
-        })
-    };
     let call = CallOptions {
         once: options
             .store_result
             .as_ref()
             .is_some_and(|given| !given.value),
-        on_hit: callback(&options.on_hit),
-        on_miss: callback(&options.on_miss),
+        on_hit: callback(function, &options.on_hit),
+        on_miss: callback(function, &options.on_miss),
     };
     calls(
         function,
