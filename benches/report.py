@@ -282,29 +282,27 @@ def main():
         sizes = [line.strip() for line in f if line.startswith("codec sizes")]
     if sizes:
         out.append("\n" + sizes[-1] + "\n")
-    if load_md and os.path.exists(load_md):
-        table = table_in(load_md)
-        out.append("\n## example service under load\n")
-        out.append("`examples/service` (axum, a `#[quickcache]` aggregate over 300 000 SQLite rows, 200 teams) driven by "
-                   "`examples/service/load.sh`: wrk, 2 threads, 64 connections, 8 s, a random team per request, after a warm-up "
-                   "that requests every team once.\n")
-        out.append("\n".join(table))
-    if zipf_md and os.path.exists(zipf_md):
-        table = table_in(zipf_md)
-        out.append("\n## example service under a Zipf load\n")
-        out.append("`examples/service/load.sh --zipf`: the same service and wrk settings, each request a user's profile "
-                   "(a primary-key read) for an id drawn from Zipf(1.0) over all 300 000 users, 30x what L1 holds at its "
-                   "default bound. A warm-up of a third of the run first; the tier shares are of the measured run. "
-                   "\"L1 off\" is the same function with `memoize_timeout = 0`.\n")
-        out.append("\n".join(table))
-    if hitratio_md and os.path.exists(hitratio_md):
-        table = table_in(hitratio_md)
-        out.append("\n## hit ratio of the bounded map\n")
-        out.append("`benches/src/bin/hitratio.rs`: every cache at the same capacity on the same deterministic key streams "
-                   "(1 000 000 requests, the first 100 000 not counted; a miss inserts the key). memo is measured through "
-                   "the embedded backend, on the same map as L1 and `#[memoized(max_entries)]`. Hit ratio against cache "
-                   "size on the Zipf 1.0 stream: [`hitratio.svg`](hitratio.svg).\n")
-        out.append("\n".join(table))
+    sections = [
+        (load_md, "example service under load",
+         "`examples/service` (axum, a `#[quickcache]` aggregate over 300 000 SQLite rows, 200 teams) driven by "
+         "`examples/service/load.sh`: wrk, 2 threads, 64 connections, 8 s, a random team per request, after a warm-up "
+         "that requests every team once."),
+        (zipf_md, "example service under a Zipf load",
+         "`examples/service/load.sh --zipf`: the same service and wrk settings, each request a user's profile "
+         "(a primary-key read) for an id drawn from Zipf(1.0) over all 300 000 users, 30x what L1 holds at its "
+         "default bound. A warm-up of a third of the run first; the tier shares are of the measured run. "
+         "\"L1 off\" is the same function with `memoize_timeout = 0`."),
+        (hitratio_md, "hit ratio of the bounded map",
+         "`benches/src/bin/hitratio.rs`: every cache at the same capacity on the same deterministic key streams "
+         "(1 000 000 requests, the first 100 000 not counted; a miss inserts the key). memo is measured through "
+         "the embedded backend, on the same map as L1 and `#[memoized(max_entries)]`. Hit ratio against cache "
+         "size on the Zipf 1.0 stream: [`hitratio.svg`](hitratio.svg)."),
+    ]
+    for path, title, intro in sections:
+        if path and os.path.exists(path):
+            out.append(f"\n## {title}\n")
+            out.append(intro + "\n")
+            out.append("\n".join(table_in(path)))
     print("\n".join(out))
 
 

@@ -182,15 +182,23 @@ impl Started {
         Started((!min_time.is_zero()).then(std::time::Instant::now))
     }
 
+    /// A computation that began at `at` (whose start was read anyway).
+    #[inline]
+    pub(crate) fn at(at: std::time::Instant) -> Self {
+        Started(Some(at))
+    }
+
     /// `value`, if the computation took at least `min_time` (cheap results
     /// are not worth a place): the rule for every surface and every step
-    /// that computes.
+    /// that computes. Reads the clock only under `min_time`.
     #[inline]
     pub(crate) fn worth_keeping<V>(
         self,
         min_time: std::time::Duration,
         value: Option<&V>,
     ) -> Option<&V> {
-        value.filter(|_| self.0.map_or(true, |started| started.elapsed() >= min_time))
+        value.filter(|_| {
+            min_time.is_zero() || self.0.map_or(true, |started| started.elapsed() >= min_time)
+        })
     }
 }

@@ -171,11 +171,9 @@ where
             Lookup::Hit(value) => return P::hit(value),
             Lookup::Miss(miss) => *miss,
         };
-        let started = miss.begin();
-        let span = spans::compute(&miss.cache.namespace);
-        let at = Instant::now();
-        let result = span.in_scope(compute);
-        miss.cache.counters.computed(spans::computed(&span, at));
+        let timing = miss.begin();
+        let result = timing.span.in_scope(compute);
+        let started = miss.timed(timing);
         if let Some((mut landing, value)) = miss.settle(started, keep.kept(&result)) {
             let wrote = landing.cache.store_computed(&mut landing.entry, value);
             landing.cache.stored(wrote);

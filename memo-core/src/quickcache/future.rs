@@ -170,11 +170,9 @@ where
             Lookup::Hit(value) => return P::hit(value),
             Lookup::Miss(miss) => *miss,
         };
-        let started = miss.begin();
-        let span = spans::compute(&miss.cache.namespace);
-        let at = Instant::now();
-        let result = compute.instrument(span.clone()).await;
-        miss.cache.counters.computed(spans::computed(&span, at));
+        let timing = miss.begin();
+        let result = compute.instrument(timing.span.clone()).await;
+        let started = miss.timed(timing);
         if let Some((mut landing, value)) = miss.settle(started, keep.kept(&result)) {
             let cache = landing.cache;
             cache.stored(cache.store_computed_async(&mut landing.entry, value).await);

@@ -862,11 +862,28 @@ enum Joining<'c, V, C> {
 }
 
 impl<'c, V, C> Miss<'c, V, C> {
-    /// Counts the miss; the computation starts now.
-    fn begin(&self) -> Started {
+    /// Counts the miss; the computation starts now, in its span.
+    fn begin(&self) -> Timing {
         self.cache.counters.misses.add();
-        Started::now(self.cache.min_time)
+        Timing {
+            span: spans::compute(&self.cache.namespace),
+            at: std::time::Instant::now(),
+        }
     }
+
+    /// The computation returned: its time on its span and in the counters.
+    fn timed(&self, timing: Timing) -> Started {
+        let took = spans::computed(&timing.span, timing.at);
+        self.cache.counters.computed(took);
+        Started::at(timing.at)
+    }
+}
+
+/// A miss's computation under way: its span, and when it began (for the
+/// stats, the span and `min_time`, one clock read).
+struct Timing {
+    span: tracing::Span,
+    at: std::time::Instant,
 }
 
 impl<'c, V, C> Miss<'c, V, C>
@@ -961,7 +978,7 @@ impl<'c, C: Codec + Default> Lookup<'c, (), C> {
             Lookup::Hit(()) => return Claim::Done,
             Lookup::Miss(miss) => *miss,
         };
-        miss.begin();
+        miss.cache.counters.misses.add();
         match miss.settle(Started::now(Duration::ZERO), Some(&())) {
             Some((landing, _)) => Claim::Store(landing),
             None => Claim::Run,
