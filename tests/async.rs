@@ -283,3 +283,40 @@ async fn on_hit_and_on_miss_on_async_memoized() {
     }
     assert_eq!(MEMO_ASYNC_HOOKS.load(Ordering::SeqCst), 102);
 }
+
+static RATES_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static RATE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(timeout = 0.3, memoize_timeout = 0, stale_on_error = 30)]
+async fn rate(currency: &str) -> Result<String, String> {
+    RATE_RUNS.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    if RATES_DOWN.load(Ordering::SeqCst) {
+        return Err(format!("{currency}: down"));
+    }
+    Ok(format!("{currency}=1.1"))
+}
+
+/// `stale_on_error` on an `async fn`: once the entry is stale and the body
+/// fails, every caller of the flight gets the stale value, from one run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_async_body_hands_the_stale_value_to_its_whole_flight() {
+    assert_eq!(rate("eur").await, Ok("eur=1.1".to_owned()));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    RATES_DOWN.store(true, Ordering::SeqCst);
+    let runs = RATE_RUNS.load(Ordering::SeqCst);
+    let calls: Vec<_> = (0..8).map(|_| tokio::spawn(rate("eur"))).collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap(), Ok("eur=1.1".to_owned()));
+    }
+    assert_eq!(
+        RATE_RUNS.load(Ordering::SeqCst),
+        runs + 1,
+        "one run for the flight"
+    );
+    assert_eq!(
+        rate("usd").await,
+        Err("usd: down".to_owned()),
+        "nothing older to serve"
+    );
+}

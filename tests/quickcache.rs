@@ -2,7 +2,7 @@
 //! comes back, what the companions do.
 #![allow(missing_docs)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use memo_core::quickcache;
 use serde::{Deserialize, Serialize};
@@ -898,4 +898,65 @@ fn on_hit_and_on_miss_see_each_call() {
         (3, 2),
         "L1 hits, a shared hit; two misses"
     );
+}
+
+static PRICES_DOWN: AtomicBool = AtomicBool::new(false);
+static PRICE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Fresh for 300 ms, then kept for 0.6 s more to stand in for an `Err`.
+#[quickcache(timeout = 0.3, memoize_timeout = 0, stale_on_error = 0.6)]
+fn quote(sku: u32) -> Result<u32, String> {
+    let run = PRICE_RUNS.fetch_add(1, Ordering::SeqCst) as u32 + 1;
+    if PRICES_DOWN.load(Ordering::SeqCst) {
+        return Err(format!("{sku}: prices are down"));
+    }
+    Ok(sku * 100 + run)
+}
+
+fn stale_served(prefix: &str) -> u64 {
+    memo_core::stats::functions()
+        .into_iter()
+        .find(|f| f.namespace.contains(prefix))
+        .map_or(0, |f| f.stale_served)
+}
+
+/// `stale_on_error`: past its `timeout`, an older `Ok` is returned when
+/// the body returns `Err`, never when it returns `Ok`, and only within the
+/// grace period; a clear or an invalidate ends it.
+#[test]
+fn stale_on_error_serves_an_older_ok_in_place_of_an_err_within_its_grace() {
+    let down = |yes| PRICES_DOWN.store(yes, Ordering::SeqCst);
+    let pause = |ms| std::thread::sleep(std::time::Duration::from_millis(ms));
+    assert_eq!(quote(1), Ok(101));
+    down(true);
+    assert_eq!(quote(1), Ok(101), "fresh: a hit, the body not run");
+    assert_eq!(PRICE_RUNS.load(Ordering::SeqCst), 1);
+    pause(400);
+    assert_eq!(quote(1), Ok(101), "stale, in place of the error");
+    assert_eq!(
+        PRICE_RUNS.load(Ordering::SeqCst),
+        2,
+        "the body ran and failed"
+    );
+    assert_eq!(stale_served("::quote@"), 1);
+    down(false);
+    assert_eq!(quote(1), Ok(103), "stale but the body succeeded: its value");
+    down(true);
+    assert_eq!(quote(1), Ok(103), "fresh again");
+
+    // Past the grace period: the error.
+    pause(1000);
+    assert_eq!(quote(1), Err("1: prices are down".into()));
+
+    // A cleared or invalidated entry is never served stale.
+    down(false);
+    assert_eq!(quote(2), Ok(205));
+    assert_eq!(quote(3), Ok(306));
+    pause(400);
+    down(true);
+    quote::clear(2).unwrap();
+    assert_eq!(quote(2), Err("2: prices are down".into()), "cleared");
+    quote::invalidate().unwrap();
+    assert_eq!(quote(3), Err("3: prices are down".into()), "invalidated");
+    assert_eq!(stale_served("::quote@"), 1);
 }

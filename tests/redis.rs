@@ -65,6 +65,49 @@ fn store_result_false_runs_the_body_once_across_processes() {
     assert_eq!(a.send("once job"), "1");
 }
 
+/// `stale_on_error` across processes: past its `timeout`, A's value is
+/// what B gets when B's body fails, not when it succeeds; a clear ends it.
+#[test]
+fn a_stale_value_from_another_process_stands_in_for_an_error() {
+    let server = RedisServer::start();
+    let mut a = Worker::start(&server.url());
+    let mut b = Worker::start(&server.url());
+    let from_a = format!("sku@{}", a.pid());
+    assert_eq!(a.send("fetch sku ok"), from_a);
+    assert_eq!(b.send("fetch sku fail"), from_a, "fresh: a hit");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        b.send("fetch sku fail"),
+        from_a,
+        "stale, in place of B's error"
+    );
+    assert_eq!(
+        b.send("fetch sku fail"),
+        from_a,
+        "and again: nothing was stored"
+    );
+    assert_eq!(
+        b.send("fetch sku ok"),
+        format!("sku@{}", b.pid()),
+        "stale: B computes"
+    );
+    assert_eq!(
+        a.send("fetch sku fail"),
+        format!("sku@{}", b.pid()),
+        "fresh again"
+    );
+    let key = memo_core::key::entry_key_for("worker::fetch", &(&"sku",)).unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query(&mut server.client())
+        .unwrap();
+    assert_eq!(
+        a.send("fetch sku fail"),
+        "error: sku is down",
+        "gone: no stale value"
+    );
+}
+
 /// A process that `configure`d a function off neither reads nor stores its
 /// entries; the others share theirs as before.
 #[test]

@@ -56,6 +56,17 @@ const RUNNING: u8 = 1;
 /// The thread or the fork handler could not be set up: read [`now`].
 const UNAVAILABLE: u8 = 2;
 
+/// The wall clock, in milliseconds since the Unix epoch: what processes on
+/// different machines agree on (`stale_on_error`'s freshness in the
+/// envelope), to within their clocks' skew.
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
 /// Now, on the coarse clock. Reads the clock without writing coarsetime's
 /// shared "recent" cell, so concurrent hits do not bounce a cache line.
 #[inline]

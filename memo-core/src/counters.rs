@@ -24,6 +24,8 @@ pub(crate) struct Counters {
     pub(crate) stores: Striped,
     /// Shared-tier reads and stores of calls that failed.
     pub(crate) errors: Striped,
+    /// Stale values served in place of an `Err` (`stale_on_error`).
+    pub(crate) stale_served: Striped,
 }
 
 impl Counters {

@@ -107,6 +107,9 @@ pub struct FunctionStats {
     /// Calls whose shared-tier read or store failed (they computed and
     /// returned all the same).
     pub errors: u64,
+    /// Calls whose body returned `Err` and that returned an older `Ok`
+    /// instead (`stale_on_error`).
+    pub stale_served: u64,
 }
 
 /// Hits by tier, misses, computations and their time, stores, errors and L1
@@ -145,6 +148,7 @@ pub fn functions() -> Vec<FunctionStats> {
             compute_time: std::time::Duration::from_nanos(counters.compute_nanos.sum()),
             stores: counters.stores.sum(),
             errors: counters.errors.sum(),
+            stale_served: counters.stale_served.sum(),
         });
     });
     stats

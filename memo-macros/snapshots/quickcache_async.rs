@@ -53,6 +53,7 @@ impl report {
             ),
             min_time: ::memo_core::__private::Duration::ZERO,
             timeout_jitter: 0f64,
+            stale_on_error: ::memo_core::__private::Duration::ZERO,
         });
         __MEMO_CACHE.get()
     }

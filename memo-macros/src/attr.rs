@@ -79,6 +79,13 @@ impl VaryPath {
     }
 }
 
+/// `stale_on_error = true | false | <seconds>`: `true` keeps an entry for
+/// its `timeout` again past it.
+pub(crate) enum StaleOnError {
+    Flag(bool),
+    Grace(Seconds),
+}
+
 /// `cache_errors = true | false | path::to_predicate`.
 pub(crate) enum CacheErrors {
     Flag(bool),
@@ -126,6 +133,7 @@ pub(crate) struct Options {
     pub(crate) on_miss: Option<Given<Path>>,
     pub(crate) unless: Option<Given<Path>>,
     pub(crate) skip: Option<Given<Path>>,
+    pub(crate) stale_on_error: Option<Given<StaleOnError>>,
 }
 
 /// Parses `args`, reporting every unknown, duplicate or malformed option.
@@ -273,6 +281,18 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
     ("skip", Takes::Quickcache, |name, input, options| {
         set(&mut options.skip, name, input.parse()?)
     }),
+    (
+        "stale_on_error",
+        Takes::Quickcache,
+        |name, input, options| {
+            let value = if input.peek(syn::LitBool) {
+                StaleOnError::Flag(input.parse::<syn::LitBool>()?.value)
+            } else {
+                StaleOnError::Grace(parse_seconds(input)?)
+            };
+            set(&mut options.stale_on_error, name, value)
+        },
+    ),
 ];
 
 fn parse_option(

@@ -69,6 +69,9 @@ pub(crate) fn options(
             );
         }
     }
+    if let Err(error) = stale_on_error(function, options) {
+        combine(&mut errors, error);
+    }
     if let (Kind::Memoized, Some(jitter), None) = (kind, &options.timeout_jitter, &options.timeout)
     {
         combine(
@@ -96,6 +99,47 @@ pub(crate) fn options(
         }
         (Some(errors), Ok(_)) => Err(errors),
     }
+}
+
+/// `stale_on_error` is on a `Result` function whose `Err`s are not cached,
+/// with a grace period of more than 0 seconds.
+fn stale_on_error(function: &Function, options: &Options) -> syn::Result<()> {
+    use crate::attr::StaleOnError;
+    let Some(given) = &options.stale_on_error else {
+        return Ok(());
+    };
+    let mut errors = None;
+    match &given.value {
+        StaleOnError::Flag(false) => return Ok(()),
+        StaleOnError::Grace(seconds) if seconds.is_zero() => combine(
+            &mut errors,
+            syn::Error::new(
+                seconds.span(),
+                "`stale_on_error` is how long past its `timeout` an entry is kept to serve in place of an `Err`, and must be more than 0 seconds; `false` turns it off",
+            ),
+        ),
+        _ => {}
+    }
+    if function.returns != crate::model::Returns::Result {
+        combine(
+            &mut errors,
+            syn::Error::new(
+                given.span,
+                "`stale_on_error` serves an older `Ok` when the body returns `Err`, so the function must return `Result`",
+            ),
+        );
+    } else if let Some(cache_errors) = &options.cache_errors {
+        if !matches!(cache_errors.value, crate::attr::CacheErrors::Flag(false)) {
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    cache_errors.span,
+                    "`cache_errors` stores `Err`s, and `stale_on_error` serves an older `Ok` in place of one: choose one",
+                ),
+            );
+        }
+    }
+    errors.map_or(Ok(()), Err)
 }
 
 /// `skip = name` names a parameter that is not in `vary_on` (a predicate is

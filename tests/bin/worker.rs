@@ -49,6 +49,16 @@ fn locked(arg: &str, ms: u64) -> String {
     format!("{arg}@{}", std::process::id())
 }
 
+/// `stale_on_error`: fresh for 300 ms, then kept 10 s to serve when the
+/// body fails (`fetch ARG ok|fail`).
+#[quickcache(name = "worker::fetch", vary_on = [arg], timeout = 0.3, memoize_timeout = 0, stale_on_error = 10)]
+fn fetch(arg: &str, fail: bool) -> Result<String, String> {
+    if fail {
+        return Err(format!("{arg} is down"));
+    }
+    Ok(format!("{arg}@{}", std::process::id()))
+}
+
 fn micros() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -84,6 +94,10 @@ fn main() {
                 format!("{value} {}", RUNS.load(Ordering::SeqCst))
             }
             (Some("clear"), Some(arg), None) => outcome(compute::clear(arg)),
+            (Some("fetch"), Some(arg), Some(how)) => match fetch(arg, how == "fail") {
+                Ok(value) => value,
+                Err(error) => format!("error: {error}"),
+            },
             (Some("once"), Some(arg), ms) => {
                 once(arg, ms.and_then(|ms| ms.parse().ok()).unwrap_or(0));
                 ONCE_RUNS.load(Ordering::SeqCst).to_string()

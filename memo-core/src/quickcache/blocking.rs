@@ -100,7 +100,9 @@ where
     /// generation, whatever is there.
     fn store(&self, backend: &dyn Backend, key: &str, value: &V) -> Result<(), Error> {
         let generation = backend.generation(&self.generation_key)?;
-        backend.set(key, &self.seal(generation, value)?, self.entry_ttl())
+        let fresh_for = self.entry_ttl();
+        let sealed = self.seal(generation, value, fresh_for)?;
+        backend.set(key, &sealed, self.kept_for(fresh_for))
     }
 
     /// The live value for `args`, from L1 or else the shared tier, without
@@ -167,14 +169,20 @@ where
     /// followers compute on their own.
     #[inline]
     pub fn or_compute<O, P: Keep<O, Value = V>>(self, keep: P, compute: impl FnOnce() -> O) -> O {
-        let miss = match self {
+        let mut miss = match self {
             Lookup::Hit(value) => return P::hit(value),
             Lookup::Miss(miss) => *miss,
         };
         let timing = miss.begin();
         let result = timing.span.in_scope(compute);
         let started = miss.timed(timing);
-        if let Some((mut landing, value)) = miss.settle(started, keep.kept(&result)) {
+        let kept = keep.kept(&result);
+        if kept.is_none() {
+            if let Some(stale) = miss.stale_instead() {
+                return P::hit(stale);
+            }
+        }
+        if let Some((mut landing, value)) = miss.settle(started, kept) {
             let wrote = landing.cache.store_computed(&mut landing.entry, value);
             landing.cache.stored(wrote);
             landing.land(value);

@@ -106,8 +106,11 @@ where
 
     async fn store_async(&self, backend: &dyn Backend, key: &str, value: &V) -> Result<(), Error> {
         let generation = backend.generation_async(&self.generation_key).await?;
-        let sealed = self.seal(generation, value)?;
-        backend.set_async(key, &sealed, self.entry_ttl()).await
+        let fresh_for = self.entry_ttl();
+        let sealed = self.seal(generation, value, fresh_for)?;
+        backend
+            .set_async(key, &sealed, self.kept_for(fresh_for))
+            .await
     }
 
     /// [`Cache::peek`] for async callers.
@@ -166,14 +169,20 @@ where
         keep: P,
         compute: impl Future<Output = O>,
     ) -> O {
-        let miss = match self {
+        let mut miss = match self {
             Lookup::Hit(value) => return P::hit(value),
             Lookup::Miss(miss) => *miss,
         };
         let timing = miss.begin();
         let result = compute.instrument(timing.span.clone()).await;
         let started = miss.timed(timing);
-        if let Some((mut landing, value)) = miss.settle(started, keep.kept(&result)) {
+        let kept = keep.kept(&result);
+        if kept.is_none() {
+            if let Some(stale) = miss.stale_instead() {
+                return P::hit(stale);
+            }
+        }
+        if let Some((mut landing, value)) = miss.settle(started, kept) {
             let cache = landing.cache;
             cache.stored(cache.store_computed_async(&mut landing.entry, value).await);
             landing.land(value);

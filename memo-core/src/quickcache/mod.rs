@@ -69,6 +69,10 @@ pub struct Spec {
     /// `timeout_jitter`: each entry's `timeout` and `memoize_timeout`
     /// spread over ± this share (0: none).
     pub timeout_jitter: f64,
+    /// `stale_on_error`: how long past its `timeout` the shared tier keeps
+    /// an entry, to be served when the body returns `Err` (zero: it is
+    /// not kept).
+    pub stale_on_error: Duration,
 }
 
 impl Spec {
@@ -124,6 +128,8 @@ pub struct Cache<V, C> {
     timeout: Duration,
     lock_ttl: Option<Duration>,
     min_time: Duration,
+    /// `stale_on_error`'s grace period (zero: none).
+    stale_grace: Duration,
     fingerprint: u64,
     codec: C,
 }
@@ -137,6 +143,11 @@ const TOMBSTONE: u8 = 0xfe;
 const STAMPED: usize = 9;
 /// version (1) + stamp (8) + type fingerprint (8) + generation (8).
 const ENVELOPE_HEADER: usize = 25;
+/// The envelope of a `stale_on_error` function: [`ENVELOPE_HEADER`], then
+/// the wall-clock time (Unix ms) the value is fresh until. Past it, and
+/// until the backend expires the entry, the value is served only when the
+/// body returns `Err`.
+const ENVELOPE_VERSION_STALE: u8 = 3;
 
 /// What a miss found under the entry's key before it computed: nothing, or
 /// the first bytes (version and random stamp) of what was there (a
@@ -283,6 +294,7 @@ where
             timeout: spec.timeout,
             lock_ttl: spec.lock_ttl,
             min_time: spec.min_time,
+            stale_grace: spec.stale_on_error,
             fingerprint: fingerprint(&format!(
                 "{} {}",
                 std::any::type_name::<(V, C)>(),
@@ -341,6 +353,7 @@ where
                 entry: None,
                 leader: None,
                 ticket,
+                stale: None,
             }))
         };
         if !self.enabled {
@@ -401,14 +414,20 @@ where
     /// a computed value is stored under (the generation) and over (what was
     /// there).
     fn read(&self, found: Fetched) -> Read<V> {
-        let value = match (found.generation, &found.value) {
-            (Some(generation), Some(bytes)) => self.open(generation, bytes),
+        let opened = match (found.generation, &found.value) {
+            (Some(generation), Some(bytes)) => self.open_entry(generation, bytes, true),
             _ => None,
+        };
+        let (value, stale) = match opened {
+            Some((value, true)) => (Some(value), None),
+            Some((value, false)) => (None, Some(value)),
+            None => (None, None),
         };
         Read {
             generation: found.generation,
             seen: Seen::of(found.value.as_deref()),
             value,
+            stale,
         }
     }
 
@@ -432,12 +451,14 @@ where
         entry: Entry,
         ticket: Ticket,
         leader: Leader<'c, ArgsKey, V>,
+        stale: Option<V>,
     ) -> Lookup<'c, V, C> {
         Lookup::Miss(Box::new(Miss {
             cache: self,
             entry: Some(entry),
             leader: Some(leader),
             ticket,
+            stale,
         }))
     }
 
@@ -492,6 +513,7 @@ where
                 generation,
                 seen,
                 lock,
+                stale,
             } => {
                 let entry = Entry {
                     args,
@@ -502,7 +524,7 @@ where
                     read_at,
                     lock,
                 };
-                self.miss(entry, ticket, leader)
+                self.miss(entry, ticket, leader, stale)
             }
             steps::Outcome::Failed(error) => {
                 self.counters.errors.add();
@@ -515,12 +537,12 @@ where
     /// generation (a backend answered), its read is younger than a
     /// tombstone lives (`timeout`: an older read may predate a clear whose
     /// tombstone is gone), and it seals.
-    fn seal_computed(&self, entry: &Entry, value: &V) -> Option<Vec<u8>> {
+    fn seal_computed(&self, entry: &Entry, value: &V, fresh_for: Duration) -> Option<Vec<u8>> {
         let generation = entry.generation?;
         if entry.read_at.elapsed() >= self.timeout {
             return None;
         }
-        self.seal(generation, value)
+        self.seal(generation, value, fresh_for)
             .map_err(|error| report::backend_failed("encode value", &self.namespace, &error))
             .ok()
     }
@@ -534,11 +556,13 @@ where
         value: &V,
     ) -> Option<(std::sync::Arc<dyn Backend>, steps::Store<'e>)> {
         let backend = entry.backend.clone()?;
-        let sealed = self.seal_computed(entry, value);
+        let fresh_for = self.entry_ttl();
+        let sealed = self.seal_computed(entry, value, fresh_for);
         let lock = entry.lock.take();
+        let ttl = self.kept_for(fresh_for);
         Some((
             backend,
-            steps::Store::new(&entry.key, &entry.seen, sealed, self.entry_ttl(), lock),
+            steps::Store::new(&entry.key, &entry.seen, sealed, ttl, lock),
         ))
     }
 
@@ -571,6 +595,7 @@ where
             entry: None,
             leader: None,
             ticket,
+            stale: None,
         }))
     }
 
@@ -594,7 +619,7 @@ where
             read_at: std::time::Instant::now(),
             lock: None,
         };
-        self.miss(entry, ticket, leader)
+        self.miss(entry, ticket, leader, None)
     }
 
     /// Encodes `args` once, for the companions that take a value or a
@@ -653,6 +678,22 @@ where
         self.jitter.spread(self.timeout)
     }
 
+    /// How long the shared tier keeps an entry that is fresh for
+    /// `fresh_for`: that, and `stale_on_error`'s grace period after it.
+    fn kept_for(&self, fresh_for: Duration) -> Duration {
+        fresh_for.saturating_add(self.stale_grace)
+    }
+
+    /// The envelope's version: with `stale_on_error`, one that says until
+    /// when the value is fresh.
+    fn envelope_version(&self) -> u8 {
+        if self.stale_grace.is_zero() {
+            ENVELOPE_VERSION
+        } else {
+            ENVELOPE_VERSION_STALE
+        }
+    }
+
     /// How long L1 keeps an entry stored now.
     fn l1_entry_ttl(&self) -> clock::Tick {
         self.jitter.spread_ticks(self.l1_ttl)
@@ -667,38 +708,68 @@ where
         self.flights.detach(&ArgsKey::from_slice(args));
     }
 
-    /// `value` in an envelope: version, a random stamp (this write's), type
-    /// fingerprint, generation, then the codec's bytes.
-    fn seal(&self, generation: Generation, value: &V) -> Result<Vec<u8>, Error> {
+    /// `value` in an envelope, fresh for `fresh_for`: version, a random
+    /// stamp (this write's), type fingerprint, generation, with
+    /// `stale_on_error` the time it is fresh until, then the codec's bytes.
+    fn seal(
+        &self,
+        generation: Generation,
+        value: &V,
+        fresh_for: Duration,
+    ) -> Result<Vec<u8>, Error> {
         let mut bytes = Vec::with_capacity(64);
-        bytes.push(ENVELOPE_VERSION);
+        bytes.push(self.envelope_version());
         bytes.extend_from_slice(&crate::stamp::next().to_le_bytes());
         bytes.extend_from_slice(&self.fingerprint.to_le_bytes());
         bytes.extend_from_slice(&generation.to_le_bytes());
+        if !self.stale_grace.is_zero() {
+            let fresh_ms = u64::try_from(fresh_for.as_millis()).unwrap_or(u64::MAX);
+            let until = clock::unix_ms().saturating_add(fresh_ms);
+            bytes.extend_from_slice(&until.to_le_bytes());
+        }
         self.codec
             .encode(value, &mut bytes)
             .map_err(|e| Error::Encode(e.0))?;
         Ok(bytes)
     }
 
-    /// The value in a stored envelope, if it is of this function's type, of
-    /// the current generation, and decodes; anything else is a miss.
+    /// The fresh value in a stored envelope, if it is of this function's
+    /// type, of the current generation, and decodes; anything else is a
+    /// miss.
     fn open(&self, generation: Generation, bytes: &[u8]) -> Option<V> {
+        self.open_entry(generation, bytes, false)
+            .map(|(value, _)| value)
+    }
+
+    /// [`Cache::open`], and with `stale_too` a value past its freshness
+    /// too (`stale_on_error`): the value and whether it is fresh.
+    fn open_entry(
+        &self,
+        generation: Generation,
+        bytes: &[u8],
+        stale_too: bool,
+    ) -> Option<(V, bool)> {
         if bytes.first() == Some(&TOMBSTONE) {
             return None;
         }
-        let (header, payload) = bytes.split_at_checked(ENVELOPE_HEADER)?;
+        let stale_on_error = !self.stale_grace.is_zero();
+        let header_len = ENVELOPE_HEADER + if stale_on_error { 8 } else { 0 };
+        let (header, payload) = bytes.split_at_checked(header_len)?;
         let stamped_with =
             |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or_default());
-        if header[0] != ENVELOPE_VERSION || stamped_with(STAMPED) != self.fingerprint {
+        if header[0] != self.envelope_version() || stamped_with(STAMPED) != self.fingerprint {
             report::decode_failed(&self.namespace, &"envelope of another version or type");
             return None;
         }
         if stamped_with(STAMPED + 8) != generation {
             return None;
         }
+        let fresh = !stale_on_error || stamped_with(ENVELOPE_HEADER) > clock::unix_ms();
+        if !fresh && !stale_too {
+            return None;
+        }
         match self.codec.decode(payload) {
-            Ok(value) => Some(value),
+            Ok(value) => Some((value, fresh)),
             Err(error) => {
                 report::decode_failed(&self.namespace, &error);
                 None
@@ -821,13 +892,19 @@ pub struct Miss<'c, V, C> {
     /// The single flight this caller leads; its followers get the value.
     leader: Option<Leader<'c, ArgsKey, V>>,
     ticket: Ticket,
+    /// With `stale_on_error`: the value the read found past its
+    /// `timeout`, served if the body returns `Err`.
+    stale: Option<V>,
 }
 
 /// What a shared-tier read found, as [`Cache::read`] makes it.
 struct Read<V> {
     generation: Option<Generation>,
     seen: Seen,
+    /// A fresh value: a hit.
     value: Option<V>,
+    /// A value past its `timeout`, within `stale_on_error`'s grace.
+    stale: Option<V>,
 }
 
 struct Entry {
@@ -891,6 +968,20 @@ where
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     C: Codec + Default,
 {
+    /// With `stale_on_error`, when the body returned what is not kept (an
+    /// `Err`): the older value the read found past its `timeout`, still in
+    /// its grace period, handed to the flight's followers too. Nothing is
+    /// stored: the entry stays as it was, and expires when it would have.
+    fn stale_instead(&mut self) -> Option<V> {
+        let stale = self.stale.take()?;
+        self.cache.counters.stale_served.add();
+        tracing::debug!(target: "memo", namespace = %self.cache.namespace, "the body failed: serving the stale value");
+        if let Some(leader) = self.leader.take() {
+            leader.finish(&stale);
+        }
+        Some(stale)
+    }
+
     /// After the computation that started at `started`: what to store of
     /// it (`kept`, if worth keeping) and where, or nothing, in which case
     /// the flight's followers compute on their own.

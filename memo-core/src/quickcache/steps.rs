@@ -106,6 +106,9 @@ pub(super) enum Outcome<V> {
         generation: Generation,
         seen: Seen,
         lock: Option<LockGuard>,
+        /// With `stale_on_error`: a value past its `timeout`, to serve if
+        /// the body returns `Err`.
+        stale: Option<V>,
     },
     /// The backend failed: compute without it.
     Failed(Error),
@@ -205,6 +208,7 @@ where
                         generation: known,
                         seen: Seen::of(None),
                         lock: None,
+                        stale: None,
                     });
                 }
                 // Another generation's entry, or a lock to take: read the
@@ -341,10 +345,12 @@ where
             .found
             .as_ref()
             .map_or_else(|| Seen::of(None), |found| found.seen);
+        let stale = self.found.as_mut().and_then(|found| found.stale.take());
         Step::Done(Outcome::Miss {
             generation,
             seen,
             lock: self.lock.take(),
+            stale,
         })
     }
 }
@@ -523,6 +529,7 @@ mod tests {
                 lock_ttl: lock.then_some(Duration::from_millis(200)),
                 min_time: Duration::ZERO,
                 timeout_jitter: 0.0,
+                stale_on_error: Duration::ZERO,
             },
             None,
         )
@@ -531,7 +538,11 @@ mod tests {
     fn fetched(cache: &Cache<String, Postcard>, value: Option<&str>) -> Reply {
         Reply::Fetched(Ok(Fetched {
             generation: Some(7),
-            value: value.map(|v| cache.seal(7, &v.to_owned()).unwrap()),
+            value: value.map(|v| {
+                cache
+                    .seal(7, &v.to_owned(), Duration::from_secs(60))
+                    .unwrap()
+            }),
         }))
     }
 
@@ -734,11 +745,13 @@ mod tests {
         };
         let value = "v".to_owned();
         assert!(cache
-            .seal_computed(&entry(Instant::now()), &value)
+            .seal_computed(&entry(Instant::now()), &value, Duration::from_secs(60))
             .is_some());
         let long_ago = Instant::now() - Duration::from_secs(61);
         assert!(
-            cache.seal_computed(&entry(long_ago), &value).is_none(),
+            cache
+                .seal_computed(&entry(long_ago), &value, Duration::from_secs(60))
+                .is_none(),
             "stored after 61 s (timeout 60 s)"
         );
     }

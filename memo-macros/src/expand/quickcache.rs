@@ -85,6 +85,14 @@ pub(super) fn expansion(
     let max_bytes = optional_count(&options.max_bytes);
     let min_time = min_time(options);
     let jitter = jitter(options);
+    let stale_on_error = match &options.stale_on_error {
+        Some(given) => match &given.value {
+            attr::StaleOnError::Flag(true) => timeout.clone(),
+            attr::StaleOnError::Grace(seconds) => positive_duration(seconds),
+            attr::StaleOnError::Flag(false) => quote!(::memo_core::__private::Duration::ZERO),
+        },
+        None => quote!(::memo_core::__private::Duration::ZERO),
+    };
     let lock_ttl = match (&options.lock, &options.lock_ttl) {
         (Some(lock), ttl) if lock.value => {
             let ttl = seconds(ttl, quote!(DEFAULT_LOCK_TTL), false);
@@ -123,6 +131,7 @@ pub(super) fn expansion(
                     lock_ttl: #lock_ttl,
                     min_time: #min_time,
                     timeout_jitter: #jitter,
+                    stale_on_error: #stale_on_error,
                 },
             );
             __MEMO_CACHE.#get
