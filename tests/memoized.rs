@@ -519,3 +519,103 @@ fn on_hit_and_on_miss_on_memoized() {
         (2, 1)
     );
 }
+
+#[memoized(max_entries = 2)]
+fn counted(x: u64) -> u64 {
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    x + 1
+}
+
+fn stats_of(tail: &str) -> memo_core::stats::FunctionStats {
+    let all = memo_core::stats::functions();
+    let mut found = all.into_iter().filter(|f| f.namespace.contains(tail));
+    let stats = found.next().unwrap_or_else(|| panic!("{tail} is listed"));
+    assert!(found.next().is_none(), "{tail} is listed once");
+    stats
+}
+
+/// `#[memoized]` functions are listed by `stats::functions()`, with their
+/// hits, misses, computations and their time, and what their cache holds
+/// and evicted; exact from many threads.
+#[test]
+fn memoized_functions_have_stats() {
+    assert!(
+        memo_core::stats::functions()
+            .iter()
+            .all(|f| !f.namespace.contains("::counted@")),
+        "not listed before its first call"
+    );
+    assert_eq!(counted(1), 2);
+    let stats = stats_of("::counted@");
+    assert!(
+        stats.namespace.starts_with("memoized::counted@"),
+        "{}",
+        stats.namespace
+    );
+    assert_eq!((stats.l1_hits, stats.misses, stats.computations), (0, 1, 1));
+    assert!(stats.compute_time >= std::time::Duration::from_millis(2));
+    std::thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| {
+                for _ in 0..1000 {
+                    assert_eq!(counted(1), 2);
+                }
+            });
+        }
+    });
+    assert_eq!(
+        stats_of("::counted@").l1_hits,
+        16_000,
+        "exact at 16 threads"
+    );
+    counted(2);
+    counted(3);
+    counted(4);
+    let stats = stats_of("::counted@");
+    assert_eq!((stats.misses, stats.l1_entries), (4, 2));
+    assert!(stats.l1_evictions >= 2, "{stats:?}");
+}
+
+struct Ledger {
+    memos: Memos,
+}
+
+impl HasMemos for Ledger {
+    fn memos(&self) -> &Memos {
+        &self.memos
+    }
+}
+
+impl Ledger {
+    #[memoized]
+    fn balance(&self, account: u32) -> u64 {
+        u64::from(account) * 10
+    }
+}
+
+/// A `&self` method's stats sum its instances': counters kept, entries of
+/// the live instances only.
+#[test]
+fn a_memoized_method_counts_across_its_instances() {
+    let (a, b) = (
+        Ledger {
+            memos: Memos::new(),
+        },
+        Ledger {
+            memos: Memos::new(),
+        },
+    );
+    assert_eq!(a.balance(1), 10);
+    assert_eq!(a.balance(1), 10);
+    assert_eq!(b.balance(1), 10);
+    assert_eq!(b.balance(2), 20);
+    let stats = stats_of("::balance@");
+    assert_eq!((stats.l1_hits, stats.misses, stats.l1_entries), (1, 3, 3));
+    drop(b);
+    let stats = stats_of("::balance@");
+    assert_eq!(
+        (stats.misses, stats.l1_entries),
+        (3, 1),
+        "b's entries went with it"
+    );
+}

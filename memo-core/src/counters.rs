@@ -29,6 +29,24 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Zeros, for a `static` (a `#[memoized]` function's [`MemoStats`]).
+    ///
+    /// [`MemoStats`]: crate::memoized::MemoStats
+    pub(crate) const fn new() -> Self {
+        Counters {
+            l1_probes: Striped::new(),
+            l1_probe_misses: Striped::new(),
+            l1_late_hits: Striped::new(),
+            shared_hits: Striped::new(),
+            misses: Striped::new(),
+            computations: Striped::new(),
+            compute_nanos: Striped::new(),
+            stores: Striped::new(),
+            errors: Striped::new(),
+            stale_served: Striped::new(),
+        }
+    }
+
     /// A body ran for `took`.
     pub(crate) fn computed(&self, took: std::time::Duration) {
         self.computations.add();
@@ -129,6 +147,10 @@ fn claim() -> usize {
 }
 
 impl Striped {
+    const fn new() -> Self {
+        Striped([const { Line(AtomicU64::new(0)) }; STRIPES + 1])
+    }
+
     #[inline]
     pub(crate) fn add(&self) {
         self.add_n(1);

@@ -234,7 +234,9 @@ pub use memo_macros::cached_impl;
 pub mod __private {
     pub use crate::codec::DefaultCodec;
     pub use crate::key::typed::{KeyPart, TypedArgs};
-    pub use crate::memoized::{instance_cache, invalidate_all, BorrowedKey, MemoSpec, Memoized};
+    pub use crate::memoized::{
+        instance_cache, invalidate_all, BorrowedKey, MemoSpec, MemoStats, MemoUsage, Memoized,
+    };
     pub use crate::outcome::{keep_errors_if, Keep, KeepIf, OkPart, Outcome, Whole};
     pub use crate::quickcache::{Cache, Lookup, Prepared, QuickCache, Spec};
     pub use crate::settings::{count, positive, Secs};

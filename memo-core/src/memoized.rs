@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use crate::clock::{self, Tick};
 use std::future::Future;
+use std::time::Instant;
+
+use crate::counters::Counters;
+use crate::registry::{self, CachedFunction, LocalTier};
 
 use crate::flight::{Flight, Flights, Followed, Joined, Leader};
 use crate::outcome::{Keep, Started};
@@ -44,6 +48,8 @@ pub struct MemoSpec {
 /// Different keys never wait on each other.
 pub struct Memoized<K, V> {
     spec: MemoSpec,
+    /// The function's counters, shared by its instances' caches.
+    stats: &'static MemoStats,
     /// How `max_bytes` weighs an entry.
     weigher: Option<fn(&K, &V) -> usize>,
     /// Held by one instance of many (see `Store::per_instance`).
@@ -61,9 +67,14 @@ impl<K, V> Memoized<K, V> {
     /// An empty cache; nothing is allocated until the first call. Without
     /// bounds, so a key type that lacks a trait is reported where the
     /// arguments are checked, not here as well.
-    pub const fn new(spec: MemoSpec, weigher: Option<fn(&K, &V) -> usize>) -> Self {
+    pub const fn new(
+        spec: MemoSpec,
+        weigher: Option<fn(&K, &V) -> usize>,
+        stats: &'static MemoStats,
+    ) -> Self {
         Memoized {
             spec,
+            stats,
             weigher,
             per_instance: false,
             inner: OnceLock::new(),
@@ -72,10 +83,14 @@ impl<K, V> Memoized<K, V> {
 }
 
 impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
-    fn per_instance(spec: MemoSpec, weigher: Option<fn(&K, &V) -> usize>) -> Self {
+    fn per_instance(
+        spec: MemoSpec,
+        weigher: Option<fn(&K, &V) -> usize>,
+        stats: &'static MemoStats,
+    ) -> Self {
         Memoized {
             per_instance: true,
-            ..Self::new(spec, weigher)
+            ..Self::new(spec, weigher, stats)
         }
     }
 
@@ -128,6 +143,7 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
         found: impl FnOnce(&K),
         compute: impl FnOnce() -> O,
     ) -> O {
+        self.stats.counters.l1_probes.add();
         match self.inner().store.get(&key) {
             Some(value) => {
                 found(&key);
@@ -144,6 +160,7 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     /// [`Memoized::call_missed`] with an owned key on a miss.
     #[inline]
     pub fn get<Q: BorrowedKey<K>>(&self, args: &Q) -> Option<V> {
+        self.stats.counters.l1_probes.add();
         self.inner()
             .store
             .get_equivalent(&Borrowed(args), || args.to_owned_key())
@@ -162,6 +179,7 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
         found: impl FnOnce(&K),
         compute: impl FnOnce() -> O,
     ) -> O {
+        self.stats.probe_missed();
         let mut followed = None;
         loop {
             match self.miss_step(&key, followed.take()) {
@@ -170,7 +188,12 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
                     return P::hit(value);
                 }
                 MissStep::Wait(flight) => followed = Some(flight.wait()),
-                MissStep::Alone => return compute(),
+                MissStep::Alone => {
+                    let at = self.stats.begin();
+                    let result = compute();
+                    self.stats.computed(at);
+                    return result;
+                }
                 MissStep::Compute(computing) => {
                     let result = compute();
                     self.computed(key, computing, keep.kept(&result));
@@ -184,13 +207,17 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     /// (`None`: it has not joined one yet): the steps both drivers share.
     fn miss_step(&self, key: &K, followed: Option<Followed<V>>) -> MissStep<'_, K, V> {
         let inner = self.inner();
+        let late_hit = |value| {
+            self.stats.counters.l1_late_hits.add();
+            MissStep::Found(value)
+        };
         match followed {
-            Some(Followed::Value(value)) => return MissStep::Found(value),
+            Some(Followed::Value(value)) => return late_hit(value),
             Some(Followed::Alone) => return MissStep::Alone,
             // An abandoned flight: look again before leading the next one.
             Some(Followed::Retry) => {
                 if let Some(value) = inner.store.get(key) {
-                    return MissStep::Found(value);
+                    return late_hit(value);
                 }
             }
             None => {}
@@ -201,12 +228,12 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
                 // A leader may have landed between the miss and the join.
                 if let Some(value) = inner.store.get(key) {
                     leader.finish(&value);
-                    return MissStep::Found(value);
+                    return late_hit(value);
                 }
                 MissStep::Compute(Computing {
                     leader,
                     ticket: inner.store.ticket(),
-                    started: Started::now(self.spec.min_time),
+                    at: self.stats.begin(),
                 })
             }
         }
@@ -217,7 +244,8 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     /// compute on their own.
     fn computed(&self, key: K, computing: Computing<'_, K, V>, kept: Option<&V>) {
         let inner = self.inner();
-        match self.worth_keeping(computing.started, kept) {
+        self.stats.computed(computing.at);
+        match self.worth_keeping(Started::at(computing.at), kept) {
             Some(value) => {
                 inner
                     .store
@@ -241,10 +269,12 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
         found: impl FnOnce(&K),
         compute: impl Future<Output = O>,
     ) -> O {
+        self.stats.counters.l1_probes.add();
         if let Some(value) = self.inner().store.get(&key) {
             found(&key);
             return P::hit(value);
         }
+        self.stats.probe_missed();
         let mut followed = None;
         loop {
             match self.miss_step(&key, followed.take()) {
@@ -253,7 +283,12 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
                     return P::hit(value);
                 }
                 MissStep::Wait(flight) => followed = Some(flight.wait_async().await),
-                MissStep::Alone => return compute.await,
+                MissStep::Alone => {
+                    let at = self.stats.begin();
+                    let result = compute.await;
+                    self.stats.computed(at);
+                    return result;
+                }
                 MissStep::Compute(computing) => {
                     let result = compute.await;
                     self.computed(key, computing, keep.kept(&result));
@@ -299,6 +334,7 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
 
     /// A refresh starts: the ticket its value is stored with, and when.
     fn begin_refresh(&self) -> (Ticket, Started) {
+        self.stats.register();
         (
             self.inner().store.ticket(),
             Started::now(self.spec.min_time),
@@ -333,6 +369,7 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     /// Stores `value` for `key`; computations of `key` under way (which
     /// began before) neither store nor hand their values to later callers.
     pub fn set(&self, key: K, value: V) {
+        self.stats.register();
         let inner = self.inner();
         let ticket = inner.store.ticket();
         inner
@@ -382,11 +419,11 @@ enum MissStep<'f, K: Hash + Eq, V> {
 }
 
 /// A leader's computation under way: its flight, the ticket taken before
-/// it began, and when it began (for `min_time`).
+/// it began, and when it began (for the stats and `min_time`).
 struct Computing<'f, K: Hash + Eq, V> {
     leader: Leader<'f, K, V>,
     ticket: Ticket,
-    started: Started,
+    at: Instant,
 }
 
 /// The caches of one instance's `#[memoized]` methods. Put one in a field of
@@ -457,6 +494,7 @@ impl Memos {
         slot: TypeId,
         spec: MemoSpec,
         weigher: Option<fn(&K, &V) -> usize>,
+        stats: &'static MemoStats,
     ) -> Arc<Memoized<K, V>>
     where
         K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -475,7 +513,8 @@ impl Memos {
         if let Some(cache) = found(&caches) {
             return cache;
         }
-        let cache = Arc::new(Memoized::per_instance(spec, weigher));
+        let cache = Arc::new(Memoized::per_instance(spec, weigher, stats));
+        let _ = stats.slot.set(slot);
         caches.push((slot, cache.clone()));
         let weak: Weak<dyn Flush> = Arc::downgrade(&cache) as Weak<dyn Flush>;
         live_caches().register(slot, weak);
@@ -483,9 +522,121 @@ impl Memos {
     }
 }
 
-/// A per-instance cache, as [`invalidate_all`] flushes it.
-trait Flush: Send + Sync {
+/// A per-instance cache, as [`invalidate_all`] flushes it and the stats
+/// weigh it.
+trait Flush: MemoUsage {
     fn flush(&self);
+}
+
+/// What a `#[memoized]` cache holds, for `stats::functions()`.
+#[doc(hidden)]
+pub trait MemoUsage: Send + Sync {
+    /// Entries and their weight, evictions and expirations.
+    fn usage(&self) -> (usize, usize, u64, u64);
+}
+
+/// Without the cache's bounds: a key type that lacks one is reported where
+/// the cache is used, not here as well.
+impl<K: Send + Sync, V: Send + Sync> MemoUsage for Memoized<K, V> {
+    fn usage(&self) -> (usize, usize, u64, u64) {
+        let Some(inner) = self.inner.get() else {
+            return (0, 0, 0, 0);
+        };
+        let (evictions, expirations) = inner.store.evictions();
+        (
+            inner.store.len(),
+            inner.store.weight(),
+            evictions,
+            expirations,
+        )
+    }
+}
+
+/// The counters of one `#[memoized]` function (of all its instances'
+/// caches, for a `&self` method), in a `static` beside its cache:
+/// `stats::functions()` lists it from its first miss or store, under
+/// `module::function@digest` (the digest as `#[quickcache]`'s default
+/// namespace has it).
+#[doc(hidden)]
+pub struct MemoStats {
+    namespace: &'static str,
+    counters: Counters,
+    registered: std::sync::Once,
+    /// A function's one cache (`None` for a `&self` method's, one per
+    /// instance: found through the live caches of `slot`).
+    cache: Option<fn() -> &'static dyn MemoUsage>,
+    slot: OnceLock<TypeId>,
+}
+
+impl MemoStats {
+    /// The counters of the function named `namespace`, whose one cache
+    /// `cache` returns (`None` for a `&self` method).
+    pub const fn new(
+        namespace: &'static str,
+        cache: Option<fn() -> &'static dyn MemoUsage>,
+    ) -> Self {
+        MemoStats {
+            namespace,
+            counters: Counters::new(),
+            registered: std::sync::Once::new(),
+            cache,
+            slot: OnceLock::new(),
+        }
+    }
+
+    /// Lists the function in `stats::functions()`, once.
+    fn register(&'static self) {
+        self.registered.call_once(|| registry::register(self));
+    }
+
+    /// A probe found nothing: the miss path begins.
+    fn probe_missed(&'static self) {
+        self.register();
+        self.counters.l1_probe_misses.add();
+    }
+
+    /// A body begins to run.
+    fn begin(&self) -> Instant {
+        self.counters.misses.add();
+        Instant::now()
+    }
+
+    /// The body that began `at` returned.
+    fn computed(&self, at: Instant) {
+        self.counters.computed(at.elapsed());
+    }
+}
+
+impl CachedFunction for MemoStats {
+    fn namespace(&self) -> &str {
+        self.namespace
+    }
+
+    // An in-process cache: no other process or shared tier changes it.
+    fn flush_local(&self) {}
+
+    fn forget_local(&self, _args: &[u8]) {}
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    fn local_tier(&self) -> LocalTier {
+        let usages: Vec<(usize, usize, u64, u64)> = match (self.cache, self.slot.get()) {
+            (Some(cache), _) => vec![cache().usage()],
+            (None, Some(slot)) => live_caches().usages(*slot),
+            (None, None) => Vec::new(),
+        };
+        usages.into_iter().fold(
+            LocalTier::default(),
+            |sum, (entries, bytes, evictions, expirations)| LocalTier {
+                entries: sum.entries + entries,
+                bytes: sum.bytes + bytes,
+                evictions: sum.evictions + evictions,
+                expirations: sum.expirations + expirations,
+            },
+        )
+    }
 }
 
 impl<K, V> Flush for Memoized<K, V>
@@ -516,6 +667,17 @@ fn live_caches() -> &'static LiveCaches {
 }
 
 impl LiveCaches {
+    /// What the live caches of `slot` hold.
+    fn usages(&self, slot: TypeId) -> Vec<(usize, usize, u64, u64)> {
+        let by_slot = self.by_slot.lock().unwrap_or_else(|e| e.into_inner());
+        by_slot
+            .iter()
+            .filter(|(id, ..)| *id == slot)
+            .flat_map(|(_, caches, _)| caches.iter().filter_map(Weak::upgrade))
+            .map(|cache| cache.usage())
+            .collect()
+    }
+
     fn register(&self, slot: TypeId, cache: Weak<dyn Flush>) {
         let mut by_slot = self.by_slot.lock().unwrap_or_else(|e| e.into_inner());
         let index = match by_slot.iter().position(|(id, ..)| *id == slot) {
@@ -599,13 +761,14 @@ pub fn instance_cache<K, V, T>(
     slot: TypeId,
     spec: MemoSpec,
     weigher: Option<fn(&K, &V) -> usize>,
+    stats: &'static MemoStats,
 ) -> Arc<Memoized<K, V>>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     T: HasMemos + ?Sized,
 {
-    owner.memos().cache::<K, V>(slot, spec, weigher)
+    owner.memos().cache::<K, V>(slot, spec, weigher, stats)
 }
 
 /// Arguments borrowed where they are, as a `#[memoized]` function probes
@@ -699,9 +862,10 @@ mod tests {
             min_time: Duration::ZERO,
             timeout_jitter: 0.0,
         };
+        static STATS: MemoStats = MemoStats::new("memoized::tests", None);
         for cache in [
-            Memoized::<(String, u64), u64>::new(spec, None),
-            Memoized::per_instance(spec, None),
+            Memoized::<(String, u64), u64>::new(spec, None, &STATS),
+            Memoized::per_instance(spec, None, &STATS),
         ] {
             assert_eq!(cache.get(&("a", &1u64)), None);
             assert_eq!(cache.call(("a".into(), 1), Whole, |_| {}, || 5), 5);

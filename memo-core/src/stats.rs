@@ -58,7 +58,8 @@ pub fn decode_errors() -> u64 {
     report::decode_errors()
 }
 
-/// How often one `#[quickcache]` function was served from each tier.
+/// How often one cached function (`#[quickcache]` or `#[memoized]`) was
+/// served from each tier.
 ///
 /// # Examples
 ///
@@ -83,7 +84,8 @@ pub struct FunctionStats {
     /// a call that is still on its way to the shared tier.
     pub l1_hits: u64,
     /// Calls answered by the shared tier (or by another caller's
-    /// computation in the same flight).
+    /// computation in the same flight). Always 0 for `#[memoized]`, which
+    /// counts a flight's value among its `l1_hits`.
     pub shared_hits: u64,
     /// Calls that ran the body.
     pub misses: u64,
@@ -113,8 +115,10 @@ pub struct FunctionStats {
 }
 
 /// Hits by tier, misses, computations and their time, stores, errors and L1
-/// evictions of every `#[quickcache]` function called so far in this
-/// process.
+/// evictions of every cached function that has missed or stored so far in
+/// this process, of both attributes (a `#[memoized]` function as
+/// `module::function@digest`; a `&self` method's counts summed over its
+/// instances, its entries over the live ones).
 ///
 /// Counting costs a few nanoseconds per call: each counter is striped over
 /// cache lines by thread, so threads hitting one function do not contend

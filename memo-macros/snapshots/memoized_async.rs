@@ -41,6 +41,10 @@ impl load {
         (u64,),
         <Result<String, std::io::Error> as ::memo_core::__private::Outcome>::Ok,
     > {
+        static __MEMO_STATS: ::memo_core::__private::MemoStats = ::memo_core::__private::MemoStats::new(
+            ::core::concat!(::core::module_path!(), "::load@48f540eb"),
+            ::core::option::Option::Some(|| &__MEMO_CACHE),
+        );
         static __MEMO_CACHE: ::memo_core::__private::Memoized<
             (u64,),
             <Result<String, std::io::Error> as ::memo_core::__private::Outcome>::Ok,
@@ -53,6 +57,7 @@ impl load {
                 timeout_jitter: 0f64,
             },
             ::core::option::Option::None,
+            &__MEMO_STATS,
         );
         &__MEMO_CACHE
     }

@@ -41,6 +41,10 @@ impl price {
         (<str as ::std::borrow::ToOwned>::Owned, u32),
         u64,
     > {
+        static __MEMO_STATS: ::memo_core::__private::MemoStats = ::memo_core::__private::MemoStats::new(
+            ::core::concat!(::core::module_path!(), "::price@1302fd86"),
+            ::core::option::Option::Some(|| &__MEMO_CACHE),
+        );
         static __MEMO_CACHE: ::memo_core::__private::Memoized<
             (<str as ::std::borrow::ToOwned>::Owned, u32),
             u64,
@@ -53,6 +57,7 @@ impl price {
                 timeout_jitter: 0f64,
             },
             ::core::option::Option::None,
+            &__MEMO_STATS,
         );
         &__MEMO_CACHE
     }

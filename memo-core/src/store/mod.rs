@@ -146,6 +146,31 @@ struct Slot<V> {
     weight: u32,
 }
 
+/// What the map holds, for the stats: no bounds, so a key type that
+/// lacks a trait is reported once, where the cache is used.
+impl<K, V> Store<K, V> {
+    /// The sum of the entries' weights (expired ones not yet reclaimed
+    /// included).
+    pub(crate) fn weight(&self) -> usize {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    /// How many entries were dropped to keep a bound, and how many expired
+    /// ones were reclaimed, so far.
+    pub(crate) fn evictions(&self) -> (u64, u64) {
+        (
+            self.evicted.load(Ordering::Relaxed),
+            self.expired.load(Ordering::Relaxed),
+        )
+    }
+
+    /// How many entries the map holds, expired ones not yet reclaimed
+    /// included.
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+}
+
 impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     /// A map holding at most `max_entries` entries (`None`: unbounded).
     pub(crate) fn new(max_entries: Option<usize>) -> Self {
@@ -258,21 +283,6 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         if weight != 0 {
             self.weight.fetch_sub(weight as usize, Ordering::Relaxed);
         }
-    }
-
-    /// The sum of the entries' weights (expired ones not yet reclaimed
-    /// included).
-    pub(crate) fn weight(&self) -> usize {
-        self.weight.load(Ordering::Relaxed)
-    }
-
-    /// How many entries were dropped to keep a bound, and how many expired
-    /// ones were reclaimed, so far.
-    pub(crate) fn evictions(&self) -> (u64, u64) {
-        (
-            self.evicted.load(Ordering::Relaxed),
-            self.expired.load(Ordering::Relaxed),
-        )
     }
 
     /// Whether inserts keep the ring (for eviction or expiry).
@@ -711,12 +721,6 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         } else {
             self.stale.store(true, Ordering::Release);
         }
-    }
-
-    /// How many entries the map holds, expired ones not yet reclaimed
-    /// included.
-    pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
     }
 
     /// Drops every slot of an old epoch, and their ring records.

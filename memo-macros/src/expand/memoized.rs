@@ -87,19 +87,38 @@ pub(super) fn expansion(
         None => quote!(::core::option::Option::None),
     };
     let accessor_ident = &form.accessor;
+    // The function's counters, listed by `stats::functions()` under
+    // `module::function@digest`.
+    let namespace_tail = format!(
+        "::{}@{:08x}",
+        function.name(),
+        super::quickcache::digest(function)
+    );
+    let stats = |cache: TokenStream| {
+        quote! {
+            static __MEMO_STATS: ::memo_core::__private::MemoStats =
+                ::memo_core::__private::MemoStats::new(
+                    ::core::concat!(::core::module_path!(), #namespace_tail),
+                    #cache,
+                );
+        }
+    };
     // Names the method's caches across instances (`invalidate_all`).
     let slot_fn = format_ident!("__memo_slot_{}", function.name());
     let accessor = if per_instance {
+        let stats = stats(quote!(::core::option::Option::None));
         quote! {
             fn #accessor_ident(&self) -> ::std::sync::Arc<#cache_ty> {
                 // A `const`: the options' constants are checked at compile
                 // time, as in a function's `static`.
                 const __MEMO_SPEC: ::memo_core::__private::MemoSpec = #spec;
+                #stats
                 ::memo_core::__private::instance_cache::<_, _, Self>(
                     self,
                     Self::#slot_fn(),
                     __MEMO_SPEC,
                     #weigher,
+                    &__MEMO_STATS,
                 )
             }
             #[doc(hidden)]
@@ -110,9 +129,12 @@ pub(super) fn expansion(
             }
         }
     } else {
+        let stats = stats(quote!(::core::option::Option::Some(|| &__MEMO_CACHE)));
         quote! {
             fn #accessor_ident() -> &'static #cache_ty {
-                static __MEMO_CACHE: #cache_ty = ::memo_core::__private::Memoized::new(#spec, #weigher);
+                #stats
+                static __MEMO_CACHE: #cache_ty =
+                    ::memo_core::__private::Memoized::new(#spec, #weigher, &__MEMO_STATS);
                 &__MEMO_CACHE
             }
         }

@@ -308,7 +308,7 @@ fn calls(
 /// FNV-1a (folded to 32 bits) of the function's signature and body as
 /// tokens: the same for every build of the same code, and another for
 /// another function of the same name (see `Spec::digest`).
-fn digest(function: &Function) -> u32 {
+pub(super) fn digest(function: &Function) -> u32 {
     let (sig, block) = (&function.sig, &function.block);
     let text = quote!(#sig #block).to_string();
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
