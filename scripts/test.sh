@@ -25,4 +25,6 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The tests turn on memo-redis's `tls` feature for the whole workspace; check
 # the default build (no TLS) too.
 cargo clippy -p memo-redis --quiet -- -D warnings
+# memo-core without its optional features (the workspace's tests turn `metrics` on).
+cargo clippy -p memo-core --quiet -- -D warnings
 cargo test --workspace

@@ -47,11 +47,17 @@ impl Counters {
         }
     }
 
-    /// A body ran for `took`.
-    pub(crate) fn computed(&self, took: std::time::Duration) {
+    /// A body of the function `namespace` ran for `took`; with the
+    /// `metrics` feature, recorded in the `memo_compute_seconds` histogram
+    /// too.
+    pub(crate) fn computed(&self, namespace: &str, took: std::time::Duration) {
         self.computations.add();
         self.compute_nanos
             .add_n(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+        #[cfg(feature = "metrics")]
+        crate::stats::export::computed(namespace, took);
+        #[cfg(not(feature = "metrics"))]
+        let _ = namespace;
     }
 
     /// Calls answered by L1: the probes that hit, and the late hits. A call

@@ -53,6 +53,7 @@
 // (fork.rs) and L1's read of its store by key type (quickcache/local.rs).
 // Tests fork with `unsafe` too (clock.rs, stamp.rs).
 #![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
 mod clock;

@@ -603,7 +603,7 @@ impl MemoStats {
 
     /// The body that began `at` returned.
     fn computed(&self, at: Instant) {
-        self.counters.computed(at.elapsed());
+        self.counters.computed(self.namespace, at.elapsed());
     }
 }
 

@@ -157,3 +157,87 @@ pub fn functions() -> Vec<FunctionStats> {
     });
     stats
 }
+
+/// Exports every cached function's stats ([`functions`]) and the backend's
+/// error counts through the [`metrics`](https://docs.rs/metrics) facade, as
+/// they are now, so an exporter (`metrics-exporter-prometheus`, say) serves
+/// them. Call it before each scrape, or every few seconds from a task of
+/// your own: the counts themselves are kept by memo (a hit costs nothing
+/// more with the feature on), so an export sets absolute values. Each
+/// computation's time is recorded as it ends, in the histogram
+/// `memo_compute_seconds`.
+///
+/// Every series is labelled by the function's `namespace`:
+///
+/// | series | kind | what |
+/// |---|---|---|
+/// | `memo_hits_total{tier="l1"\|"shared"}` | counter | calls answered without the body |
+/// | `memo_misses_total` | counter | calls that ran the body |
+/// | `memo_stores_total` | counter | computed values stored in the shared tier |
+/// | `memo_errors_total` | counter | calls whose shared-tier read or store failed |
+/// | `memo_stale_served_total` | counter | stale values served in place of an `Err` |
+/// | `memo_l1_evictions_total`, `memo_l1_expirations_total` | counter | entries L1 dropped for its bounds, or reclaimed expired |
+/// | `memo_l1_entries`, `memo_l1_bytes` | gauge | what L1 holds |
+/// | `memo_compute_seconds` | histogram | each body's time (recorded per computation) |
+///
+/// and, without labels, `memo_backend_errors_total` and
+/// `memo_decode_errors_total`.
+///
+/// # Examples
+///
+/// ```
+/// #[memo_core::quickcache]
+/// fn answer(x: u32) -> u32 { x }
+///
+/// answer(1);
+/// memo_core::stats::export_metrics(); // a no-op until a recorder is installed
+/// ```
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub fn export_metrics() {
+    for f in functions() {
+        export::function(&f);
+    }
+    metrics::counter!("memo_backend_errors_total").absolute(backend_errors());
+    metrics::counter!("memo_decode_errors_total").absolute(decode_errors());
+}
+
+/// The `metrics` feature's recording, on the export and per computation.
+#[cfg(feature = "metrics")]
+pub(crate) mod export {
+    use super::FunctionStats;
+
+    /// Sets one function's series to its counts now.
+    pub(super) fn function(f: &FunctionStats) {
+        let namespace = || ("namespace", f.namespace.clone());
+        let counters = [
+            ("memo_misses_total", f.misses),
+            ("memo_stores_total", f.stores),
+            ("memo_errors_total", f.errors),
+            ("memo_stale_served_total", f.stale_served),
+            ("memo_l1_evictions_total", f.l1_evictions),
+            ("memo_l1_expirations_total", f.l1_expirations),
+        ];
+        for (name, value) in counters {
+            metrics::counter!(name, &[namespace()]).absolute(value);
+        }
+        for (tier, value) in [("l1", f.l1_hits), ("shared", f.shared_hits)] {
+            let labels = [namespace(), ("tier", tier.to_owned())];
+            metrics::counter!("memo_hits_total", &labels).absolute(value);
+        }
+        #[allow(clippy::cast_precision_loss)]
+        for (name, value) in [
+            ("memo_l1_entries", f.l1_entries),
+            ("memo_l1_bytes", f.l1_bytes),
+        ] {
+            metrics::gauge!(name, &[namespace()]).set(value as f64);
+        }
+    }
+
+    /// A body of `namespace` ran for `took`. A lookup of the histogram in
+    /// the recorder per computation: nothing on a hit.
+    pub(crate) fn computed(namespace: &str, took: std::time::Duration) {
+        metrics::histogram!("memo_compute_seconds", "namespace" => namespace.to_owned())
+            .record(took.as_secs_f64());
+    }
+}

@@ -1,6 +1,8 @@
 //! An axum service whose handler calls a `#[quickcache]` function that runs
 //! an aggregate over a real SQLite table (300 000 rows generated at
-//! start-up), with `/stats` showing hits and misses per cached function.
+//! start-up), with `/stats` showing hits and misses per cached function and
+//! `/metrics` the same for Prometheus (memo's `metrics` feature, through
+//! `metrics-exporter-prometheus`).
 //!
 //! ```sh
 //! cargo run --release -p memo-example-service -- --port 3000               # embedded backend
@@ -8,6 +10,7 @@
 //! cargo run --release -p memo-example-service -- --no-cache                # the body every time
 //! cargo run --release -p memo-example-service -- --no-l1                   # shared tier only
 //! curl localhost:3000/team/team-7 ; curl localhost:3000/user/42 ; curl localhost:3000/stats
+//! curl localhost:3000/metrics
 //! ```
 //!
 //! `examples/service/load.sh` drives it with wrk and prints requests/s and
@@ -185,6 +188,14 @@ async fn stats() -> Json<serde_json::Value> {
     }))
 }
 
+/// `/metrics`: memo's counters as they are now (`export_metrics`), with the
+/// compute-time histogram, in Prometheus's text format.
+async fn prometheus(handle: metrics_exporter_prometheus::PrometheusHandle) -> String {
+    memo_core::stats::export_metrics();
+    handle.run_upkeep();
+    handle.render()
+}
+
 /// Creates the database with `rows` users over 200 teams.
 fn generate(path: &std::path::Path, rows: u64) -> rusqlite::Result<()> {
     let _ = std::fs::remove_file(path);
@@ -283,10 +294,15 @@ async fn main() {
     let _ = DATABASE.set(database);
     eprintln!("{} rows generated in {:.1?}", args.rows, started.elapsed());
 
+    // memo's stats through the `metrics` facade, rendered for Prometheus.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("install the Prometheus recorder");
     let app = Router::new()
         .route("/team/{name}", get(team))
         .route("/user/{id}", get(user))
         .route("/stats", get(stats))
+        .route("/metrics", get(move || prometheus(metrics.clone())))
         .with_state(Arc::new(Settings {
             cache: args.cache,
             l1: args.l1,

@@ -951,7 +951,7 @@ impl<'c, V, C> Miss<'c, V, C> {
     /// The computation returned: its time on its span and in the counters.
     fn timed(&self, timing: Timing) -> Started {
         let took = spans::computed(&timing.span, timing.at);
-        self.cache.counters.computed(took);
+        self.cache.counters.computed(&self.cache.namespace, took);
         Started::at(timing.at)
     }
 }
