@@ -2,6 +2,8 @@
 //! spans open, with which fields.
 #![allow(missing_docs)]
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,9 +16,14 @@ use tracing::{Event, Metadata, Subscriber};
 /// A span as recorded: its name, and its fields as text.
 type Opened = (String, HashMap<String, String>);
 
-/// Every span opened (by id: its index plus one), and how many.
+/// Every span opened (by id: its index plus one), and how many; and every
+/// event, as its fields.
 #[derive(Default, Clone)]
-struct Spans(Arc<Mutex<Vec<Opened>>>, Arc<AtomicU64>);
+struct Spans(
+    Arc<Mutex<Vec<Opened>>>,
+    Arc<AtomicU64>,
+    Arc<Mutex<Vec<HashMap<String, String>>>>,
+);
 
 struct Fields<'a>(&'a mut HashMap<String, String>);
 
@@ -47,7 +54,11 @@ impl Subscriber for Spans {
     }
 
     fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, _: &Event<'_>) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = HashMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.2.lock().unwrap().push(fields);
+    }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
 }
@@ -61,6 +72,7 @@ fn traced(x: u32) -> u32 {
 /// time; a hit opens none.
 #[test]
 fn a_miss_is_traced_and_a_hit_is_not() {
+    let _turn = support::exclusive();
     let spans = Spans::default();
     tracing::subscriber::with_default(spans.clone(), || {
         traced(1);
@@ -89,6 +101,7 @@ async fn traced_async(x: u32) -> u32 {
 
 #[test]
 fn an_async_miss_is_traced_too() {
+    let _turn = support::exclusive();
     let spans = Spans::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -102,4 +115,47 @@ fn an_async_miss_is_traced_too() {
     let names: Vec<&str> = spans.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["memo.lookup", "memo.compute"]);
     assert_eq!(spans[0].1["found"], "\"miss\"");
+}
+
+#[quickcache(name = "tests::blocking")]
+fn blocking(x: u32) -> u32 {
+    x
+}
+
+/// A sync call that waits on Redis inside a Tokio runtime is warned of,
+/// once per process; the same call outside a runtime is not.
+#[test]
+fn a_sync_call_on_redis_inside_a_tokio_runtime_is_warned_of_once() {
+    let _turn = support::exclusive();
+    let server = support::RedisServer::start();
+    support::install(memo_redis::RedisBackend::connect(&server.url()).unwrap());
+    let spans = Spans::default();
+    let warnings = || {
+        let events = spans.2.lock().unwrap();
+        events
+            .iter()
+            .filter(|fields| {
+                fields
+                    .get("message")
+                    .is_some_and(|m| m.contains("inside a Tokio runtime"))
+            })
+            .count()
+    };
+    tracing::subscriber::with_default(spans.clone(), || {
+        blocking(1);
+        assert_eq!(warnings(), 0, "outside a runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            blocking(2);
+            blocking(3);
+        });
+        assert_eq!(warnings(), 1, "once");
+        let events = spans.2.lock().unwrap();
+        let warned = events.iter().find(|f| f.contains_key("namespace")).unwrap();
+        assert_eq!(warned["namespace"], "\"tests::blocking\"");
+    });
+    // The embedded backend again, for the tests that follow.
+    memo_core::set_backend(memo_core::MemoryBackend::new());
 }

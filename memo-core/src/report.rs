@@ -20,6 +20,29 @@ static DECODE_ERRORS: AtomicU64 = AtomicU64::new(0);
 static UNREPORTED: AtomicU64 = AtomicU64::new(0);
 static LAST_REPORT: AtomicU64 = AtomicU64::new(0);
 
+/// A sync call of `namespace` is about to wait on a networked backend: if
+/// it runs in a Tokio runtime's context, warn, once per process. On a
+/// worker thread such a call stalls every task of that worker for as long
+/// as the backend takes (up to the pool wait plus the connect and command
+/// timeouts while it is slow). Tokio has no public way to tell a worker
+/// from a `spawn_blocking` thread (both are in the runtime's context), so
+/// a call made right, in `spawn_blocking`, is warned of too: once, and the
+/// message says so.
+pub(crate) fn blocking_in_runtime(namespace: &str) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if WARNED.load(Ordering::Relaxed) || tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    if WARNED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    tracing::warn!(
+        target: "memo",
+        namespace,
+        "a sync #[quickcache] function waits on its backend inside a Tokio runtime: on a worker thread this blocks the worker's tasks for as long as the backend takes (up to the pool wait plus the connect and command timeouts when it is slow). Make the function `async fn`, or call it in `tokio::task::spawn_blocking` (where this warning, given once per process, is expected)"
+    );
+}
+
 /// Counts a failed backend command and reports it if no report went out in
 /// the last [`REPORT_INTERVAL`].
 pub(crate) fn backend_failed(op: &'static str, namespace: &str, error: &Error) {

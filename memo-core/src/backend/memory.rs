@@ -160,6 +160,10 @@ impl Backend for MemoryBackend {
         "memory"
     }
 
+    fn blocks(&self) -> bool {
+        false
+    }
+
     fn get(&self, generation_key: &str, key: &str) -> Result<Fetched, Error> {
         Ok(Fetched {
             generation: self.read_generation(generation_key),

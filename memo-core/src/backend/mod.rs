@@ -215,6 +215,14 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// When the backend cannot answer.
     fn unlock(&self, key: &str, token: u64) -> Result<(), Error>;
 
+    /// Whether a sync call waits on I/O (a network round trip). memo warns
+    /// once when such a call runs inside a Tokio runtime (see the README's
+    /// async section). The default: `true`; an in-process backend returns
+    /// `false`.
+    fn blocks(&self) -> bool {
+        true
+    }
+
     /// `key` as this backend stores it (memo-redis puts its `key_prefix`
     /// before it), for `f::cache_key(..)` and for operators. The default:
     /// as it is.

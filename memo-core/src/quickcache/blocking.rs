@@ -80,6 +80,9 @@ where
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         let backend = backend::current();
+        if backend.blocks() {
+            report::blocking_in_runtime(&self.namespace);
+        }
         let key = self.entry_key(&args);
         let read_at = Instant::now();
         let span = spans::lookup(&self.namespace);
