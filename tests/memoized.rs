@@ -619,3 +619,64 @@ fn a_memoized_method_counts_across_its_instances() {
         "b's entries went with it"
     );
 }
+
+static IDLE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized(idle_timeout = 0.3)]
+fn session(user: u32) -> u32 {
+    IDLE_RUNS.fetch_add(1, Ordering::SeqCst);
+    user
+}
+
+/// `idle_timeout`: each hit restarts an entry's clock, so an entry read
+/// more often than that lives on; one left alone for that long expires.
+#[test]
+fn idle_timeout_expires_entries_not_read_for_that_long() {
+    let pause = |ms| std::thread::sleep(std::time::Duration::from_millis(ms));
+    session(1);
+    for _ in 0..8 {
+        pause(100);
+        session(1);
+    }
+    assert_eq!(
+        IDLE_RUNS.load(Ordering::SeqCst),
+        1,
+        "read every 100 ms for 800 ms: kept"
+    );
+    pause(450);
+    session(1);
+    assert_eq!(
+        IDLE_RUNS.load(Ordering::SeqCst),
+        2,
+        "left alone for 450 ms: expired"
+    );
+}
+
+#[memoized(idle_timeout = 0.2)]
+fn visited(page: u32) -> u32 {
+    page
+}
+
+/// Idle entries behind a live one are reclaimed by later inserts, without
+/// a bound to evict them: the live one, read all along, does not hold up
+/// the queue.
+#[test]
+fn idle_entries_behind_a_hot_one_are_reclaimed() {
+    visited(0);
+    for page in 1..=50 {
+        visited(page);
+    }
+    for _ in 0..8 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        visited(0);
+    }
+    for page in 100..140 {
+        visited(page);
+    }
+    let stats = stats_of("::visited@");
+    assert_eq!(stats.l1_expirations, 50, "{stats:?}");
+    assert_eq!(
+        stats.l1_entries, 41,
+        "the hot page and the new ones: {stats:?}"
+    );
+}

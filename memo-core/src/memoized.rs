@@ -36,6 +36,9 @@ pub struct MemoSpec {
     /// `timeout_jitter`: each entry's `timeout` spread over ± this share
     /// (0: none).
     pub timeout_jitter: f64,
+    /// `idle_timeout`: an entry not read for this long expires (`None`:
+    /// none). Not with `timeout`.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// One `#[memoized]` cache, keyed by owned copies of the arguments.
@@ -111,12 +114,20 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
                 } else {
                     Store::new(self.spec.max_entries)
                 };
-                match (self.spec.max_bytes, self.weigher) {
+                let store = match (self.spec.max_bytes, self.weigher) {
                     (Some(max), Some(weigh)) => store.weighed(max, Box::new(weigh)),
                     _ => store,
+                };
+                match self.spec.idle_timeout {
+                    Some(idle) => store.idle(clock::ticks(idle)),
+                    None => store,
                 }
             },
-            ttl: self.spec.timeout.map(clock::ticks),
+            ttl: self
+                .spec
+                .timeout
+                .or(self.spec.idle_timeout)
+                .map(clock::ticks),
             flights: Flights::new(),
         })
     }
@@ -861,6 +872,7 @@ mod tests {
             max_bytes: None,
             min_time: Duration::ZERO,
             timeout_jitter: 0.0,
+            idle_timeout: None,
         };
         static STATS: MemoStats = MemoStats::new("memoized::tests", None);
         for cache in [

@@ -55,6 +55,7 @@ impl price {
                 max_bytes: ::core::option::Option::None,
                 min_time: ::memo_core::__private::Duration::ZERO,
                 timeout_jitter: 0f64,
+                idle_timeout: ::core::option::Option::None,
             },
             ::core::option::Option::None,
             &__MEMO_STATS,

@@ -134,6 +134,7 @@ pub(crate) struct Options {
     pub(crate) unless: Option<Given<Path>>,
     pub(crate) skip: Option<Given<Path>>,
     pub(crate) stale_on_error: Option<Given<StaleOnError>>,
+    pub(crate) idle_timeout: Option<Given<Seconds>>,
 }
 
 /// Parses `args`, reporting every unknown, duplicate or malformed option.
@@ -175,13 +176,16 @@ pub(crate) fn combine(errors: &mut Option<syn::Error>, error: syn::Error) {
 enum Takes {
     Both,
     Quickcache,
+    Memoized,
 }
 
 impl Takes {
     fn allows(self, kind: Kind) -> bool {
         matches!(
             (self, kind),
-            (Takes::Both, _) | (Takes::Quickcache, Kind::Quickcache)
+            (Takes::Both, _)
+                | (Takes::Quickcache, Kind::Quickcache)
+                | (Takes::Memoized, Kind::Memoized)
         )
     }
 }
@@ -280,6 +284,9 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
     }),
     ("skip", Takes::Quickcache, |name, input, options| {
         set(&mut options.skip, name, input.parse()?)
+    }),
+    ("idle_timeout", Takes::Memoized, |name, input, options| {
+        set(&mut options.idle_timeout, name, parse_seconds(input)?)
     }),
     (
         "stale_on_error",

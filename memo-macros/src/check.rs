@@ -27,6 +27,7 @@ pub(crate) fn options(
         ("timeout", &options.timeout),
         ("lock_ttl", &options.lock_ttl),
         ("min_time", &options.min_time),
+        ("idle_timeout", &options.idle_timeout),
     ] {
         if let Some(seconds) = seconds {
             if seconds.value.is_zero() {
@@ -68,6 +69,15 @@ pub(crate) fn options(
                 ),
             );
         }
+    }
+    if let (Some(idle), Some(_)) = (&options.idle_timeout, &options.timeout) {
+        combine(
+            &mut errors,
+            syn::Error::new(
+                idle.span,
+                "`idle_timeout` and `timeout` cannot both be given (for now): an entry expires `idle_timeout` after its last read, whatever its age",
+            ),
+        );
     }
     if let Err(error) = stale_on_error(function, options) {
         combine(&mut errors, error);

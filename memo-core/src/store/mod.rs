@@ -132,11 +132,22 @@ pub(crate) struct Store<K, V> {
     timed: AtomicBool,
     /// Set by a deferred [`Store::clear`]: the next insert sweeps.
     stale: AtomicBool,
+    /// `idle_timeout`: a hit moves its entry's deadline to now plus this.
+    idle: Option<Tick>,
+}
+
+impl<V> Slot<V> {
+    #[inline]
+    fn expires(&self) -> Tick {
+        self.expires.load(Ordering::Relaxed)
+    }
 }
 
 struct Slot<V> {
     value: V,
-    expires: Tick,
+    /// The deadline; moved on by a hit under `idle` (at most once per
+    /// tick of the coarse clock, so a hot key's line is written rarely).
+    expires: AtomicU64,
     epoch: u64,
     seq: u64,
     /// How often it was read since it was inserted or last passed over by
@@ -233,7 +244,18 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             next_seq: AtomicU64::new(0),
             timed: AtomicBool::new(false),
             stale: AtomicBool::new(false),
+            idle: None,
         }
+    }
+
+    /// Entries expire `idle` ticks after they were last read (or stored):
+    /// each hit moves the deadline of its entry (`idle_timeout`), and
+    /// inserts pass over the live entries at the front of the queues to
+    /// reclaim the idle ones behind them. Entries are to be stored with a
+    /// TTL of `idle`.
+    pub(crate) fn idle(mut self, idle: Tick) -> Self {
+        self.idle = Some(idle);
+        self
     }
 
     /// Bounds the map by weight too: at most `max_bytes` in all, as
@@ -357,9 +379,21 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     /// stalls on reloading the clone's fresh stores.
     #[inline]
     fn serve(&self, slot: &Slot<V>) -> Option<V> {
-        if slot.epoch != self.epoch() || (slot.expires != NEVER && clock::recent() >= slot.expires)
-        {
+        let expires = slot.expires();
+        if slot.epoch != self.epoch() {
             return None;
+        }
+        if expires != NEVER {
+            let now = clock::recent();
+            if now >= expires {
+                return None;
+            }
+            if let Some(idle) = self.idle {
+                let renewed = now.saturating_add(idle);
+                if renewed > expires {
+                    slot.expires.store(renewed, Ordering::Relaxed);
+                }
+            }
         }
         // Written once per insert or spare, not per hit: a hot key's slot
         // stays a line every core can hold shared.
@@ -378,7 +412,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         }
         Slot {
             value,
-            expires: ttl.map_or(NEVER, |ttl| now.saturating_add(ttl)),
+            expires: AtomicU64::new(ttl.map_or(NEVER, |ttl| now.saturating_add(ttl))),
             epoch,
             seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
             freq: AtomicU8::new(0),
@@ -429,7 +463,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         let live = self
             .map
             .read(&key, |slot| {
-                (slot.epoch == epoch && (slot.expires == NEVER || slot.expires > now))
+                (slot.epoch == epoch && (slot.expires() == NEVER || slot.expires() > now))
                     .then(|| slot.value.clone())
             })
             .flatten();
@@ -494,7 +528,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         let weight = self.weigh(&key, &value);
         let put = self.map.put_unless_live(
             key,
-            |held| (held.expires > now && held.epoch == epoch).then(|| held.value.clone()),
+            |held| (held.expires() > now && held.epoch == epoch).then(|| held.value.clone()),
             || self.slot(value.clone(), weight, ttl, epoch, now),
         );
         let (replaced, seq) = match put {
@@ -569,7 +603,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
     }
 
     /// Pops the front record if its slot is gone, replaced, expired or of an
-    /// old epoch (removing the slot); says whether it did.
+    /// old epoch (removing the slot); says whether it did. Under `idle`, a
+    /// live front goes to the back instead (hits moved its deadline past
+    /// those behind it), which counts as done too: the callers bound how
+    /// many records one insert passes over.
     fn drop_front_if_dead(&self, ring: &mut VecDeque<(K, u64)>, now: Tick) -> bool {
         let Some((key, seq)) = ring.front() else {
             return false;
@@ -578,7 +615,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         let dead = self
             .map
             .read(key, |slot| {
-                slot.seq != *seq || slot.expires <= now || slot.epoch != epoch
+                slot.seq != *seq || slot.expires() <= now || slot.epoch != epoch
             })
             .unwrap_or(true);
         if dead {
@@ -587,6 +624,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
                     self.expired.fetch_add(1, Ordering::Relaxed);
                 }
             }
+        } else if self.idle.is_some() && ring.len() > 1 {
+            ring.rotate_left(1);
+            return true;
         }
         dead
     }
@@ -652,7 +692,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
             if slot.seq != seq {
                 return false;
             }
-            dead.set(slot.expires <= now || slot.epoch != epoch);
+            dead.set(slot.expires() <= now || slot.epoch != epoch);
             dead.get() || slot.freq.load(Ordering::Relaxed) == 0
         });
         if let Some(weight) = evicted {

@@ -62,6 +62,13 @@ pub(super) fn expansion(
     let max_bytes = optional_count(&options.max_bytes);
     let min_time = min_time(options);
     let jitter = jitter(options);
+    let idle_timeout = match &options.idle_timeout {
+        Some(t) => {
+            let d = positive_duration(&t.value);
+            quote!(::core::option::Option::Some(#d))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let spec = quote! {
         ::memo_core::__private::MemoSpec {
             timeout: #timeout,
@@ -69,6 +76,7 @@ pub(super) fn expansion(
             max_bytes: #max_bytes,
             min_time: #min_time,
             timeout_jitter: #jitter,
+            idle_timeout: #idle_timeout,
         }
     };
     let key_ty = quote!((#(#key_tys,)*));
