@@ -320,3 +320,14 @@ async fn a_failing_async_body_hands_the_stale_value_to_its_whole_flight() {
         "nothing older to serve"
     );
 }
+
+/// `get_many` on an `async fn`: a call per item, awaited in order.
+#[tokio::test]
+async fn async_get_many_calls_in_order() {
+    let got = fetch::get_many(vec![(7, "x"), (8, "y")]).await;
+    assert_eq!(got, ["x#7", "y#8"]);
+    assert_eq!(
+        load::get_many(vec![9]).await,
+        [Arc::new("row 9".to_owned())]
+    );
+}

@@ -680,3 +680,14 @@ fn idle_entries_behind_a_hot_one_are_reclaimed() {
         "the hot page and the new ones: {stats:?}"
     );
 }
+
+/// `get_many` on `#[memoized]`: a call per item, in order (nothing to
+/// batch in one process).
+#[test]
+fn memoized_get_many_calls_in_order() {
+    assert_eq!(square::get_many(vec![5, 6, 5]), [25, 36, 25]);
+    let ledger = Ledger {
+        memos: Memos::new(),
+    };
+    assert_eq!(ledger.balance_get_many(vec![1, 2]), [10, 20]);
+}

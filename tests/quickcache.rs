@@ -960,3 +960,50 @@ fn stale_on_error_serves_an_older_ok_in_place_of_an_err_within_its_grace() {
     assert_eq!(quote(3), Err("3: prices are down".into()), "invalidated");
     assert_eq!(stale_served("::quote@"), 1);
 }
+
+static MANY_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn is_negative(x: &i64) -> bool {
+    *x < 0
+}
+
+#[quickcache(memoize_timeout = 60, unless = is_negative)]
+fn doubled(x: i64) -> i64 {
+    MANY_RUNS.fetch_add(1, Ordering::SeqCst);
+    x * 2
+}
+
+#[quickcache(memoize_timeout = 0)]
+fn labelled(id: u32, label: &str) -> String {
+    MANY_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("{label}#{id}")
+}
+
+/// `get_many`: results in the order asked, values found in either tier
+/// served, each distinct miss computed once, `unless` honoured per item.
+#[test]
+fn get_many_answers_in_order_and_computes_each_distinct_miss_once() {
+    let runs = || MANY_RUNS.load(Ordering::SeqCst);
+    assert_eq!(doubled(1), 2);
+    let before = runs();
+    assert_eq!(
+        doubled::get_many(vec![3, 1, 3, 4, -2, -2]),
+        [6, 2, 6, 8, -4, -4]
+    );
+    assert_eq!(
+        runs(),
+        before + 4,
+        "3 and 4 once each, -2 twice (unless), 1 a hit"
+    );
+    let before = runs();
+    assert_eq!(doubled::get_many(vec![4, 3, 1]), [8, 6, 2]);
+    assert_eq!(runs(), before, "every one a hit");
+
+    // L1 off: the shared tier answers, for functions of many arguments too.
+    assert_eq!(labelled(1, "a"), "a#1");
+    let before = runs();
+    let got = labelled::get_many(vec![(2, "b"), (1, "a"), (2, "b")]);
+    assert_eq!(got, ["b#2", "a#1", "b#2"]);
+    assert_eq!(runs(), before + 1, "(2, b) once");
+    assert!(labelled::get_many(Vec::new()).is_empty());
+}

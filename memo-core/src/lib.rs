@@ -239,7 +239,7 @@ pub mod __private {
         instance_cache, invalidate_all, BorrowedKey, MemoSpec, MemoStats, MemoUsage, Memoized,
     };
     pub use crate::outcome::{keep_errors_if, Keep, KeepIf, OkPart, Outcome, Whole};
-    pub use crate::quickcache::{Cache, Lookup, Prepared, QuickCache, Spec};
+    pub use crate::quickcache::{Cache, EncodedArgs, Lookup, Prepared, QuickCache, Spec};
     pub use crate::settings::{count, positive, Secs};
     pub use crate::switch::bypassed;
     pub use crate::weigh::{BySize, ByWeigh, WeighOf};

@@ -31,7 +31,7 @@ async fn load(id: u64) -> Result<String, std::io::Error> {
 async fn __memo_body_load(id: u64) -> Result<String, std::io::Error> {
     Ok(id.to_string())
 }
-///Cache companions of the function `load`: `load::clear(..)`, `load::invalidate()`, `load::set_cached_value(..).to(value)`, `load::refresh(..)`, `load::uncached(..)`, `load::get_cached_value(..)`.
+///Cache companions of the function `load`: `load::clear(..)`, `load::invalidate()`, `load::set_cached_value(..).to(value)`, `load::refresh(..)`, `load::uncached(..)`, `load::get_cached_value(..)`, `load::get_many(..)`.
 #[allow(non_camel_case_types, dead_code)]
 struct load {}
 #[allow(dead_code)]
@@ -107,5 +107,16 @@ impl load {
         <Result<String, std::io::Error> as ::memo_core::__private::Outcome>::Ok,
     > {
         load::__memo_cache().peek(&(::core::clone::Clone::clone(&id),))
+    }
+    ///`load` for each item's arguments, in order, as a call each.
+    #[allow(clippy::needless_pass_by_value, clippy::unused_unit)]
+    async fn get_many(
+        items: ::std::vec::Vec<u64>,
+    ) -> ::std::vec::Vec<Result<String, std::io::Error>> {
+        let mut __memo_results = ::std::vec::Vec::new();
+        for id in items {
+            __memo_results.push(load(id).await);
+        }
+        __memo_results
     }
 }

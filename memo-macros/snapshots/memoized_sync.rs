@@ -31,7 +31,7 @@ pub fn price(sku: &str, quantity: u32) -> u64 {
 fn __memo_body_price(sku: &str, quantity: u32) -> u64 {
     sku.len() as u64 * u64::from(quantity)
 }
-///Cache companions of the function `price`: `price::clear(..)`, `price::invalidate()`, `price::set_cached_value(..).to(value)`, `price::refresh(..)`, `price::uncached(..)`, `price::get_cached_value(..)`.
+///Cache companions of the function `price`: `price::clear(..)`, `price::invalidate()`, `price::set_cached_value(..).to(value)`, `price::refresh(..)`, `price::uncached(..)`, `price::get_cached_value(..)`, `price::get_many(..)`.
 #[allow(non_camel_case_types, dead_code)]
 pub struct price {}
 #[allow(dead_code)]
@@ -119,5 +119,14 @@ impl price {
                     ::core::clone::Clone::clone(&quantity),
                 ),
             )
+    }
+    ///`price` for each item's arguments, in order, as a call each.
+    #[allow(clippy::needless_pass_by_value, clippy::unused_unit)]
+    pub fn get_many(items: ::std::vec::Vec<(&str, u32)>) -> ::std::vec::Vec<u64> {
+        let mut __memo_results = ::std::vec::Vec::new();
+        for (sku, quantity) in items {
+            __memo_results.push(price(sku, quantity));
+        }
+        __memo_results
     }
 }

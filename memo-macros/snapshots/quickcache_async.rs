@@ -26,7 +26,7 @@ async fn report(id: u64) -> Option<String> {
 async fn __memo_body_report(id: u64) -> Option<String> {
     Some(id.to_string())
 }
-///Cache companions of the function `report`: `report::clear(..)`, `report::invalidate()`, `report::set_cached_value(..).to(value)`, `report::refresh(..)`, `report::uncached(..)`, `report::get_cached_value(..)`, `report::cache_key(..)`.
+///Cache companions of the function `report`: `report::clear(..)`, `report::invalidate()`, `report::set_cached_value(..).to(value)`, `report::refresh(..)`, `report::uncached(..)`, `report::get_cached_value(..)`, `report::get_many(..)`, `report::cache_key(..)`.
 #[allow(non_camel_case_types, dead_code)]
 struct report {}
 #[allow(dead_code)]
@@ -127,6 +127,15 @@ impl report {
         report::__memo_cache()
             .peek_async((&::memo_core::__private::KeyOf(&(&id,))).memo_key())
             .await
+    }
+    ///`report` for each item's arguments, in order, as a call each.
+    #[allow(clippy::needless_pass_by_value, clippy::unused_unit)]
+    async fn get_many(items: ::std::vec::Vec<u64>) -> ::std::vec::Vec<Option<String>> {
+        let mut __memo_results = ::std::vec::Vec::new();
+        for id in items {
+            __memo_results.push(report(id).await);
+        }
+        __memo_results
     }
     ///The shared-tier key of `report`'s entry for these arguments, as the backend stores it (`Err` when the arguments cannot be encoded).
     #[allow(unused_variables, clippy::needless_pass_by_value)]

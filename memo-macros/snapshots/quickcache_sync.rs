@@ -37,7 +37,7 @@ pub fn dashboard(domain: &str, user: &User) -> String {
 fn __memo_body_dashboard(domain: &str, user: &User) -> String {
     format!("{domain} {}", user.id)
 }
-///Cache companions of the function `dashboard`: `dashboard::clear(..)`, `dashboard::invalidate()`, `dashboard::set_cached_value(..).to(value)`, `dashboard::refresh(..)`, `dashboard::uncached(..)`, `dashboard::get_cached_value(..)`, `dashboard::cache_key(..)`.
+///Cache companions of the function `dashboard`: `dashboard::clear(..)`, `dashboard::invalidate()`, `dashboard::set_cached_value(..).to(value)`, `dashboard::refresh(..)`, `dashboard::uncached(..)`, `dashboard::get_cached_value(..)`, `dashboard::get_many(..)`, `dashboard::cache_key(..)`.
 #[allow(non_camel_case_types, dead_code)]
 pub struct dashboard {}
 #[allow(dead_code)]
@@ -135,6 +135,51 @@ impl dashboard {
         };
         dashboard::__memo_cache()
             .peek((&::memo_core::__private::KeyOf(&(&domain, &user.id))).memo_key())
+    }
+    ///`dashboard` for each item's arguments, in order: one round trip reads every value L1 does not hold, and each value neither tier holds is computed as a call of `dashboard` would (single flight, lock and store included).
+    #[allow(clippy::needless_pass_by_value, clippy::unused_unit)]
+    pub fn get_many(items: ::std::vec::Vec<(&str, &User)>) -> ::std::vec::Vec<String> {
+        let mut __memo_items = ::std::vec::Vec::new();
+        let mut __memo_keys = ::std::vec::Vec::new();
+        for (domain, user) in items {
+            let __memo_skipped: bool = false || (::memo_core::__private::bypassed());
+            __memo_keys
+                .push(
+                    if __memo_skipped {
+                        ::memo_core::__private::EncodedArgs::SKIPPED
+                    } else {
+                        {
+                            #[allow(unused_imports)]
+                            use ::memo_core::__private::{
+                                ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+                                UnserializableKey as _,
+                            };
+                            dashboard::__memo_cache()
+                                .type_checked()
+                                .encode_args(
+                                    (&::memo_core::__private::KeyOf(&(&domain, &user.id)))
+                                        .memo_key(),
+                                )
+                        }
+                    },
+                );
+            __memo_items.push((domain, user));
+        }
+        let __memo_found = dashboard::__memo_cache()
+            .type_checked()
+            .peek_many(&__memo_keys);
+        let mut __memo_results = ::std::vec::Vec::with_capacity(__memo_items.len());
+        for ((domain, user), __memo_found) in __memo_items.into_iter().zip(__memo_found)
+        {
+            __memo_results
+                .push(
+                    match __memo_found {
+                        ::core::option::Option::Some(__memo_value) => __memo_value,
+                        ::core::option::Option::None => dashboard(domain, user),
+                    },
+                );
+        }
+        __memo_results
     }
     ///The shared-tier key of `dashboard`'s entry for these arguments, as the backend stores it (`Err` when the arguments cannot be encoded).
     #[allow(unused_variables, clippy::needless_pass_by_value)]

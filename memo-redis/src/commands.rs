@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use memo_core::backend::{new_generation, BoxFuture, Expect, Fetched, Generation};
+use memo_core::backend::{new_generation, BoxFuture, Expect, Fetched, FetchedMany, Generation};
 use memo_core::coherence::Link;
 use memo_core::{Backend, Error};
 
@@ -103,6 +103,31 @@ impl Backend for RedisBackend {
             generation: parse_generation(generation),
             value,
         })
+    }
+
+    fn get_many(&self, generation_key: &str, keys: &[String]) -> Result<FetchedMany, Error> {
+        if keys.is_empty() {
+            return Ok(FetchedMany::default());
+        }
+        let generation_key = self.inner.key(generation_key);
+        let keys: Vec<_> = keys.iter().map(|key| self.inner.key(key)).collect();
+        // One pipeline: the generation and every entry in one round trip (on
+        // a cluster, one to each node holding some of them, all at once).
+        let mut values: Vec<Option<Vec<u8>>> = self.inner.run(|conn| {
+            conn.pipeline(|pipe| {
+                pipe.add(get(&generation_key));
+                for key in &keys {
+                    pipe.add(get(key));
+                }
+            })
+        })?;
+        if values.len() != keys.len() + 1 {
+            return Err(Error::Unavailable {
+                backend: "redis: a pipeline's reply of another length",
+            });
+        }
+        let generation = parse_generation(values.remove(0));
+        Ok(FetchedMany { generation, values })
     }
 
     fn get_value(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {

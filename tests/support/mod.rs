@@ -595,6 +595,8 @@ impl Drop for Worker {
 pub struct Proxy {
     pub port: u16,
     black_hole: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Milliseconds each chunk of a reply waits before it is forwarded.
+    delay: std::sync::Arc<std::sync::atomic::AtomicU64>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -607,7 +609,12 @@ impl Proxy {
         listener.set_nonblocking(true).expect("non-blocking accept");
         let black_hole = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let (hole, stopped) = (Arc::clone(&black_hole), Arc::clone(&stop));
+        let delay = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (hole, stopped, delayed) = (
+            Arc::clone(&black_hole),
+            Arc::clone(&stop),
+            Arc::clone(&delay),
+        );
         std::thread::spawn(move || {
             while !stopped.load(Ordering::Acquire) {
                 match listener.accept() {
@@ -616,15 +623,18 @@ impl Proxy {
                         else {
                             continue;
                         };
-                        for (from, to) in [
-                            (client.try_clone(), server.try_clone()),
-                            (server.try_clone(), client.try_clone()),
+                        for (from, to, reply) in [
+                            (client.try_clone(), server.try_clone(), false),
+                            (server.try_clone(), client.try_clone(), true),
                         ] {
                             let (Ok(from), Ok(to)) = (from, to) else {
                                 continue;
                             };
                             let (hole, stopped) = (Arc::clone(&hole), Arc::clone(&stopped));
-                            std::thread::spawn(move || pump(from, to, &hole, &stopped));
+                            let delay = reply.then(|| Arc::clone(&delayed));
+                            std::thread::spawn(move || {
+                                pump(from, to, &hole, &stopped, delay.as_deref())
+                            });
                         }
                     }
                     // Accept polls: this thread has nothing else to wait on.
@@ -635,12 +645,19 @@ impl Proxy {
         Proxy {
             port,
             black_hole,
+            delay,
             stop,
         }
     }
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// From now on, hold each chunk of every reply `ms` milliseconds before
+    /// forwarding it: a round trip costs at least that.
+    pub fn delay_replies(&self, ms: u64) {
+        self.delay.store(ms, std::sync::atomic::Ordering::Release);
     }
 
     /// From now on, swallow every byte of every connection, old and new.
@@ -661,6 +678,7 @@ fn pump(
     mut to: std::net::TcpStream,
     black_hole: &std::sync::atomic::AtomicBool,
     stop: &std::sync::atomic::AtomicBool,
+    delay: Option<&std::sync::atomic::AtomicU64>,
 ) {
     use std::io::{Read, Write};
     use std::sync::atomic::Ordering;
@@ -670,6 +688,10 @@ fn pump(
         match from.read(&mut buffer) {
             Ok(0) => break,
             Ok(n) => {
+                let ms = delay.map_or(0, |delay| delay.load(Ordering::Acquire));
+                if ms > 0 {
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
                 if !black_hole.load(Ordering::Acquire) && to.write_all(&buffer[..n]).is_err() {
                     break;
                 }

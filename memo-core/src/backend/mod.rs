@@ -62,6 +62,23 @@ pub struct Fetched {
     pub value: Option<Vec<u8>>,
 }
 
+/// What [`Backend::get_many`] found: the function's current generation and
+/// the bytes under each key, in the order asked.
+///
+/// # Examples
+///
+/// ```
+/// let found = memo_core::backend::FetchedMany { generation: Some(7), values: vec![None] };
+/// assert_eq!(found.values.len(), 1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchedMany {
+    /// The generation stored under the generation key, if there is one.
+    pub generation: Option<Generation>,
+    /// The bytes stored under each entry key, if there are any.
+    pub values: Vec<Option<Vec<u8>>>,
+}
+
 /// What [`Backend::set_if`] requires of the key before it writes.
 ///
 /// # Examples
@@ -146,6 +163,28 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ///
     /// When the backend cannot answer.
     fn get_value(&self, key: &str) -> Result<Option<Vec<u8>>, Error>;
+
+    /// Reads the generation under `generation_key` and the values under
+    /// every one of `keys`, in one round trip where the backend can
+    /// (`f::get_many`). The default reads them one by one: right for a
+    /// backend that does no I/O; memo-redis sends one pipeline (to every
+    /// node at once on a cluster).
+    ///
+    /// # Errors
+    ///
+    /// When the backend cannot answer.
+    fn get_many(&self, generation_key: &str, keys: &[String]) -> Result<FetchedMany, Error> {
+        let Some((first, rest)) = keys.split_first() else {
+            return Ok(FetchedMany::default());
+        };
+        let Fetched { generation, value } = self.get(generation_key, first)?;
+        let mut values = Vec::with_capacity(keys.len());
+        values.push(value);
+        for key in rest {
+            values.push(self.get_value(key)?);
+        }
+        Ok(FetchedMany { generation, values })
+    }
 
     /// Stores `value` under `key`, expiring after `ttl`, in one command.
     ///

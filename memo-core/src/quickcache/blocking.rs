@@ -121,6 +121,74 @@ where
         self.peeked(backend.get(&self.generation_key, &self.entry_key(&args)))
     }
 
+    /// The encoded arguments of one call of a `f::get_many` batch; none
+    /// when they cannot be encoded (that call computes on its own).
+    pub fn encode_args<A: Serialize + ?Sized>(&self, args: &A) -> super::EncodedArgs {
+        super::EncodedArgs(super::encode(args).ok())
+    }
+
+    /// The first step of `f::get_many`: the live value for each of `args`
+    /// (`None`: not asked for), from L1 or else from the shared tier, all
+    /// of L1's misses read in one round trip (`Backend::get_many`). Values
+    /// found in the shared tier are kept in L1. What is still `None` the
+    /// caller computes with a call of the function each, so single flight,
+    /// the dog-pile lock and the stores are those of a call; a miss reads
+    /// the shared tier again then. Never fails: a backend failure is
+    /// counted and logged, and leaves every call to compute.
+    pub fn peek_many(&self, args: &[super::EncodedArgs]) -> Vec<Option<V>> {
+        let mut found: Vec<Option<V>> = vec![None; args.len()];
+        if !self.enabled || crate::switch::bypassed() {
+            return found;
+        }
+        // Taken before the read: a value read across a clear is not kept.
+        let ticket = self.ticket();
+        let mut wanted = Vec::new();
+        for (at, args) in args.iter().enumerate() {
+            let Some(args) = &args.0 else { continue };
+            if self.l1.is_some() {
+                self.counters.l1_probes.add();
+            }
+            match self.l1().and_then(|l1| l1.get(args)) {
+                Some(value) => found[at] = Some(value),
+                None => {
+                    self.probe_missed();
+                    wanted.push((at, self.entry_key(args)));
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return found;
+        }
+        let backend = backend::current();
+        if backend.blocks() {
+            report::blocking_in_runtime(&self.namespace);
+        }
+        let keys: Vec<String> = wanted.iter().map(|(_, key)| key.clone()).collect();
+        let fetched = match backend.get_many(&self.generation_key, &keys) {
+            Ok(fetched) if fetched.values.len() == keys.len() => fetched,
+            Ok(_) => return found,
+            Err(error) => {
+                self.counters.errors.add();
+                report::backend_failed("get_many", &self.namespace, &error);
+                return found;
+            }
+        };
+        let Some(generation) = fetched.generation else {
+            return found;
+        };
+        for ((at, _), bytes) in wanted.into_iter().zip(fetched.values) {
+            let Some(value) = bytes.and_then(|bytes| self.open(generation, &bytes)) else {
+                continue;
+            };
+            self.counters.shared_hits.add();
+            if let Some(args) = &args[at].0 {
+                self.keep_local(args, &value, ticket);
+            }
+            found[at] = Some(value);
+        }
+        found
+    }
+
     /// Drops the entry for `args` from the shared tier (it leaves a
     /// tombstone for `timeout`, so a value read before cannot be stored
     /// over it), then from L1, then tells the other processes to drop

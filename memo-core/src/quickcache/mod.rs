@@ -1099,6 +1099,26 @@ where
     }
 }
 
+/// One call's encoded arguments in a `f::get_many` batch
+/// ([`Cache::encode_args`]), or none: that call is not looked up in the
+/// batch ([`EncodedArgs::SKIPPED`]: `unless` or `skip` said so, or its
+/// arguments cannot be encoded) and runs as a call of its own.
+#[derive(Clone)]
+pub struct EncodedArgs(Option<ArgsKey>);
+
+impl std::fmt::Debug for EncodedArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("EncodedArgs")
+            .field(&self.0.as_ref().map(|args| args.len()))
+            .finish()
+    }
+}
+
+impl EncodedArgs {
+    /// A call the batch does not look up.
+    pub const SKIPPED: EncodedArgs = EncodedArgs(None);
+}
+
 /// Encoded arguments waiting for a value ([`Prepared::set`]) or a
 /// computation ([`Prepared::refresh`]). Owns everything it needs, so it
 /// borrows none of the arguments.

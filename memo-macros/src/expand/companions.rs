@@ -61,6 +61,7 @@ pub(super) fn emit(
         peek: (peek_ty, peek_body),
         cache_key,
         invalidate_all,
+        get_many,
         clear_is_async,
     } = parts;
     let body_call = &form.body_call;
@@ -98,7 +99,9 @@ pub(super) fn emit(
     // `forbid` would clash with the companions' own `allow`s, an `expect`
     // would go unmet.
     let allows = attrs.iter().filter(|a| a.path().is_ident("allow"));
+    let allows_again = allows.clone();
     let each = quote!(#(#cfgs)* #(#allows)*);
+    let get_many = get_many_fn(function, form, get_many, bypass);
     let companions = quote! {
         #each
         #accessor
@@ -137,6 +140,12 @@ pub(super) fn emit(
             }
         }
         None => companions,
+    };
+    let companions = quote! {
+        #companions
+        #(#cfgs)*
+        #(#allows_again)*
+        #get_many
     };
     let has_key = cache_key.is_some();
     let companions = match cache_key {
@@ -188,7 +197,7 @@ pub(super) fn emit(
         }
     } else {
         let struct_doc = format!(
-            "Cache companions of the function `{name}`: `{name}::clear(..)`, `{name}::invalidate()`, `{name}::set_cached_value(..).to(value)`, `{name}::refresh(..)`, `{name}::uncached(..)`, `{name}::get_cached_value(..)`{}.",
+            "Cache companions of the function `{name}`: `{name}::clear(..)`, `{name}::invalidate()`, `{name}::set_cached_value(..).to(value)`, `{name}::refresh(..)`, `{name}::uncached(..)`, `{name}::get_cached_value(..)`, `{name}::get_many(..)`{}.",
             if has_key { format!(", `{name}::cache_key(..)`") } else { String::new() }
         );
         let struct_doc = quote!(#[doc = #struct_doc]);
@@ -205,6 +214,99 @@ pub(super) fn emit(
             impl #name {
                 #companions
             }
+        }
+    }
+}
+
+/// `get_many`: the function for each item in order, after one batched
+/// read of the shared tier for a sync `#[quickcache]` (the items `unless`
+/// or `skip` bypass are left out of it).
+fn get_many_fn(
+    function: &Function,
+    form: &Placement,
+    batched: Option<(TokenStream, TokenStream)>,
+    bypass: &Bypass,
+) -> TokenStream {
+    let name = function.name();
+    let vis = &function.vis;
+    let get_many_fn = form.companion(function, "get_many");
+    let generics = &function.sig.generics;
+    let where_clause = &generics.where_clause;
+    let receiver = function.receiver.then(|| quote!(&self,));
+    let idents: Vec<&syn::Ident> = function.params.iter().map(|p| &p.ident).collect();
+    let tys: Vec<&syn::Type> = function.params.iter().map(|p| &p.ty).collect();
+    // One item per call: the argument itself for a function of one, a
+    // tuple of them otherwise.
+    let (item, item_ty) = match (idents.as_slice(), tys.as_slice()) {
+        ([ident], [ty]) => (quote!(#ident), quote!(#ty)),
+        _ => (quote!((#(#idents),*)), quote!((#(#tys),*))),
+    };
+    let output = &function.output;
+    let call = match (function.receiver, function.associated) {
+        (true, _) => quote!(self.#name(#(#idents),*)),
+        (false, true) => quote!(Self::#name(#(#idents),*)),
+        (false, false) => quote!(#name(#(#idents),*)),
+    };
+    let (asyncness, call) = if function.is_async() {
+        (Some(quote!(async)), quote!(#call.await))
+    } else {
+        (None, call)
+    };
+    let target = if form.methods {
+        format!("`Self::{name}`")
+    } else {
+        format!("`{name}`")
+    };
+    let doc = match &batched {
+        Some(_) => format!("{target} for each item's arguments, in order: one round trip reads every value L1 does not hold, and each value neither tier holds is computed as a call of {target} would (single flight, lock and store included)."),
+        None => format!("{target} for each item's arguments, in order, as a call each."),
+    };
+    let body = match batched {
+        Some((encode, found)) => {
+            let skipped = [&bypass.uncached_if, &bypass.refresh_if]
+                .into_iter()
+                .flatten()
+                .map(|condition| quote!(|| (#condition)));
+            let cache = &form.cache;
+            quote! {
+                let mut __memo_items = ::std::vec::Vec::new();
+                let mut __memo_keys = ::std::vec::Vec::new();
+                for #item in items {
+                    let __memo_skipped: bool = false #(#skipped)*;
+                    __memo_keys.push(if __memo_skipped {
+                        ::memo_core::__private::EncodedArgs::SKIPPED
+                    } else {
+                        #encode
+                    });
+                    __memo_items.push(#item);
+                }
+                let __memo_found = #cache.type_checked().peek_many(&__memo_keys);
+                let mut __memo_results = ::std::vec::Vec::with_capacity(__memo_items.len());
+                for (#item, __memo_found) in __memo_items.into_iter().zip(__memo_found) {
+                    __memo_results.push(match __memo_found {
+                        ::core::option::Option::Some(__memo_value) => #found,
+                        ::core::option::Option::None => #call,
+                    });
+                }
+                __memo_results
+            }
+        }
+        None => quote! {
+            let mut __memo_results = ::std::vec::Vec::new();
+            for #item in items {
+                __memo_results.push(#call);
+            }
+            __memo_results
+        },
+    };
+    quote! {
+        #[doc = #doc]
+        #[allow(clippy::needless_pass_by_value, clippy::unused_unit)]
+        #vis #asyncness fn #get_many_fn #generics (
+            #receiver
+            items: ::std::vec::Vec<#item_ty>
+        ) -> ::std::vec::Vec<#output> #where_clause {
+            #body
         }
     }
 }

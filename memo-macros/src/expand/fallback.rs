@@ -67,6 +67,7 @@ fn stub_expansion(kind: Kind, function: &Function, form: &Placement) -> Expansio
         peek: (peek, never.clone()),
         cache_key: key.map(|key| (key, never.clone())),
         invalidate_all: (kind == Kind::Memoized && function.receiver).then_some(never),
+        get_many: None,
         clear_is_async,
     }
 }

@@ -242,6 +242,7 @@ pub(super) fn expansion(
         cache_key: None,
         invalidate_all: per_instance
             .then(|| quote!(::memo_core::__private::invalidate_all(Self::#slot_fn()))),
+        get_many: None,
         clear_is_async: signatures.clear_is_async,
     }
 }

@@ -263,6 +263,11 @@ pub(super) struct Expansion {
     pub(super) cache_key: Option<(TokenStream, TokenStream)>,
     /// `invalidate_all`'s body (per-instance `#[memoized]` methods only).
     pub(super) invalidate_all: Option<TokenStream>,
+    /// `get_many`'s batched read (sync `#[quickcache]` only; the others
+    /// call the function once per item): the encoded arguments of one call,
+    /// and a found value as the call's result, both with the parameters in
+    /// scope.
+    pub(super) get_many: Option<(TokenStream, TokenStream)>,
     /// Which companions are `async fn` (on an `async fn`, those that may do
     /// I/O): `clear`, `invalidate` and `get_cached_value`; `refresh` and
     /// `uncached` follow the function.
