@@ -321,13 +321,21 @@ async fn a_failing_async_body_hands_the_stale_value_to_its_whole_flight() {
     );
 }
 
-/// `get_many` on an `async fn`: a call per item, awaited in order.
+#[memoized]
+async fn rows(id: u64) -> String {
+    format!("row {id}")
+}
+
+#[quickcache]
+async fn tagged(id: u64, label: &str) -> String {
+    format!("{label}#{id}")
+}
+
+/// `get_many` on an `async fn`: the batch's read, then a call per item
+/// still missing, awaited in order.
 #[tokio::test]
 async fn async_get_many_calls_in_order() {
-    let got = fetch::get_many(vec![(7, "x"), (8, "y")]).await;
-    assert_eq!(got, ["x#7", "y#8"]);
-    assert_eq!(
-        load::get_many(vec![9]).await,
-        [Arc::new("row 9".to_owned())]
-    );
+    let got = tagged::get_many(vec![(7, "x"), (8, "y"), (7, "x")]).await;
+    assert_eq!(got, ["x#7", "y#8", "x#7"]);
+    assert_eq!(rows::get_many(vec![9, 9]).await, ["row 9", "row 9"]);
 }

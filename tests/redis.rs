@@ -148,6 +148,34 @@ fn get_many_reads_every_entry_in_one_round_trip() {
         runs + 2,
         "31 and 32 once each"
     );
+
+    // The same for an `async fn`: its GETs go out at once.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for &sku in &stored {
+            priced_async(sku).await;
+        }
+        let runs = PRICED_RUNS.load(Ordering::SeqCst);
+        proxy.delay_replies(100);
+        let started = Instant::now();
+        let got = priced_async::get_many(stored.clone()).await;
+        let took = started.elapsed();
+        assert_eq!(got, stored.iter().map(|sku| sku * 100).collect::<Vec<_>>());
+        assert_eq!(PRICED_RUNS.load(Ordering::SeqCst), runs, "every one a hit");
+        assert!(
+            took < Duration::from_millis(800),
+            "one round trip, not 30: {took:?}"
+        );
+    });
+}
+
+#[quickcache(name = "redis_tests::priced_async", memoize_timeout = 0)]
+async fn priced_async(sku: u32) -> u32 {
+    PRICED_RUNS.fetch_add(1, Ordering::SeqCst);
+    sku * 100
 }
 
 /// A process that `configure`d a function off neither reads nor stores its

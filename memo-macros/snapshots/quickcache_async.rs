@@ -128,12 +128,47 @@ impl report {
             .peek_async((&::memo_core::__private::KeyOf(&(&id,))).memo_key())
             .await
     }
-    ///`report` for each item's arguments, in order, as a call each.
+    ///`report` for each item's arguments, in order: one round trip reads every value L1 does not hold, and each value neither tier holds is computed as a call of `report` would (single flight, lock and store included; one after another on an `async fn`).
     #[allow(clippy::needless_pass_by_value, clippy::unused_unit)]
     async fn get_many(items: ::std::vec::Vec<u64>) -> ::std::vec::Vec<Option<String>> {
-        let mut __memo_results = ::std::vec::Vec::new();
+        let mut __memo_items = ::std::vec::Vec::new();
+        let mut __memo_keys = ::std::vec::Vec::new();
         for id in items {
-            __memo_results.push(report(id).await);
+            let __memo_skipped: bool = false || (::memo_core::__private::bypassed());
+            __memo_keys
+                .push(
+                    if __memo_skipped {
+                        ::memo_core::__private::EncodedArgs::SKIPPED
+                    } else {
+                        {
+                            #[allow(unused_imports)]
+                            use ::memo_core::__private::{
+                                ProbeByValue as _, ProbeEncoded as _, SerializedKey as _,
+                                UnserializableKey as _,
+                            };
+                            report::__memo_cache()
+                                .type_checked()
+                                .encode_args(
+                                    (&::memo_core::__private::KeyOf(&(&id,))).memo_key(),
+                                )
+                        }
+                    },
+                );
+            __memo_items.push(id);
+        }
+        let __memo_found = report::__memo_cache()
+            .type_checked()
+            .peek_many_async(&__memo_keys)
+            .await;
+        let mut __memo_results = ::std::vec::Vec::with_capacity(__memo_items.len());
+        for (id, __memo_found) in __memo_items.into_iter().zip(__memo_found) {
+            __memo_results
+                .push(
+                    match __memo_found {
+                        ::core::option::Option::Some(__memo_value) => __memo_value,
+                        ::core::option::Option::None => report(id).await,
+                    },
+                );
         }
         __memo_results
     }

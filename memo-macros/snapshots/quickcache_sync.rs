@@ -136,7 +136,7 @@ impl dashboard {
         dashboard::__memo_cache()
             .peek((&::memo_core::__private::KeyOf(&(&domain, &user.id))).memo_key())
     }
-    ///`dashboard` for each item's arguments, in order: one round trip reads every value L1 does not hold, and each value neither tier holds is computed as a call of `dashboard` would (single flight, lock and store included).
+    ///`dashboard` for each item's arguments, in order: one round trip reads every value L1 does not hold, and each value neither tier holds is computed as a call of `dashboard` would (single flight, lock and store included; one after another on an `async fn`).
     #[allow(clippy::needless_pass_by_value, clippy::unused_unit)]
     pub fn get_many(items: ::std::vec::Vec<(&str, &User)>) -> ::std::vec::Vec<String> {
         let mut __memo_items = ::std::vec::Vec::new();

@@ -251,6 +251,41 @@ impl Backend for RedisBackend {
         })
     }
 
+    fn get_many_async<'a>(
+        &'a self,
+        generation_key: &'a str,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<FetchedMany, Error>> {
+        Box::pin(async move {
+            if keys.is_empty() {
+                return Ok(FetchedMany::default());
+            }
+            let gets: Vec<redis::Cmd> = std::iter::once(generation_key)
+                .chain(keys.iter().map(String::as_str))
+                .map(|key| get(&self.inner.key(key)))
+                .collect();
+            // Every GET goes out at once on the multiplexed connection (to
+            // its own node in a cluster): one round trip of latency.
+            let mut values: Vec<Option<Vec<u8>>> = self
+                .inner
+                .run_async(|conn| {
+                    let gets = &gets;
+                    async move {
+                        let replies = futures_util::future::join_all(
+                            gets.iter()
+                                .map(|get| conn.clone().query::<Option<Vec<u8>>>(get)),
+                        )
+                        .await;
+                        let values = replies.into_iter().map(|(_, value)| value).collect();
+                        (conn, values)
+                    }
+                })
+                .await?;
+            let generation = parse_generation(values.remove(0));
+            Ok(FetchedMany { generation, values })
+        })
+    }
+
     fn get_value_async<'a>(
         &'a self,
         key: &'a str,

@@ -307,6 +307,15 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         ready(self.get(generation_key, key))
     }
 
+    /// [`Backend::get_many`] for async callers (see [`Backend::get_async`]).
+    fn get_many_async<'a>(
+        &'a self,
+        generation_key: &'a str,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<FetchedMany, Error>> {
+        ready(self.get_many(generation_key, keys))
+    }
+
     /// [`Backend::get_value`] for async callers (see [`Backend::get_async`]).
     fn get_value_async<'a>(
         &'a self,

@@ -136,57 +136,16 @@ where
     /// the shared tier again then. Never fails: a backend failure is
     /// counted and logged, and leaves every call to compute.
     pub fn peek_many(&self, args: &[super::EncodedArgs]) -> Vec<Option<V>> {
-        let mut found: Vec<Option<V>> = vec![None; args.len()];
-        if !self.enabled || crate::switch::bypassed() {
-            return found;
-        }
-        // Taken before the read: a value read across a clear is not kept.
-        let ticket = self.ticket();
-        let mut wanted = Vec::new();
-        for (at, args) in args.iter().enumerate() {
-            let Some(args) = &args.0 else { continue };
-            if self.l1.is_some() {
-                self.counters.l1_probes.add();
-            }
-            match self.l1().and_then(|l1| l1.get(args)) {
-                Some(value) => found[at] = Some(value),
-                None => {
-                    self.probe_missed();
-                    wanted.push((at, self.entry_key(args)));
-                }
-            }
-        }
-        if wanted.is_empty() {
-            return found;
+        let plan = self.plan_many(args);
+        if plan.wanted.is_empty() {
+            return plan.found;
         }
         let backend = backend::current();
         if backend.blocks() {
             report::blocking_in_runtime(&self.namespace);
         }
-        let keys: Vec<String> = wanted.iter().map(|(_, key)| key.clone()).collect();
-        let fetched = match backend.get_many(&self.generation_key, &keys) {
-            Ok(fetched) if fetched.values.len() == keys.len() => fetched,
-            Ok(_) => return found,
-            Err(error) => {
-                self.counters.errors.add();
-                report::backend_failed("get_many", &self.namespace, &error);
-                return found;
-            }
-        };
-        let Some(generation) = fetched.generation else {
-            return found;
-        };
-        for ((at, _), bytes) in wanted.into_iter().zip(fetched.values) {
-            let Some(value) = bytes.and_then(|bytes| self.open(generation, &bytes)) else {
-                continue;
-            };
-            self.counters.shared_hits.add();
-            if let Some(args) = &args[at].0 {
-                self.keep_local(args, &value, ticket);
-            }
-            found[at] = Some(value);
-        }
-        found
+        let fetched = backend.get_many(&self.generation_key, &plan.keys());
+        self.finish_many(plan, args, fetched)
     }
 
     /// Drops the entry for `args` from the shared tier (it leaves a

@@ -113,6 +113,18 @@ where
             .await
     }
 
+    /// [`Cache::peek_many`] for async callers: the batch's read awaited.
+    pub async fn peek_many_async(&self, args: &[super::EncodedArgs]) -> Vec<Option<V>> {
+        let plan = self.plan_many(args);
+        if plan.wanted.is_empty() {
+            return plan.found;
+        }
+        let backend = backend::current();
+        let keys = plan.keys();
+        let fetched = backend.get_many_async(&self.generation_key, &keys).await;
+        self.finish_many(plan, args, fetched)
+    }
+
     /// [`Cache::peek`] for async callers.
     pub async fn peek_async<A: Serialize + ?Sized>(&self, args: &A) -> Option<V> {
         let (args, local) = self.peek_local(args)?;

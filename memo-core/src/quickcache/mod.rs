@@ -826,6 +826,90 @@ where
     }
 }
 
+/// What a `f::get_many` batch found in L1, and what it is to read from
+/// the shared tier: the steps both drivers share (`Cache::plan_many`, then
+/// the backend's `get_many`, then `Cache::finish_many`).
+struct ManyPeek<V> {
+    found: Vec<Option<V>>,
+    /// Taken before the read: a value read across a clear is not kept.
+    ticket: Ticket,
+    /// The items L1 did not answer, and their entry keys.
+    wanted: Vec<(usize, String)>,
+}
+
+impl<V> ManyPeek<V> {
+    fn keys(&self) -> Vec<String> {
+        self.wanted.iter().map(|(_, key)| key.clone()).collect()
+    }
+}
+
+impl<V, C> Cache<V, C>
+where
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    C: Codec + Default,
+{
+    /// L1's answers for a batch, and the keys to read for the rest (none
+    /// with caching off).
+    fn plan_many(&self, args: &[EncodedArgs]) -> ManyPeek<V> {
+        let mut plan = ManyPeek {
+            found: vec![None; args.len()],
+            ticket: self.ticket(),
+            wanted: Vec::new(),
+        };
+        if !self.enabled || crate::switch::bypassed() {
+            return plan;
+        }
+        for (at, args) in args.iter().enumerate() {
+            let Some(args) = &args.0 else { continue };
+            if self.l1.is_some() {
+                self.counters.l1_probes.add();
+            }
+            match self.l1().and_then(|l1| l1.get(args)) {
+                Some(value) => plan.found[at] = Some(value),
+                None => {
+                    self.probe_missed();
+                    plan.wanted.push((at, self.entry_key(args)));
+                }
+            }
+        }
+        plan
+    }
+
+    /// A batch's answers once the shared tier's are in: the values of the
+    /// current generation that open, kept in L1 too. A failure is counted
+    /// and logged, and leaves the rest to their calls.
+    fn finish_many(
+        &self,
+        mut plan: ManyPeek<V>,
+        args: &[EncodedArgs],
+        fetched: Result<backend::FetchedMany, Error>,
+    ) -> Vec<Option<V>> {
+        let fetched = match fetched {
+            Ok(fetched) if fetched.values.len() == plan.wanted.len() => fetched,
+            Ok(_) => return plan.found,
+            Err(error) => {
+                self.counters.errors.add();
+                report::backend_failed("get_many", &self.namespace, &error);
+                return plan.found;
+            }
+        };
+        let Some(generation) = fetched.generation else {
+            return plan.found;
+        };
+        for ((at, _), bytes) in plan.wanted.into_iter().zip(fetched.values) {
+            let Some(value) = bytes.and_then(|bytes| self.open(generation, &bytes)) else {
+                continue;
+            };
+            self.counters.shared_hits.add();
+            if let Some(args) = &args[at].0 {
+                self.keep_local(args, &value, plan.ticket);
+            }
+            plan.found[at] = Some(value);
+        }
+        plan.found
+    }
+}
+
 /// Peeks: `f::get_cached_value` and `f::cache_key`.
 impl<V, C> Cache<V, C>
 where

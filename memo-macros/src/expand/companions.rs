@@ -258,7 +258,7 @@ fn get_many_fn(
         format!("`{name}`")
     };
     let doc = match &batched {
-        Some(_) => format!("{target} for each item's arguments, in order: one round trip reads every value L1 does not hold, and each value neither tier holds is computed as a call of {target} would (single flight, lock and store included)."),
+        Some(_) => format!("{target} for each item's arguments, in order: one round trip reads every value L1 does not hold, and each value neither tier holds is computed as a call of {target} would (single flight, lock and store included; one after another on an `async fn`)."),
         None => format!("{target} for each item's arguments, in order, as a call each."),
     };
     let body = match batched {
@@ -268,6 +268,10 @@ fn get_many_fn(
                 .flatten()
                 .map(|condition| quote!(|| (#condition)));
             let cache = &form.cache;
+            let peek_many = match function.is_async() {
+                true => quote!(#cache.type_checked().peek_many_async(&__memo_keys).await),
+                false => quote!(#cache.type_checked().peek_many(&__memo_keys)),
+            };
             quote! {
                 let mut __memo_items = ::std::vec::Vec::new();
                 let mut __memo_keys = ::std::vec::Vec::new();
@@ -280,7 +284,7 @@ fn get_many_fn(
                     });
                     __memo_items.push(#item);
                 }
-                let __memo_found = #cache.type_checked().peek_many(&__memo_keys);
+                let __memo_found = #peek_many;
                 let mut __memo_results = ::std::vec::Vec::with_capacity(__memo_items.len());
                 for (#item, __memo_found) in __memo_items.into_iter().zip(__memo_found) {
                     __memo_results.push(match __memo_found {

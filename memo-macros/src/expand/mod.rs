@@ -263,8 +263,8 @@ pub(super) struct Expansion {
     pub(super) cache_key: Option<(TokenStream, TokenStream)>,
     /// `invalidate_all`'s body (per-instance `#[memoized]` methods only).
     pub(super) invalidate_all: Option<TokenStream>,
-    /// `get_many`'s batched read (sync `#[quickcache]` only; the others
-    /// call the function once per item): the encoded arguments of one call,
+    /// `get_many`'s batched read (`#[quickcache]`; `#[memoized]` calls the
+    /// function once per item): the encoded arguments of one call,
     /// and a found value as the call's result, both with the parameters in
     /// scope.
     pub(super) get_many: Option<(TokenStream, TokenStream)>,

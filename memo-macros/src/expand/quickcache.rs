@@ -263,7 +263,12 @@ fn calls(
             peek: (peek, quote!(#uses #cache.peek_async(#key).await)),
             cache_key,
             invalidate_all: None,
-            get_many: None,
+            get_many: (!call.once).then(|| {
+                (
+                    quote!({ #uses #cache.type_checked().encode_args(#key) }),
+                    quote!({ #on_hit #hit }),
+                )
+            }),
             clear_is_async,
         };
     }
