@@ -178,6 +178,24 @@ async fn priced_async(sku: u32) -> u32 {
     sku * 100
 }
 
+/// `get_many` in one process reads what another stored, and computes the
+/// rest once.
+#[test]
+fn get_many_reads_another_process_values() {
+    let server = RedisServer::start();
+    let mut a = Worker::start(&server.url());
+    let mut b = Worker::start(&server.url());
+    assert_eq!(a.send("call x"), format!("x@{} 1", a.pid()));
+    assert_eq!(
+        b.send("many x y x"),
+        format!("x@{a} y@{b} x@{a} 1", a = a.pid(), b = b.pid())
+    );
+    assert_eq!(
+        a.send("many y x"),
+        format!("y@{b} x@{a} 1", a = a.pid(), b = b.pid())
+    );
+}
+
 /// A process that `configure`d a function off neither reads nor stores its
 /// entries; the others share theirs as before.
 #[test]

@@ -87,6 +87,14 @@ fn main() {
     out.flush().ok();
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
+        if let Some(args) = line.strip_prefix("many ") {
+            // `many ARG...`: `compute::get_many`, the values then RUNS.
+            let values = compute::get_many(args.split_whitespace().collect());
+            let reply = format!("{} {}", values.join(" "), RUNS.load(Ordering::SeqCst));
+            writeln!(out, "{reply}").ok();
+            out.flush().ok();
+            continue;
+        }
         let mut words = line.split_whitespace();
         let reply = match (words.next(), words.next(), words.next()) {
             (Some("call"), Some(arg), None) => {
