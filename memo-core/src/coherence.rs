@@ -27,42 +27,94 @@ use std::time::Instant;
 use crate::clock::{self, Tick, NEVER};
 use crate::registry;
 
-/// Until when (on the coarse clock) L1 may be used: `NEVER` while the
-/// installed backend vouches for it without a deadline ([`Link::up`]), 0
-/// while its channel is down, a deadline while it vouches by proofs.
-static VOUCHED_UNTIL: AtomicU64 = AtomicU64::new(NEVER);
-/// The channel went down since L1 was last flushed: flush before using L1
-/// again.
-static DOWN: AtomicBool = AtomicBool::new(false);
-/// Which installation of a backend the current links belong to.
-static INSTALLATION: AtomicU64 = AtomicU64::new(0);
-/// Serialises state changes (up, down, install) so a flush and the flag
-/// never interleave wrongly.
-static STATE: Mutex<()> = Mutex::new(());
+/// One backend's coherence: whether the L1 tiers of the functions it
+/// serves may be used, and since which installation. The default backend
+/// has [`DEFAULT`]; each named one (`backend = "..."`) a state of its own
+/// ([`of`]), so one backend's channel going down bypasses only its own
+/// functions' L1.
+#[derive(Debug)]
+pub(crate) struct Coherence {
+    /// The backend's name; `None` for the default one.
+    backend: Option<&'static str>,
+    /// Until when (on the coarse clock) L1 may be used: `NEVER` while the
+    /// backend vouches for it without a deadline ([`Link::up`]), 0 while
+    /// its channel is down, a deadline while it vouches by proofs.
+    vouched_until: AtomicU64,
+    /// The channel went down since L1 was last flushed: flush before using
+    /// L1 again.
+    down: AtomicBool,
+    /// Which installation of a backend the current links belong to.
+    installation: AtomicU64,
+    /// Serialises state changes (up, down, install) so a flush and the flag
+    /// never interleave wrongly.
+    state: Mutex<()>,
+}
 
-/// Whether L1 may be read and written now: two loads (the deadline, and
-/// the time a hit reads for expiry anyway) and a compare on the hit path.
-#[inline]
-pub(crate) fn l1_on() -> bool {
-    match VOUCHED_UNTIL.load(Ordering::Acquire) {
-        NEVER => true,
-        until => clock::recent() < until,
+/// The default backend's coherence.
+pub(crate) static DEFAULT: Coherence = Coherence::new(None);
+
+/// The coherence of the backend named `backend` (`None`: the default one),
+/// made on first use and kept for the life of the process.
+pub(crate) fn of(backend: Option<&'static str>) -> &'static Coherence {
+    let Some(name) = backend else {
+        return &DEFAULT;
+    };
+    static NAMED: Mutex<Vec<&'static Coherence>> = Mutex::new(Vec::new());
+    let mut named = NAMED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = named.iter().find(|c| c.backend == Some(name)) {
+        return found;
     }
+    // One per backend name the process uses: a handful, kept for good.
+    let made: &'static Coherence = Box::leak(Box::new(Coherence::new(Some(name))));
+    named.push(made);
+    made
 }
 
-fn flush_all_local() {
-    registry::each(|cache| cache.flush_local());
-}
+impl Coherence {
+    const fn new(backend: Option<&'static str>) -> Self {
+        Coherence {
+            backend,
+            vouched_until: AtomicU64::new(NEVER),
+            down: AtomicBool::new(false),
+            installation: AtomicU64::new(0),
+            state: Mutex::new(()),
+        }
+    }
 
-/// Starts a new installation: flushes every L1 and hands out the link the new
-/// backend reports through. Links of earlier installations stop counting.
-pub(crate) fn install() -> Link {
-    let _state = STATE.lock().unwrap_or_else(|e| e.into_inner());
-    let installation = INSTALLATION.fetch_add(1, Ordering::AcqRel) + 1;
-    VOUCHED_UNTIL.store(NEVER, Ordering::Release);
-    DOWN.store(false, Ordering::Release);
-    flush_all_local();
-    Link { installation }
+    /// Whether L1 may be read and written now: two loads (the deadline,
+    /// and the time a hit reads for expiry anyway) and a compare on the
+    /// hit path.
+    #[inline]
+    pub(crate) fn l1_on(&self) -> bool {
+        match self.vouched_until.load(Ordering::Acquire) {
+            NEVER => true,
+            until => clock::recent() < until,
+        }
+    }
+
+    /// Flushes the L1 of every function this backend serves.
+    fn flush_all_local(&self) {
+        registry::each(|cache| {
+            if cache.backend() == self.backend {
+                cache.flush_local();
+            }
+        });
+    }
+
+    /// Starts a new installation: flushes the L1 of every function this
+    /// backend serves and hands out the link the new backend reports
+    /// through. Links of earlier installations stop counting.
+    pub(crate) fn install(&'static self) -> Link {
+        let _state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let installation = self.installation.fetch_add(1, Ordering::AcqRel) + 1;
+        self.vouched_until.store(NEVER, Ordering::Release);
+        self.down.store(false, Ordering::Release);
+        self.flush_all_local();
+        Link {
+            coherence: self,
+            installation,
+        }
+    }
 }
 
 /// How a backend tells this process about its broadcast channel and about
@@ -87,12 +139,13 @@ pub(crate) fn install() -> Link {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Link {
+    coherence: &'static Coherence,
     installation: u64,
 }
 
 impl Link {
     fn current(&self) -> bool {
-        INSTALLATION.load(Ordering::Acquire) == self.installation
+        self.coherence.installation.load(Ordering::Acquire) == self.installation
     }
 
     /// The broadcast channel works: flush every L1 (invalidations may have
@@ -125,25 +178,27 @@ impl Link {
     }
 
     fn use_l1_until(&self, until: Tick) {
-        let _state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+        let coherence = self.coherence;
+        let _state = coherence.state.lock().unwrap_or_else(|e| e.into_inner());
         if !self.current() {
             return;
         }
-        if DOWN.swap(false, Ordering::AcqRel) {
-            flush_all_local();
+        if coherence.down.swap(false, Ordering::AcqRel) {
+            coherence.flush_all_local();
         }
-        let current = VOUCHED_UNTIL.load(Ordering::Acquire);
+        let current = coherence.vouched_until.load(Ordering::Acquire);
         if until == NEVER || current == NEVER || until > current {
-            VOUCHED_UNTIL.store(until, Ordering::Release);
+            coherence.vouched_until.store(until, Ordering::Release);
         }
     }
 
     /// The broadcast channel is down: stop using L1 and flush it.
     pub fn down(&self) {
-        let _state = STATE.lock().unwrap_or_else(|e| e.into_inner());
-        if self.current() && !DOWN.swap(true, Ordering::AcqRel) {
-            VOUCHED_UNTIL.store(0, Ordering::Release);
-            flush_all_local();
+        let coherence = self.coherence;
+        let _state = coherence.state.lock().unwrap_or_else(|e| e.into_inner());
+        if self.current() && !coherence.down.swap(true, Ordering::AcqRel) {
+            coherence.vouched_until.store(0, Ordering::Release);
+            coherence.flush_all_local();
         }
     }
 

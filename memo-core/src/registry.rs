@@ -20,6 +20,11 @@ pub(crate) trait CachedFunction: Send + Sync {
     /// Its local tier's state: entries held and their weight, entries
     /// evicted to keep its bounds, expired entries reclaimed.
     fn local_tier(&self) -> LocalTier;
+    /// The name of the backend it uses (`None`: the default one), whose
+    /// coherence flushes its local tier.
+    fn backend(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// See [`CachedFunction::local_tier`].

@@ -429,7 +429,7 @@ pub fn set_backend<B: Backend>(backend: B) {
     let backend: Arc<dyn Backend> = Arc::new(backend);
     *INSTALLED.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&backend));
     INSTALLS.fetch_add(1, Ordering::AcqRel);
-    backend.attach(coherence::install());
+    backend.attach(coherence::DEFAULT.install());
 }
 
 /// The installed backend; the embedded [`MemoryBackend`] until

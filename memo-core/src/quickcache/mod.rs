@@ -108,6 +108,8 @@ pub struct Cache<V, C> {
     enabled: bool,
     /// The `Self` type of a method (its type name), `None` for a function.
     owner: Option<&'static str>,
+    /// Whether its L1 may be used: its backend's coherence.
+    coherence: &'static coherence::Coherence,
     namespace: String,
     /// `memo:v:{namespace}:`, the start of every entry key.
     entry_prefix: String,
@@ -281,6 +283,7 @@ where
         Cache {
             enabled,
             owner,
+            coherence: coherence::of(None),
             generation_key: key::generation_key(&namespace),
             entry_prefix: key::entry_prefix(&namespace),
             namespace,
@@ -374,7 +377,7 @@ where
 
     /// The function's generation, if this process knows it and may trust it.
     fn known_generation(&self) -> Option<Generation> {
-        if !coherence::l1_on() {
+        if !self.coherence.l1_on() {
             return None;
         }
         let generation = self.known_generation.load(Ordering::Acquire);
@@ -637,7 +640,7 @@ where
     /// L1, while it may be used (see [`coherence`]).
     #[inline]
     fn l1(&self) -> Option<&Local<V>> {
-        self.l1.as_ref().filter(|_| coherence::l1_on())
+        self.l1.as_ref().filter(|_| self.coherence.l1_on())
     }
 
     /// Keeps a copy of `value` in L1, if L1 is on (cloned only then) and
@@ -822,7 +825,7 @@ where
     fn l1_to_probe(&self) -> Option<&Local<V>> {
         let l1 = self.l1.as_ref()?;
         self.counters.l1_probes.add();
-        coherence::l1_on().then_some(l1)
+        self.coherence.l1_on().then_some(l1)
     }
 }
 
