@@ -196,6 +196,106 @@ fn get_many_reads_another_process_values() {
     );
 }
 
+static ON_DEFAULT_RUNS: AtomicUsize = AtomicUsize::new(0);
+static ON_REPORTS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::on_default", memoize_timeout = 60)]
+fn on_default(x: u32) -> u32 {
+    ON_DEFAULT_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[quickcache(
+    name = "redis_tests::on_reports",
+    backend = "reports",
+    memoize_timeout = 60
+)]
+fn on_reports(x: u32) -> u32 {
+    ON_REPORTS_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+/// `backend = "reports"`: the function's entries live in its own backend,
+/// and that backend's channel gates its L1 alone: silenced, it bypasses
+/// the L1 of its functions within the staleness bound, while the default
+/// backend's functions keep theirs.
+#[test]
+fn a_named_backend_holds_its_entries_and_gates_its_own_l1() {
+    let _turn = exclusive();
+    let (main, reports) = (RedisServer::start(), RedisServer::start());
+    let proxy = support::Proxy::start(reports.port);
+    install(RedisBackend::connect(&main.url()).unwrap());
+    let named = RedisBackend::connect(&proxy.url()).unwrap();
+    wait_until(Duration::from_secs(10), "the reports channel", || {
+        named.is_subscribed()
+    });
+    memo_core::set_backend_named("reports", named);
+    assert_eq!((on_default(1), on_reports(1)), (1, 1));
+    let exists = |server: &RedisServer, key: &str| -> bool {
+        redis::cmd("EXISTS")
+            .arg(key)
+            .query(&mut server.client())
+            .unwrap()
+    };
+    let (on_main, on_named) = (
+        on_default::cache_key(1).unwrap(),
+        on_reports::cache_key(1).unwrap(),
+    );
+    assert!(exists(&main, &on_main) && !exists(&reports, &on_main));
+    assert!(exists(&reports, &on_named) && !exists(&main, &on_named));
+
+    proxy.black_hole();
+    std::thread::sleep(Duration::from_millis(400));
+    let (default_runs, reports_runs) = (
+        ON_DEFAULT_RUNS.load(Ordering::SeqCst),
+        ON_REPORTS_RUNS.load(Ordering::SeqCst),
+    );
+    assert_eq!(on_default(1), 1);
+    assert_eq!(
+        ON_DEFAULT_RUNS.load(Ordering::SeqCst),
+        default_runs,
+        "the default backend's L1 still serves"
+    );
+    assert_eq!(on_reports(1), 1);
+    assert_eq!(
+        ON_REPORTS_RUNS.load(Ordering::SeqCst),
+        reports_runs + 1,
+        "the silent backend's L1 is bypassed: computed"
+    );
+    memo_core::set_backend_named("reports", memo_core::MemoryBackend::new());
+}
+
+/// Two processes share a named backend: one's value is the other's hit,
+/// and one's `set_cached_value` reaches the other's L1 within the bound.
+#[test]
+fn processes_share_a_named_backend_and_its_invalidations() {
+    let (main, reports) = (RedisServer::start(), RedisServer::start());
+    let (main_url, reports_url) = (main.url(), reports.url());
+    let mut a = Worker::start_with(&[&main_url, &reports_url]);
+    let mut b = Worker::start_with(&[&main_url, &reports_url]);
+    assert_eq!(a.send("report q1"), format!("q1@{} 1", a.pid()));
+    assert_eq!(b.send("report q1"), format!("q1@{} 0", a.pid()), "shared");
+    let key = memo_core::key::entry_key_for("worker::report", &(&"q1",)).unwrap();
+    let stored: bool = redis::cmd("EXISTS")
+        .arg(&key)
+        .query(&mut reports.client())
+        .unwrap();
+    assert!(stored, "in the reports server");
+    assert_eq!(a.send("set-report q1 fresh"), "ok");
+    let start = Instant::now();
+    loop {
+        let reply = b.send("report q1");
+        if reply.starts_with("fresh ") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(100),
+            "B still served {reply:?} after {:?}",
+            start.elapsed()
+        );
+    }
+}
+
 /// A process that `configure`d a function off neither reads nor stores its
 /// entries; the others share theirs as before.
 #[test]

@@ -3,9 +3,12 @@
 //! Every `#[quickcache]` function registers its cache in `registry` on
 //! first use, by namespace. Whatever learns that the shared tier changed
 //! underneath this process drops the affected L1 entries through it: installing a
-//! backend flushes every L1, and a backend shared between processes relays
+//! backend flushes the L1 of every function it serves, and a backend shared between processes relays
 //! other processes' `clear`, `invalidate` and `set_cached_value` through a
 //! [`Link`] (Redis pub/sub in `memo-redis`).
+//!
+//! Each backend (the default one, and each named one) has a `Coherence`
+//! of its own, and only its functions' L1 follows it.
 //!
 //! While a backend reports its broadcast channel down ([`Link::down`]), L1 is
 //! bypassed: nothing is served from it or stored in it, since an invalidation

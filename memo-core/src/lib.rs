@@ -80,7 +80,7 @@ mod switch;
 mod weigh;
 
 pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
-pub use backend::{set_backend, Backend};
+pub use backend::{set_backend, set_backend_named, Backend};
 pub use configure::{configure, Settings};
 pub use error::Error;
 pub use lock::{lock, lock_async, try_lock, LockGuard};

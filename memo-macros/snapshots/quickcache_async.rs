@@ -54,6 +54,7 @@ impl report {
             min_time: ::memo_core::__private::Duration::ZERO,
             timeout_jitter: 0f64,
             stale_on_error: ::memo_core::__private::Duration::ZERO,
+            backend: ::core::option::Option::None,
         });
         __MEMO_CACHE.get()
     }

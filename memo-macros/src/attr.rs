@@ -135,6 +135,7 @@ pub(crate) struct Options {
     pub(crate) skip: Option<Given<Path>>,
     pub(crate) stale_on_error: Option<Given<StaleOnError>>,
     pub(crate) idle_timeout: Option<Given<Seconds>>,
+    pub(crate) backend: Option<Given<LitStr>>,
 }
 
 /// Parses `args`, reporting every unknown, duplicate or malformed option.
@@ -284,6 +285,18 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
     }),
     ("skip", Takes::Quickcache, |name, input, options| {
         set(&mut options.skip, name, input.parse()?)
+    }),
+    ("backend", Takes::Quickcache, |name, input, options| {
+        let lit: LitStr = input.parse().map_err(|error| {
+            syn::Error::new(
+                error.span(),
+                "expected the backend's name as a string: `backend = \"reports\"`",
+            )
+        })?;
+        if lit.value().is_empty() {
+            return Err(syn::Error::new(lit.span(), "`backend` must not be empty"));
+        }
+        set(&mut options.backend, name, lit)
     }),
     ("idle_timeout", Takes::Memoized, |name, input, options| {
         set(&mut options.idle_timeout, name, parse_seconds(input)?)

@@ -59,6 +59,20 @@ fn fetch(arg: &str, fail: bool) -> Result<String, String> {
     Ok(format!("{arg}@{}", std::process::id()))
 }
 
+static REPORT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// On the backend named "reports" (the worker's second URL).
+#[quickcache(
+    name = "worker::report",
+    backend = "reports",
+    timeout = 300,
+    memoize_timeout = 600
+)]
+fn report(arg: &str) -> String {
+    REPORT_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("{arg}@{}", std::process::id())
+}
+
 fn micros() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -82,6 +96,14 @@ fn main() {
         std::thread::sleep(Duration::from_millis(5));
     }
     memo_core::set_backend(backend);
+    // A second URL: the backend named "reports" (`report ARG`).
+    if let Some(url) = std::env::args().nth(2) {
+        let reports = memo_redis::RedisBackend::connect(&url).expect("a valid Redis URL");
+        while !reports.is_subscribed() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        memo_core::set_backend_named("reports", reports);
+    }
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready").ok();
     out.flush().ok();
@@ -102,6 +124,13 @@ fn main() {
                 format!("{value} {}", RUNS.load(Ordering::SeqCst))
             }
             (Some("clear"), Some(arg), None) => outcome(compute::clear(arg)),
+            (Some("report"), Some(arg), None) => {
+                let value = report(arg);
+                format!("{value} {}", REPORT_RUNS.load(Ordering::SeqCst))
+            }
+            (Some("set-report"), Some(arg), Some(value)) => {
+                outcome(report::set_cached_value(arg).to(value.to_owned()))
+            }
             (Some("fetch"), Some(arg), Some(how)) => match fetch(arg, how == "fail") {
                 Ok(value) => value,
                 Err(error) => format!("error: {error}"),

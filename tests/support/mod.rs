@@ -525,8 +525,14 @@ impl Worker {
     /// Starts a worker on `target` (a Redis URL, or `cluster:url,url,..`)
     /// and waits until its invalidation channel is subscribed.
     pub fn start(target: &str) -> Worker {
+        Self::start_with(&[target])
+    }
+
+    /// [`Worker::start`] with more arguments (a second URL: the backend
+    /// named "reports").
+    pub fn start_with(args: &[&str]) -> Worker {
         let mut child = Command::new(env!("CARGO_BIN_EXE_memo-worker"))
-            .arg(target)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -459,6 +459,77 @@ pub fn current() -> Arc<dyn Backend> {
     backend
 }
 
+/// The named backends (`set_backend_named`), each with its name.
+static NAMED: RwLock<Vec<(&'static str, Arc<dyn Backend>)>> = RwLock::new(Vec::new());
+
+/// Installs `backend` under `name`, as the shared tier of the
+/// `#[quickcache(backend = "name")]` functions (django-cache-memoize's
+/// `cache_alias`); the others keep the default one ([`set_backend`]).
+/// Until it is called, such functions use an embedded [`MemoryBackend`]
+/// of that name, as the default is embedded until `set_backend`. Calling it
+/// again switches that name's backend and drops those functions' L1
+/// entries. A named backend has a coherence of its own: its invalidation
+/// channel going down bypasses the L1 of its functions only.
+///
+/// # Examples
+///
+/// ```
+/// use memo_core::{quickcache, MemoryBackend};
+///
+/// memo_core::set_backend_named("reports", MemoryBackend::new());
+///
+/// #[quickcache(backend = "reports")]
+/// fn monthly(month: u32) -> u64 { u64::from(month) * 1000 }
+///
+/// assert_eq!(monthly(3), 3000);
+/// ```
+pub fn set_backend_named<B: Backend>(name: &str, backend: B) {
+    let backend: Arc<dyn Backend> = Arc::new(backend);
+    let name = {
+        let mut named = NAMED.write().unwrap_or_else(|e| e.into_inner());
+        match named.iter_mut().find(|(held, _)| *held == name) {
+            Some((held, slot)) => {
+                *slot = Arc::clone(&backend);
+                *held
+            }
+            None => {
+                // One string per backend name the process uses, kept.
+                let held: &'static str = Box::leak(name.to_owned().into_boxed_str());
+                named.push((held, Arc::clone(&backend)));
+                held
+            }
+        }
+    };
+    backend.attach(coherence::of(Some(name)).install());
+}
+
+/// The backend of the functions named `name` (`None`: the default one,
+/// [`current`]): the one `set_backend_named` installed, or an embedded
+/// one until it is called.
+pub(crate) fn of(name: Option<&'static str>) -> Arc<dyn Backend> {
+    let Some(name) = name else {
+        return current();
+    };
+    let find = |named: &[(&'static str, Arc<dyn Backend>)]| {
+        named
+            .iter()
+            .find(|(held, _)| *held == name)
+            .map(|(_, backend)| Arc::clone(backend))
+    };
+    if let Some(backend) = find(&NAMED.read().unwrap_or_else(|e| e.into_inner())) {
+        return backend;
+    }
+    let mut named = NAMED.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(backend) = find(&named) {
+        return backend;
+    }
+    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    named.push((name, Arc::clone(&backend)));
+    drop(named);
+    backend.attach(coherence::of(Some(name)).install());
+    backend
+}
+
 fn installed() -> Arc<dyn Backend> {
     if let Some(backend) = INSTALLED.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
         return Arc::clone(backend);

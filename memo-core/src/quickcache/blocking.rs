@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::steps;
 use super::{spans, tombstone, Cache, Claim, Entry, Joining, Lookup, Prepared};
-use crate::backend::{self, Backend};
+use crate::backend::Backend;
 use crate::codec::Codec;
 use crate::flight::Leader;
 use crate::key::ArgsKey;
@@ -79,7 +79,7 @@ where
         ticket: Ticket,
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
-        let backend = backend::current();
+        let backend = self.backend();
         if backend.blocks() {
             report::blocking_in_runtime(&self.namespace);
         }
@@ -117,7 +117,7 @@ where
         if local.is_some() {
             return local;
         }
-        let backend = backend::current();
+        let backend = self.backend();
         self.peeked(backend.get(&self.generation_key, &self.entry_key(&args)))
     }
 
@@ -140,7 +140,7 @@ where
         if plan.wanted.is_empty() {
             return plan.found;
         }
-        let backend = backend::current();
+        let backend = self.backend();
         if backend.blocks() {
             report::blocking_in_runtime(&self.namespace);
         }
@@ -162,7 +162,7 @@ where
         A: Serialize + ?Sized,
     {
         let args = super::encode(args)?;
-        let backend = backend::current();
+        let backend = self.backend();
         let cleared = backend.set(&self.entry_key(&args), &tombstone(), self.timeout);
         self.forget_local(&args);
         registry::changed_here(self, Some(&args));
@@ -178,7 +178,7 @@ where
     ///
     /// When the backend fails; L1 is flushed all the same.
     pub fn invalidate(&self) -> Result<(), Error> {
-        let backend = backend::current();
+        let backend = self.backend();
         let renewed = backend.new_generation(&self.generation_key);
         self.flush_local();
         registry::changed_here(self, None);
@@ -259,7 +259,7 @@ where
         let cache = self.cache;
         let ticket = cache.ticket();
         let args = self.args?;
-        let backend = backend::current();
+        let backend = cache.backend();
         let told = cache
             .store(&*backend, &cache.entry_key(&args), &value)
             .map(|()| backend.broadcast(&cache.namespace, Some(&args)));

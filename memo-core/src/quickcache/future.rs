@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::steps;
 use super::{spans, tombstone, Cache, Claim, Entry, Joining, Lookup, Prepared};
-use crate::backend::{self, Backend};
+use crate::backend::Backend;
 use crate::codec::Codec;
 use crate::flight::Leader;
 use crate::key::ArgsKey;
@@ -86,7 +86,7 @@ where
         ticket: Ticket,
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
-        let backend = backend::current();
+        let backend = self.backend();
         let key = self.entry_key(&args);
         let read_at = Instant::now();
         let span = spans::lookup(&self.namespace);
@@ -119,7 +119,7 @@ where
         if plan.wanted.is_empty() {
             return plan.found;
         }
-        let backend = backend::current();
+        let backend = self.backend();
         let keys = plan.keys();
         let fetched = backend.get_many_async(&self.generation_key, &keys).await;
         self.finish_many(plan, args, fetched)
@@ -131,7 +131,7 @@ where
         if local.is_some() {
             return local;
         }
-        let backend = backend::current();
+        let backend = self.backend();
         let key = self.entry_key(&args);
         self.peeked(backend.get_async(&self.generation_key, &key).await)
     }
@@ -146,7 +146,7 @@ where
         A: Serialize + ?Sized,
     {
         let args = super::encode(args)?;
-        let backend = backend::current();
+        let backend = self.backend();
         let key = self.entry_key(&args);
         let cleared = backend.set_async(&key, &tombstone(), self.timeout).await;
         self.forget_local(&args);
@@ -161,7 +161,7 @@ where
     ///
     /// As [`Cache::invalidate`].
     pub async fn invalidate_async(&self) -> Result<(), Error> {
-        let backend = backend::current();
+        let backend = self.backend();
         let renewed = backend.new_generation_async(&self.generation_key).await;
         self.flush_local();
         registry::changed_here(self, None);
@@ -234,7 +234,7 @@ where
         let cache = self.cache;
         let ticket = cache.ticket();
         let args = self.args?;
-        let backend = backend::current();
+        let backend = cache.backend();
         let key = cache.entry_key(&args);
         let told = match cache.store_async(&*backend, &key, &value).await {
             Ok(()) => Ok(backend.broadcast_async(&cache.namespace, Some(&args)).await),

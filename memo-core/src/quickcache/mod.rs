@@ -69,6 +69,8 @@ pub struct Spec {
     /// `timeout_jitter`: each entry's `timeout` and `memoize_timeout`
     /// spread over ± this share (0: none).
     pub timeout_jitter: f64,
+    /// `backend = "..."`: the named backend (`None`: the default one).
+    pub backend: Option<&'static str>,
     /// `stale_on_error`: how long past its `timeout` the shared tier keeps
     /// an entry, to be served when the body returns `Err` (zero: it is
     /// not kept).
@@ -108,6 +110,8 @@ pub struct Cache<V, C> {
     enabled: bool,
     /// The `Self` type of a method (its type name), `None` for a function.
     owner: Option<&'static str>,
+    /// Its backend's name (`None`: the default one).
+    backend: Option<&'static str>,
     /// Whether its L1 may be used: its backend's coherence.
     coherence: &'static coherence::Coherence,
     namespace: String,
@@ -283,7 +287,8 @@ where
         Cache {
             enabled,
             owner,
-            coherence: coherence::of(None),
+            backend: spec.backend,
+            coherence: coherence::of(spec.backend),
             generation_key: key::generation_key(&namespace),
             entry_prefix: key::entry_prefix(&namespace),
             namespace,
@@ -310,6 +315,11 @@ where
     /// The namespace of this function's shared-tier keys.
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    /// The function's shared tier: its named backend, or the default one.
+    fn backend(&self) -> std::sync::Arc<dyn Backend> {
+        backend::of(self.backend)
     }
 
     /// Whether this is the cache of `owner`'s method (of the function, for
@@ -927,7 +937,7 @@ where
     /// When the arguments cannot be encoded.
     pub fn cache_key<A: Serialize + ?Sized>(&self, args: &A) -> Result<String, Error> {
         let args = encode(args)?;
-        Ok(backend::current().key_as_stored(&self.entry_key(&args)))
+        Ok(self.backend().key_as_stored(&self.entry_key(&args)))
     }
 
     /// The start of a peek (`f::get_cached_value`): the encoded arguments
@@ -1233,6 +1243,10 @@ where
 
     fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    fn backend(&self) -> Option<&'static str> {
+        self.backend
     }
 
     fn local_tier(&self) -> registry::LocalTier {

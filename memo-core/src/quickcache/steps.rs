@@ -530,6 +530,7 @@ mod tests {
                 min_time: Duration::ZERO,
                 timeout_jitter: 0.0,
                 stale_on_error: Duration::ZERO,
+                backend: None,
             },
             None,
         )

@@ -107,6 +107,13 @@ pub(super) fn expansion(
         }
         None => quote!(::core::option::Option::None),
     };
+    let backend = match &options.backend {
+        Some(given) => {
+            let name = &given.value;
+            quote!(::core::option::Option::Some(#name))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let function_name = function.name().to_string();
     let digest = digest(function);
     let get = if form.methods {
@@ -132,6 +139,7 @@ pub(super) fn expansion(
                     min_time: #min_time,
                     timeout_jitter: #jitter,
                     stale_on_error: #stale_on_error,
+                    backend: #backend,
                 },
             );
             __MEMO_CACHE.#get
