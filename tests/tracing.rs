@@ -159,3 +159,34 @@ fn a_sync_call_on_redis_inside_a_tokio_runtime_is_warned_of_once() {
     // The embedded backend again, for the tests that follow.
     memo_core::set_backend(memo_core::MemoryBackend::new());
 }
+
+#[memo_core::memoized]
+fn traced_local(x: u32) -> u32 {
+    x
+}
+
+/// A hit is a `debug` event naming its tier, on both attributes; with no
+/// subscriber interested, none is made.
+#[test]
+fn hits_are_debug_events_with_their_tier() {
+    let _turn = support::exclusive();
+    let spans = Spans::default();
+    tracing::subscriber::with_default(spans.clone(), || {
+        traced(40);
+        traced(40);
+        traced_local(40);
+        traced_local(40);
+    });
+    let events = spans.2.lock().unwrap();
+    let hits: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|fields| fields.get("message").is_some_and(|m| m == "memo.hit"))
+        .map(|fields| (fields["namespace"].as_str(), fields["tier"].as_str()))
+        .collect();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert_eq!(hits[0], ("\"tests::traced\"", "\"l1\""));
+    assert!(
+        hits[1].0.contains("traced_local@") && hits[1].1 == "\"l1\"",
+        "{hits:?}"
+    );
+}

@@ -172,9 +172,27 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     #[inline]
     pub fn get<Q: BorrowedKey<K>>(&self, args: &Q) -> Option<V> {
         self.stats.counters.l1_probes.add();
+        if crate::quickcache::spans::hits_traced() {
+            return self.traced_get(args);
+        }
         self.inner()
             .store
             .get_equivalent(&Borrowed(args), || args.to_owned_key())
+    }
+
+    /// [`Memoized::get`] while a subscriber wants `debug` events: a hit is
+    /// one (out of line; the hit path checks a static and goes on).
+    #[cold]
+    #[inline(never)]
+    fn traced_get<Q: BorrowedKey<K>>(&self, args: &Q) -> Option<V> {
+        let found = self
+            .inner()
+            .store
+            .get_equivalent(&Borrowed(args), || args.to_owned_key());
+        if found.is_some() {
+            crate::quickcache::spans::hit(self.stats.namespace, "l1");
+        }
+        found
     }
 
     /// The rest of [`Memoized::call`] after a miss (or after

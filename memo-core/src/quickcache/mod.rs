@@ -454,6 +454,7 @@ where
         leader: Leader<'c, ArgsKey, V>,
     ) -> Lookup<'c, V, C> {
         self.counters.shared_hits.add();
+        spans::hit(&self.namespace, "shared");
         self.keep_local(&args, &value, ticket);
         leader.finish(&value);
         Lookup::Hit(value)
@@ -488,6 +489,7 @@ where
         match followed {
             Some(Followed::Value(value)) => {
                 self.counters.shared_hits.add();
+                spans::hit(&self.namespace, "flight");
                 return Joining::Done(Lookup::Hit(value));
             }
             Some(Followed::Alone) => return Joining::Done(self.uncached(ticket)),
@@ -815,8 +817,31 @@ where
     where
         A: Serialize + ?Sized,
     {
+        if spans::hits_traced() {
+            return self.traced_hit(|| self.probe_untraced(args));
+        }
+        self.probe_untraced(args)
+    }
+
+    #[inline(always)]
+    fn probe_untraced<A>(&self, args: &A) -> Option<V>
+    where
+        A: Serialize + ?Sized,
+    {
         let l1 = self.l1_to_probe()?;
         key::with_encoded(args, |bytes| l1.get_encoded(bytes.ok()?))
+    }
+
+    /// A probe while a subscriber wants `debug` events of `memo`: an L1 hit
+    /// is one (out of line; the hit path checks a static and goes on).
+    #[cold]
+    #[inline(never)]
+    fn traced_hit(&self, probe: impl FnOnce() -> Option<V>) -> Option<V> {
+        let found = probe();
+        if found.is_some() {
+            spans::hit(&self.namespace, "l1");
+        }
+        found
     }
 
     /// [`Cache::probe`] for arguments that L1 keys by value (see
@@ -826,6 +851,9 @@ where
     /// reaches it by encoded arguments as before.
     #[inline]
     pub fn probe_typed<A: TypedArgs>(&self, args: &A) -> Option<V> {
+        if spans::hits_traced() {
+            return self.traced_hit(|| self.l1_to_probe()?.get_typed(args));
+        }
         self.l1_to_probe()?.get_typed(args)
     }
 
@@ -1109,9 +1137,23 @@ where
 /// its waits), and the computation. Created on the miss path only; a hit
 /// makes none. When no subscriber wants them, each costs a check of a
 /// static.
-pub(super) mod spans {
+pub(crate) mod spans {
     use tracing::field::Empty;
     use tracing::Span;
+
+    /// Whether a subscriber wants `memo`'s `debug` events: what a hit
+    /// checks before it goes on (a static's load and a compare when none
+    /// does).
+    #[inline(always)]
+    pub(crate) fn hits_traced() -> bool {
+        tracing::enabled!(target: "memo", tracing::Level::DEBUG)
+    }
+
+    /// A hit, as a `debug` event: the tier that answered (`l1`, `shared`,
+    /// or `flight`: another caller's computation).
+    pub(crate) fn hit(namespace: &str, tier: &'static str) {
+        tracing::debug!(target: "memo", namespace, tier, "memo.hit");
+    }
 
     pub(in crate::quickcache) fn wait(namespace: &str) -> Span {
         tracing::debug_span!(target: "memo", "memo.wait", namespace)
