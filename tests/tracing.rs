@@ -190,3 +190,18 @@ fn hits_are_debug_events_with_their_tier() {
         "{hits:?}"
     );
 }
+
+/// A `#[memoized]` miss opens a compute span with its time too.
+#[test]
+fn a_memoized_miss_is_traced() {
+    let _turn = support::exclusive();
+    let spans = Spans::default();
+    tracing::subscriber::with_default(spans.clone(), || {
+        traced_local(41);
+    });
+    let spans = spans.0.lock().unwrap();
+    let (name, fields) = spans.last().expect("a span");
+    assert_eq!(name, "memo.compute");
+    assert!(fields["namespace"].contains("traced_local@"), "{fields:?}");
+    assert!(fields.contains_key("elapsed_ms"), "{fields:?}");
+}

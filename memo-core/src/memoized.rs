@@ -13,7 +13,9 @@ use std::future::Future;
 use std::time::Instant;
 
 use crate::counters::Counters;
+use crate::quickcache::spans;
 use crate::registry::{self, CachedFunction, LocalTier};
+use tracing::Instrument;
 
 use crate::flight::{Flight, Flights, Followed, Joined, Leader};
 use crate::outcome::{Keep, Started};
@@ -216,15 +218,21 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
                     found(&key);
                     return P::hit(value);
                 }
-                MissStep::Wait(flight) => followed = Some(flight.wait()),
+                MissStep::Wait(flight) => {
+                    let span = spans::wait(self.stats.namespace);
+                    followed = Some(span.in_scope(|| flight.wait()));
+                }
                 MissStep::Alone => {
                     let at = self.stats.begin();
-                    let result = compute();
-                    self.stats.computed(at);
+                    let span = spans::compute(self.stats.namespace);
+                    let result = span.in_scope(compute);
+                    self.stats.computed(&span, at);
                     return result;
                 }
                 MissStep::Compute(computing) => {
-                    let result = compute();
+                    let span = spans::compute(self.stats.namespace);
+                    let result = span.in_scope(compute);
+                    self.stats.computed(&span, computing.at);
                     self.computed(key, computing, keep.kept(&result));
                     return result;
                 }
@@ -273,7 +281,6 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     /// compute on their own.
     fn computed(&self, key: K, computing: Computing<'_, K, V>, kept: Option<&V>) {
         let inner = self.inner();
-        self.stats.computed(computing.at);
         match self.worth_keeping(Started::at(computing.at), kept) {
             Some(value) => {
                 inner
@@ -311,15 +318,21 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
                     found(&key);
                     return P::hit(value);
                 }
-                MissStep::Wait(flight) => followed = Some(flight.wait_async().await),
+                MissStep::Wait(flight) => {
+                    let span = spans::wait(self.stats.namespace);
+                    followed = Some(flight.wait_async().instrument(span).await);
+                }
                 MissStep::Alone => {
                     let at = self.stats.begin();
-                    let result = compute.await;
-                    self.stats.computed(at);
+                    let span = spans::compute(self.stats.namespace);
+                    let result = compute.instrument(span.clone()).await;
+                    self.stats.computed(&span, at);
                     return result;
                 }
                 MissStep::Compute(computing) => {
-                    let result = compute.await;
+                    let span = spans::compute(self.stats.namespace);
+                    let result = compute.instrument(span.clone()).await;
+                    self.stats.computed(&span, computing.at);
                     self.computed(key, computing, keep.kept(&result));
                     return result;
                 }
@@ -630,9 +643,14 @@ impl MemoStats {
         Instant::now()
     }
 
-    /// The body that began `at` returned.
-    fn computed(&self, at: Instant) {
-        self.counters.computed(self.namespace, at.elapsed());
+    /// The body that began `at` returned: its time in the counters, and on
+    /// its span if a subscriber records it.
+    fn computed(&self, span: &tracing::Span, at: Instant) {
+        let took = at.elapsed();
+        self.counters.computed(self.namespace, took);
+        if !span.is_disabled() {
+            span.record("elapsed_ms", took.as_secs_f64() * 1e3);
+        }
     }
 }
 

@@ -1155,7 +1155,7 @@ pub(crate) mod spans {
         tracing::debug!(target: "memo", namespace, tier, "memo.hit");
     }
 
-    pub(in crate::quickcache) fn wait(namespace: &str) -> Span {
+    pub(crate) fn wait(namespace: &str) -> Span {
         tracing::debug_span!(target: "memo", "memo.wait", namespace)
     }
 
@@ -1165,7 +1165,7 @@ pub(crate) mod spans {
     }
 
     /// `elapsed_ms`, recorded when the computation returns.
-    pub(in crate::quickcache) fn compute(namespace: &str) -> Span {
+    pub(crate) fn compute(namespace: &str) -> Span {
         tracing::debug_span!(target: "memo", "memo.compute", namespace, elapsed_ms = Empty)
     }
 
