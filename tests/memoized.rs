@@ -691,3 +691,50 @@ fn memoized_get_many_calls_in_order() {
     };
     assert_eq!(ledger.balance_get_many(vec![1, 2]), [10, 20]);
 }
+
+static RATES_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static RATE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Fresh for 300 ms, its copy kept 0.6 s more to stand in for an `Err`.
+#[memoized(timeout = 0.3, stale_on_error = 0.6)]
+fn rate(pair: u32) -> Result<u32, String> {
+    let run = RATE_RUNS.fetch_add(1, Ordering::SeqCst) as u32 + 1;
+    if RATES_DOWN.load(Ordering::SeqCst) {
+        return Err(format!("{pair}: down"));
+    }
+    Ok(pair * 100 + run)
+}
+
+/// `stale_on_error` on `#[memoized]`: past its `timeout`, the older `Ok`
+/// stands in for an `Err`, within the grace period only; a clear or an
+/// invalidate ends it.
+#[test]
+fn memoized_stale_on_error_serves_an_older_ok_within_its_grace() {
+    let down = |yes| RATES_DOWN.store(yes, Ordering::SeqCst);
+    let pause = |ms| std::thread::sleep(std::time::Duration::from_millis(ms));
+    assert_eq!(rate(1), Ok(101));
+    pause(400);
+    down(true);
+    assert_eq!(rate(1), Ok(101), "stale, in place of the error");
+    assert_eq!(
+        RATE_RUNS.load(Ordering::SeqCst),
+        2,
+        "the body ran and failed"
+    );
+    assert_eq!(stats_of("::rate@").stale_served, 1);
+    down(false);
+    assert_eq!(rate(1), Ok(103), "the body succeeded: its value");
+    pause(1000);
+    down(true);
+    assert_eq!(rate(1), Err("1: down".into()), "past the grace period");
+
+    down(false);
+    assert_eq!(rate(2), Ok(205));
+    assert_eq!(rate(3), Ok(306));
+    pause(400);
+    down(true);
+    rate::clear(2);
+    assert_eq!(rate(2), Err("2: down".into()), "cleared");
+    rate::invalidate();
+    assert_eq!(rate(3), Err("3: down".into()), "invalidated");
+}

@@ -41,6 +41,9 @@ pub struct MemoSpec {
     /// `idle_timeout`: an entry not read for this long expires (`None`:
     /// none). Not with `timeout`.
     pub idle_timeout: Option<Duration>,
+    /// `stale_on_error`: how long past its `timeout` a copy of each entry
+    /// is kept, to be returned when the body returns `Err` (zero: none).
+    pub stale_on_error: Duration,
 }
 
 /// One `#[memoized]` cache, keyed by owned copies of the arguments.
@@ -66,6 +69,18 @@ struct Inner<K, V> {
     store: Store<K, V>,
     ttl: Option<Tick>,
     flights: Flights<K, V>,
+    /// With `stale_on_error`: a copy of every entry stored, kept `timeout`
+    /// plus the grace period (a store of its own, so a hit reads one
+    /// deadline as before), read only when a body returns `Err`.
+    stale: Option<(Store<K, V>, Tick)>,
+}
+
+/// The tickets a value computed from now on is stored with: the map's, and
+/// the stale copies' (`stale_on_error`).
+#[derive(Clone, Copy)]
+struct Tickets {
+    main: Ticket,
+    stale: Option<Ticket>,
 }
 
 impl<K, V> Memoized<K, V> {
@@ -131,7 +146,46 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
                 .or(self.spec.idle_timeout)
                 .map(clock::ticks),
             flights: Flights::new(),
+            stale: (!self.spec.stale_on_error.is_zero()).then(|| {
+                let store = if self.per_instance {
+                    Store::per_instance(self.spec.max_entries)
+                } else {
+                    Store::new(self.spec.max_entries)
+                };
+                (store, clock::ticks(self.spec.stale_on_error))
+            }),
         })
+    }
+
+    /// The tickets to store a value computed from now on with.
+    fn tickets(&self) -> Tickets {
+        let inner = self.inner();
+        Tickets {
+            main: inner.store.ticket(),
+            stale: inner.stale.as_ref().map(|(stale, _)| stale.ticket()),
+        }
+    }
+
+    /// Stores `value` for `key` under `tickets` (`fencing`: superseding the
+    /// computations under way), and its stale copy.
+    fn keep(&self, key: K, value: &V, tickets: Tickets, fencing: bool) {
+        let inner = self.inner();
+        let ttl = self.entry_ttl();
+        if let (Some((stale, grace)), Some(ticket)) = (&inner.stale, tickets.stale) {
+            let kept_for = ttl.map(|ttl| ttl.saturating_add(*grace));
+            if fencing {
+                stale.insert_fencing(key.clone(), value.clone(), kept_for, ticket);
+            } else {
+                stale.insert(key.clone(), value.clone(), kept_for, ticket);
+            }
+        }
+        if fencing {
+            inner
+                .store
+                .insert_fencing(key, value.clone(), ttl, tickets.main);
+        } else {
+            inner.store.insert(key, value.clone(), ttl, tickets.main);
+        }
     }
 
     /// The cache itself, once its key and value types have been checked:
@@ -233,7 +287,9 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
                     let span = spans::compute(self.stats.namespace);
                     let result = span.in_scope(compute);
                     self.stats.computed(&span, computing.at);
-                    self.computed(key, computing, keep.kept(&result));
+                    if let Some(stale) = self.computed(key, computing, keep.kept(&result)) {
+                        return P::hit(stale);
+                    }
                     return result;
                 }
             }
@@ -269,7 +325,7 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
                 }
                 MissStep::Compute(Computing {
                     leader,
-                    ticket: inner.store.ticket(),
+                    tickets: self.tickets(),
                     at: self.stats.begin(),
                 })
             }
@@ -279,17 +335,27 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     /// After the leader computed: stores what is kept (unless the entry was
     /// invalidated meanwhile) and hands it to the followers, or lets them
     /// compute on their own.
-    fn computed(&self, key: K, computing: Computing<'_, K, V>, kept: Option<&V>) {
+    ///
+    /// With `stale_on_error`, when nothing is kept of the result (an
+    /// `Err`): the stale copy of `key`'s value, if one is still held, to
+    /// return instead (handed to the followers too; nothing is stored).
+    fn computed(&self, key: K, computing: Computing<'_, K, V>, kept: Option<&V>) -> Option<V> {
         let inner = self.inner();
+        if kept.is_none() {
+            if let Some(stale) = inner.stale.as_ref().and_then(|(stale, _)| stale.get(&key)) {
+                self.stats.counters.stale_served.add();
+                computing.leader.finish(&stale);
+                return Some(stale);
+            }
+        }
         match self.worth_keeping(Started::at(computing.at), kept) {
             Some(value) => {
-                inner
-                    .store
-                    .insert(key, value.clone(), self.entry_ttl(), computing.ticket);
+                self.keep(key, value, computing.tickets, false);
                 computing.leader.finish(value);
             }
             None => computing.leader.decline(),
         }
+        None
     }
 
     /// [`Memoized::call`] (or [`Memoized::call_missed`]) for async
@@ -333,7 +399,9 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
                     let span = spans::compute(self.stats.namespace);
                     let result = compute.instrument(span.clone()).await;
                     self.stats.computed(&span, computing.at);
-                    self.computed(key, computing, keep.kept(&result));
+                    if let Some(stale) = self.computed(key, computing, keep.kept(&result)) {
+                        return P::hit(stale);
+                    }
                     return result;
                 }
             }
@@ -375,12 +443,9 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     }
 
     /// A refresh starts: the ticket its value is stored with, and when.
-    fn begin_refresh(&self) -> (Ticket, Started) {
+    fn begin_refresh(&self) -> (Tickets, Started) {
         self.stats.register();
-        (
-            self.inner().store.ticket(),
-            Started::now(self.spec.min_time),
-        )
+        (self.tickets(), Started::now(self.spec.min_time))
     }
 
     /// What of a result computed since `started` to keep: `value`, unless
@@ -391,15 +456,12 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
 
     /// Stores a refreshed value (if there is one to keep), superseding the
     /// computations of `key` under way.
-    fn refreshed(&self, key: K, value: Option<&V>, (ticket, started): (Ticket, Started)) {
+    fn refreshed(&self, key: K, value: Option<&V>, (tickets, started): (Tickets, Started)) {
         let Some(value) = self.worth_keeping(started, value) else {
             return;
         };
-        let inner = self.inner();
-        inner
-            .store
-            .insert_fencing(key.clone(), value.clone(), self.entry_ttl(), ticket);
-        inner.flights.detach(&key);
+        self.keep(key.clone(), value, tickets, true);
+        self.inner().flights.detach(&key);
     }
 
     /// The live value for `key`, without computing or storing anything
@@ -412,12 +474,9 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     /// began before) neither store nor hand their values to later callers.
     pub fn set(&self, key: K, value: V) {
         self.stats.register();
-        let inner = self.inner();
-        let ticket = inner.store.ticket();
-        inner
-            .store
-            .insert_fencing(key.clone(), value, self.entry_ttl(), ticket);
-        inner.flights.detach(&key);
+        let tickets = self.tickets();
+        self.keep(key.clone(), &value, tickets, true);
+        self.inner().flights.detach(&key);
     }
 
     /// Drops the entry for `key`; computations of `key` under way neither
@@ -425,6 +484,9 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     pub fn clear(&self, key: &K) {
         let inner = self.inner();
         inner.store.remove(key);
+        if let Some((stale, _)) = &inner.stale {
+            stale.remove(key);
+        }
         inner.flights.detach(key);
     }
 
@@ -433,6 +495,9 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     pub fn invalidate(&self) {
         let inner = self.inner();
         inner.store.clear();
+        if let Some((stale, _)) = &inner.stale {
+            stale.clear();
+        }
         inner.flights.detach_all();
     }
 
@@ -464,7 +529,7 @@ enum MissStep<'f, K: Hash + Eq, V> {
 /// it began, and when it began (for the stats and `min_time`).
 struct Computing<'f, K: Hash + Eq, V> {
     leader: Leader<'f, K, V>,
-    ticket: Ticket,
+    tickets: Tickets,
     at: Instant,
 }
 
@@ -909,6 +974,7 @@ mod tests {
             min_time: Duration::ZERO,
             timeout_jitter: 0.0,
             idle_timeout: None,
+            stale_on_error: Duration::ZERO,
         };
         static STATS: MemoStats = MemoStats::new("memoized::tests", None);
         for cache in [

@@ -56,6 +56,7 @@ impl load {
                 min_time: ::memo_core::__private::Duration::ZERO,
                 timeout_jitter: 0f64,
                 idle_timeout: ::core::option::Option::None,
+                stale_on_error: ::memo_core::__private::Duration::ZERO,
             },
             ::core::option::Option::None,
             &__MEMO_STATS,

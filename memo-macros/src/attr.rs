@@ -301,18 +301,14 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
     ("idle_timeout", Takes::Memoized, |name, input, options| {
         set(&mut options.idle_timeout, name, parse_seconds(input)?)
     }),
-    (
-        "stale_on_error",
-        Takes::Quickcache,
-        |name, input, options| {
-            let value = if input.peek(syn::LitBool) {
-                StaleOnError::Flag(input.parse::<syn::LitBool>()?.value)
-            } else {
-                StaleOnError::Grace(parse_seconds(input)?)
-            };
-            set(&mut options.stale_on_error, name, value)
-        },
-    ),
+    ("stale_on_error", Takes::Both, |name, input, options| {
+        let value = if input.peek(syn::LitBool) {
+            StaleOnError::Flag(input.parse::<syn::LitBool>()?.value)
+        } else {
+            StaleOnError::Grace(parse_seconds(input)?)
+        };
+        set(&mut options.stale_on_error, name, value)
+    }),
 ];
 
 fn parse_option(

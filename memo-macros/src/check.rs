@@ -82,6 +82,19 @@ pub(crate) fn options(
     if let Err(error) = stale_on_error(function, options) {
         combine(&mut errors, error);
     }
+    let stale = options
+        .stale_on_error
+        .as_ref()
+        .filter(|given| !matches!(given.value, crate::attr::StaleOnError::Flag(false)));
+    if let (Kind::Memoized, Some(stale), None) = (kind, stale, &options.timeout) {
+        combine(
+            &mut errors,
+            syn::Error::new(
+                stale.span,
+                "`stale_on_error` keeps each entry past its `timeout`, and this function's entries never expire; add `timeout = <seconds>`",
+            ),
+        );
+    }
     if let (Kind::Memoized, Some(jitter), None) = (kind, &options.timeout_jitter, &options.timeout)
     {
         combine(

@@ -69,6 +69,16 @@ pub(super) fn expansion(
         }
         None => quote!(::core::option::Option::None),
     };
+    let stale_on_error = match (&options.stale_on_error, &options.timeout) {
+        (Some(given), Some(timeout)) => match &given.value {
+            crate::attr::StaleOnError::Flag(true) => positive_duration(&timeout.value),
+            crate::attr::StaleOnError::Grace(seconds) => positive_duration(seconds),
+            crate::attr::StaleOnError::Flag(false) => {
+                quote!(::memo_core::__private::Duration::ZERO)
+            }
+        },
+        _ => quote!(::memo_core::__private::Duration::ZERO),
+    };
     let spec = quote! {
         ::memo_core::__private::MemoSpec {
             timeout: #timeout,
@@ -77,6 +87,7 @@ pub(super) fn expansion(
             min_time: #min_time,
             timeout_jitter: #jitter,
             idle_timeout: #idle_timeout,
+            stale_on_error: #stale_on_error,
         }
     };
     let key_ty = quote!((#(#key_tys,)*));
