@@ -697,7 +697,7 @@ static RATE_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 /// Fresh for 300 ms, its copy kept 0.6 s more to stand in for an `Err`.
 #[memoized(timeout = 0.3, stale_on_error = 0.6)]
-fn rate(pair: u32) -> Result<u32, String> {
+fn fx_rate(pair: u32) -> Result<u32, String> {
     let run = RATE_RUNS.fetch_add(1, Ordering::SeqCst) as u32 + 1;
     if RATES_DOWN.load(Ordering::SeqCst) {
         return Err(format!("{pair}: down"));
@@ -712,29 +712,64 @@ fn rate(pair: u32) -> Result<u32, String> {
 fn memoized_stale_on_error_serves_an_older_ok_within_its_grace() {
     let down = |yes| RATES_DOWN.store(yes, Ordering::SeqCst);
     let pause = |ms| std::thread::sleep(std::time::Duration::from_millis(ms));
-    assert_eq!(rate(1), Ok(101));
+    assert_eq!(fx_rate(1), Ok(101));
     pause(400);
     down(true);
-    assert_eq!(rate(1), Ok(101), "stale, in place of the error");
+    assert_eq!(fx_rate(1), Ok(101), "stale, in place of the error");
     assert_eq!(
         RATE_RUNS.load(Ordering::SeqCst),
         2,
         "the body ran and failed"
     );
-    assert_eq!(stats_of("::rate@").stale_served, 1);
+    assert_eq!(stats_of("::fx_rate@").stale_served, 1);
     down(false);
-    assert_eq!(rate(1), Ok(103), "the body succeeded: its value");
+    assert_eq!(fx_rate(1), Ok(103), "the body succeeded: its value");
     pause(1000);
     down(true);
-    assert_eq!(rate(1), Err("1: down".into()), "past the grace period");
+    assert_eq!(fx_rate(1), Err("1: down".into()), "past the grace period");
 
     down(false);
-    assert_eq!(rate(2), Ok(205));
-    assert_eq!(rate(3), Ok(306));
+    assert_eq!(fx_rate(2), Ok(205));
+    assert_eq!(fx_rate(3), Ok(306));
     pause(400);
     down(true);
-    rate::clear(2);
-    assert_eq!(rate(2), Err("2: down".into()), "cleared");
-    rate::invalidate();
-    assert_eq!(rate(3), Err("3: down".into()), "invalidated");
+    fx_rate::clear(2);
+    assert_eq!(fx_rate(2), Err("2: down".into()), "cleared");
+    fx_rate::invalidate();
+    assert_eq!(fx_rate(3), Err("3: down".into()), "invalidated");
+}
+
+static CONFIGURED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoized]
+fn configured_off(x: u32) -> u32 {
+    CONFIGURED_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[memoized(max_entries = 100)]
+fn configured_small(x: u32) -> u32 {
+    x
+}
+
+/// `memo_core::configure` reaches `#[memoized]` functions by their
+/// namespace: caching off, a bound.
+#[test]
+fn configure_overrides_memoized_functions() {
+    memo_core::configure("memoized::configured_off@", |c| c.enabled(false));
+    memo_core::configure("memoized::configured_small@", |c| c.max_entries(2));
+    for _ in 0..3 {
+        configured_off(1);
+    }
+    assert_eq!(
+        CONFIGURED_RUNS.load(Ordering::SeqCst),
+        3,
+        "every call ran the body"
+    );
+    configured_off::set_cached_value(1).to(9);
+    assert_eq!(configured_off(1), 1, "nothing stored, even a set value");
+    for x in 0..10 {
+        configured_small(x);
+    }
+    assert_eq!(stats_of("::configured_small@").l1_entries, 2);
 }

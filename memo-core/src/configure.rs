@@ -74,6 +74,9 @@ static OVERRIDES: RwLock<Vec<(String, Settings)>> = RwLock::new(Vec::new());
 /// namespace or its `name` for one): its `timeout`, its L1
 /// (`memoize_timeout`, `max_entries`), or caching altogether. An operator
 /// can so shorten a TTL or turn a function's L1 off from configuration.
+/// A `#[memoized]` function (namespace `module::function@digest`) takes
+/// `timeout` as its entries' lifetime and `max_entries` as its bound, and
+/// `enabled(false)` or a zero `memoize_timeout` turn its caching off.
 ///
 /// Read once per function, when its cache is built at its first call:
 /// configure before the functions run (at start-up, say). Where prefixes
@@ -102,17 +105,7 @@ pub fn configure(prefix: &str, settings: impl FnOnce(Settings) -> Settings) {
 
 /// The settings for `namespace`, laid over `spec`; whether caching is on.
 pub(crate) fn apply(namespace: &str, spec: &mut Spec) -> bool {
-    let overrides = OVERRIDES.read().unwrap_or_else(|e| e.into_inner());
-    let mut matching: Vec<&(String, Settings)> = overrides
-        .iter()
-        .filter(|(prefix, _)| namespace.starts_with(prefix.as_str()))
-        .collect();
-    // Shorter prefixes first, so longer ones win; a stable sort keeps the
-    // later of two equal ones later.
-    matching.sort_by_key(|(prefix, _)| prefix.len());
-    let settings = matching
-        .into_iter()
-        .fold(Settings::default(), |all, (_, settings)| all.over(settings));
+    let settings = settings_for(namespace);
     if let Some(timeout) = settings.timeout {
         spec.timeout = timeout;
     }
@@ -123,4 +116,36 @@ pub(crate) fn apply(namespace: &str, spec: &mut Spec) -> bool {
         spec.max_entries = max_entries;
     }
     settings.enabled.unwrap_or(true)
+}
+
+/// The settings for a `#[memoized]` function's `namespace`, laid over
+/// `spec`: `timeout` is its entries' lifetime, `max_entries` its bound;
+/// `enabled(false)` or a zero `memoize_timeout` (its one tier off) turn
+/// caching off. Whether caching is on.
+pub(crate) fn apply_memoized(namespace: &str, spec: &mut crate::memoized::MemoSpec) -> bool {
+    let settings = settings_for(namespace);
+    if let Some(timeout) = settings.timeout {
+        spec.timeout = Some(timeout);
+        spec.idle_timeout = None;
+    }
+    if let Some(max_entries) = settings.max_entries {
+        spec.max_entries = Some(max_entries);
+    }
+    settings.enabled.unwrap_or(true) && settings.memoize_timeout != Some(Duration::ZERO)
+}
+
+/// Every override whose prefix `namespace` starts with, laid over each
+/// other: the longer prefix wins, then the later call.
+fn settings_for(namespace: &str) -> Settings {
+    let overrides = OVERRIDES.read().unwrap_or_else(|e| e.into_inner());
+    let mut matching: Vec<&(String, Settings)> = overrides
+        .iter()
+        .filter(|(prefix, _)| namespace.starts_with(prefix.as_str()))
+        .collect();
+    // Shorter prefixes first, so longer ones win; a stable sort keeps the
+    // later of two equal ones later.
+    matching.sort_by_key(|(prefix, _)| prefix.len());
+    matching
+        .into_iter()
+        .fold(Settings::default(), |all, (_, settings)| all.over(settings))
 }

@@ -66,6 +66,9 @@ pub struct Memoized<K, V> {
 }
 
 struct Inner<K, V> {
+    /// `false` when `configure` turned caching off: every call runs the
+    /// body, and nothing is stored.
+    enabled: bool,
     store: Store<K, V>,
     ttl: Option<Tick>,
     flights: Flights<K, V>,
@@ -124,37 +127,43 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
 
     #[cold]
     fn init(&self) -> &Inner<K, V> {
-        self.inner.get_or_init(|| Inner {
+        self.inner.get_or_init(|| self.build())
+    }
+
+    /// The cache, with the application's overrides (`memo_core::configure`)
+    /// read once.
+    fn build(&self) -> Inner<K, V> {
+        let mut spec = self.spec;
+        let enabled = crate::configure::apply_memoized(self.stats.namespace, &mut spec);
+        let spec = spec;
+        Inner {
+            enabled,
             store: {
                 let store = if self.per_instance {
-                    Store::per_instance(self.spec.max_entries)
+                    Store::per_instance(spec.max_entries)
                 } else {
-                    Store::new(self.spec.max_entries)
+                    Store::new(spec.max_entries)
                 };
                 let store = match (self.spec.max_bytes, self.weigher) {
                     (Some(max), Some(weigh)) => store.weighed(max, Box::new(weigh)),
                     _ => store,
                 };
-                match self.spec.idle_timeout {
+                match spec.idle_timeout {
                     Some(idle) => store.idle(clock::ticks(idle)),
                     None => store,
                 }
             },
-            ttl: self
-                .spec
-                .timeout
-                .or(self.spec.idle_timeout)
-                .map(clock::ticks),
+            ttl: spec.timeout.or(spec.idle_timeout).map(clock::ticks),
             flights: Flights::new(),
-            stale: (!self.spec.stale_on_error.is_zero()).then(|| {
+            stale: (!spec.stale_on_error.is_zero()).then(|| {
                 let store = if self.per_instance {
-                    Store::per_instance(self.spec.max_entries)
+                    Store::per_instance(spec.max_entries)
                 } else {
-                    Store::new(self.spec.max_entries)
+                    Store::new(spec.max_entries)
                 };
-                (store, clock::ticks(self.spec.stale_on_error))
+                (store, clock::ticks(spec.stale_on_error))
             }),
-        })
+        }
     }
 
     /// The tickets to store a value computed from now on with.
@@ -170,6 +179,9 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
     /// computations under way), and its stale copy.
     fn keep(&self, key: K, value: &V, tickets: Tickets, fencing: bool) {
         let inner = self.inner();
+        if !inner.enabled {
+            return;
+        }
         let ttl = self.entry_ttl();
         if let (Some((stale, grace)), Some(ticket)) = (&inner.stale, tickets.stale) {
             let kept_for = ttl.map(|ttl| ttl.saturating_add(*grace));
@@ -349,11 +361,12 @@ impl<K: Hash + Eq + Clone + 'static, V: Clone + 'static> Memoized<K, V> {
             }
         }
         match self.worth_keeping(Started::at(computing.at), kept) {
-            Some(value) => {
+            Some(value) if inner.enabled => {
                 self.keep(key, value, computing.tickets, false);
                 computing.leader.finish(value);
             }
-            None => computing.leader.decline(),
+            // Nothing kept, or caching is off: the followers compute.
+            _ => computing.leader.decline(),
         }
         None
     }
