@@ -28,3 +28,6 @@ cargo clippy -p memo-redis --quiet -- -D warnings
 # memo-core without its optional features (the workspace's tests turn `metrics` on).
 cargo clippy -p memo-core --quiet -- -D warnings
 cargo test --workspace
+# The published crates package and build from their tarballs (README and
+# license texts included).
+cargo package -p memo-macros -p memo-core -p memo-redis --locked --quiet

@@ -88,7 +88,7 @@ impl<T> Outcome for Option<T> {
 /// ```
 #[inline]
 pub fn keep_errors_if<O: Outcome>(result: &O, predicate: impl FnOnce(&O::Err) -> bool) -> bool {
-    result.err_part().map_or(true, predicate)
+    result.err_part().is_none_or(predicate)
 }
 
 /// A rule for what of a computed result `O` is stored, and how a stored
@@ -198,7 +198,7 @@ impl Started {
         value: Option<&V>,
     ) -> Option<&V> {
         value.filter(|_| {
-            min_time.is_zero() || self.0.map_or(true, |started| started.elapsed() >= min_time)
+            min_time.is_zero() || self.0.is_none_or(|started| started.elapsed() >= min_time)
         })
     }
 }

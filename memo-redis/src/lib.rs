@@ -39,6 +39,7 @@
 //! 4 s of Redis coming back. The decorated functions compute and return
 //! meanwhile; failures are counted and logged at most once per 10 s.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod batch;
 mod blocking;
@@ -430,6 +431,7 @@ impl RedisBackendBuilder {
     ///     .unwrap();
     /// ```
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_root_certificates(mut self, pem: &[u8]) -> Self {
         self.tls().root_cert = Some(pem.to_vec());
         self
@@ -451,6 +453,7 @@ impl RedisBackendBuilder {
     ///     .unwrap();
     /// ```
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_client_identity(mut self, cert_pem: &[u8], key_pem: &[u8]) -> Self {
         self.tls().client_tls = Some(redis::ClientTlsConfig {
             client_cert: cert_pem.to_vec(),

@@ -490,7 +490,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {
         }
         let hash = self.hash(&key);
         let mut ring = self.lock_ring();
-        let admitted = ticket.map_or(true, |ticket| ring.admits(hash, ticket.fence));
+        let admitted = ticket.is_none_or(|ticket| ring.admits(hash, ticket.fence));
         if fencing {
             ring.fence(hash);
             self.fence.store(ring.fence, Ordering::Release);
