@@ -165,6 +165,52 @@ impl RedisBackend {
         Self::builder(url).build()
     }
 
+    /// A backend configured from the environment, as services are
+    /// (twelve-factor): see [`RedisBackend::builder_from_env`] for the
+    /// variables read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when no URL is set, a setting does not parse, or
+    /// the URL is not a valid Redis URL.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // MEMO_REDIS_URL=redis://cache.internal:6379/0 MEMO_KEY_PREFIX=billing ./service
+    /// memo_core::set_backend(memo_redis::RedisBackend::from_env()?);
+    /// # Ok::<(), memo_core::Error>(())
+    /// ```
+    pub fn from_env() -> Result<RedisBackend, Error> {
+        Self::builder_from_env()?.build()
+    }
+
+    /// A builder from the environment, to adjust before `build()`:
+    ///
+    /// - the server: `MEMO_REDIS_URL`, else `REDIS_URL`; or a cluster,
+    ///   `MEMO_REDIS_CLUSTER` (node URLs, comma-separated), which wins;
+    /// - `MEMO_KEY_PREFIX`: [`RedisBackendBuilder::key_prefix`];
+    /// - `MEMO_CONNECT_TIMEOUT_MS`, `MEMO_COMMAND_TIMEOUT_MS` and
+    ///   `MEMO_STALENESS_BOUND_MS`, in milliseconds: the builder methods of
+    ///   those names.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when neither a URL nor a cluster is set, or a
+    /// setting does not parse.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let backend = memo_redis::RedisBackend::builder_from_env()?
+    ///     .command_timeout(std::time::Duration::from_millis(200))
+    ///     .build()?;
+    /// # Ok::<(), memo_core::Error>(())
+    /// ```
+    pub fn builder_from_env() -> Result<RedisBackendBuilder, Error> {
+        builder_from(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+    }
+
     /// A builder for one Redis server.
     ///
     /// # Examples
@@ -577,4 +623,97 @@ fn broken(error: &redis::RedisError) -> bool {
 
 fn redis_error(error: redis::RedisError) -> Error {
     Error::backend_source(NAME, error)
+}
+
+/// [`RedisBackend::builder_from_env`], reading variables through `var`.
+fn builder_from(var: impl Fn(&str) -> Option<String>) -> Result<RedisBackendBuilder, Error> {
+    let mut builder = match (var("MEMO_REDIS_CLUSTER"), var("MEMO_REDIS_URL").or_else(|| var("REDIS_URL"))) {
+        (Some(nodes), _) => {
+            let nodes: Vec<&str> = nodes.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+            RedisBackend::cluster(&nodes)
+        }
+        (None, Some(url)) => RedisBackend::builder(&url),
+        (None, None) => {
+            return Err(Error::Config(
+                "no Redis to connect to: set MEMO_REDIS_URL (or REDIS_URL) to a redis:// URL, or MEMO_REDIS_CLUSTER to node URLs".into(),
+            ))
+        }
+    };
+    if let Some(prefix) = var("MEMO_KEY_PREFIX") {
+        builder = builder.key_prefix(&prefix);
+    }
+    let millis = |name: &str| -> Result<Option<Duration>, Error> {
+        var(name)
+            .map(|value| {
+                value
+                    .trim()
+                    .parse::<u64>()
+                    .map(Duration::from_millis)
+                    .map_err(|_| {
+                        Error::Config(format!(
+                            "{name} must be a whole number of milliseconds, not {value:?}"
+                        ))
+                    })
+            })
+            .transpose()
+    };
+    if let Some(timeout) = millis("MEMO_CONNECT_TIMEOUT_MS")? {
+        builder = builder.connect_timeout(timeout);
+    }
+    if let Some(timeout) = millis("MEMO_COMMAND_TIMEOUT_MS")? {
+        builder = builder.command_timeout(timeout);
+    }
+    if let Some(bound) = millis("MEMO_STALENESS_BOUND_MS")? {
+        builder = builder.staleness_bound(bound);
+    }
+    Ok(builder)
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    fn from(vars: &[(&str, &str)]) -> Result<RedisBackendBuilder, Error> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        builder_from(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn the_environment_names_the_server_and_its_settings() {
+        let missing = from(&[]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(missing.contains("MEMO_REDIS_URL"), "{missing}");
+        let built = from(&[
+            ("REDIS_URL", "redis://127.0.0.1:1/"),
+            ("MEMO_KEY_PREFIX", "billing"),
+            ("MEMO_COMMAND_TIMEOUT_MS", "250"),
+        ])
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(
+            memo_core::Backend::key_as_stored(&built, "memo:v:f:x"),
+            "billing:memo:v:f:x"
+        );
+        let bad = from(&[
+            ("MEMO_REDIS_URL", "redis://127.0.0.1:1/"),
+            ("MEMO_CONNECT_TIMEOUT_MS", "soon"),
+        ]);
+        let bad = bad.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            bad.contains("MEMO_CONNECT_TIMEOUT_MS") && bad.contains("soon"),
+            "{bad}"
+        );
+        assert!(from(&[("MEMO_REDIS_URL", "not a url")])
+            .unwrap()
+            .build()
+            .is_err());
+        assert!(from(&[(
+            "MEMO_REDIS_CLUSTER",
+            "redis://127.0.0.1:1, redis://127.0.0.1:2"
+        )])
+        .is_ok());
+    }
 }

@@ -276,14 +276,24 @@ fn args() -> Args {
 #[tokio::main]
 async fn main() {
     let args = args();
-    if let Some(url) = &args.redis {
-        match memo_redis::RedisBackend::connect(url) {
-            Ok(backend) => memo_core::set_backend(backend),
-            Err(error) => {
-                eprintln!("{error}");
-                std::process::exit(2);
-            }
+    // `--redis URL`, or else the environment (MEMO_REDIS_URL or REDIS_URL,
+    // and the MEMO_* settings) when it names a Redis; the embedded backend
+    // otherwise.
+    let from_env = ["MEMO_REDIS_URL", "REDIS_URL", "MEMO_REDIS_CLUSTER"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    let backend = match &args.redis {
+        Some(url) => Some(memo_redis::RedisBackend::connect(url)),
+        None if from_env => Some(memo_redis::RedisBackend::from_env()),
+        None => None,
+    };
+    match backend {
+        Some(Ok(backend)) => memo_core::set_backend(backend),
+        Some(Err(error)) => {
+            eprintln!("{error}");
+            std::process::exit(2);
         }
+        None => {}
     }
     let started = std::time::Instant::now();
     if let Err(error) = generate(&args.database, args.rows) {
