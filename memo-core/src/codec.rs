@@ -3,9 +3,9 @@
 //! The default is [`Postcard`]: in `benches/RESULTS.md` it encodes a 1 KB
 //! struct 1.5x faster than bincode 2, decodes it 1.5x faster and 14%
 //! smaller, its wire format is specified and stable since 1.0, and it is
-//! maintained (bincode no longer is upstream). [`Bincode`] (2.0.x, serde
-//! mode) stays available. Swap per function with
-//! `#[quickcache(codec = memo_core::codec::Bincode)]`, or implement
+//! maintained (bincode no longer is upstream). `Bincode` (2.0.x, serde
+//! mode) stays available behind the `bincode` feature. Swap per function
+//! with `#[quickcache(codec = memo_core::codec::Bincode)]`, or implement
 //! [`Codec`] for your own format; nothing else in the crate names either.
 
 use serde::de::DeserializeOwned;
@@ -29,10 +29,10 @@ use serde::Serialize;
 /// impl Codec for Debuggable {
 ///     fn encode<T: serde::Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
 ///         // Stand-in for serde_json::to_writer(out, value).
-///         memo_core::codec::Bincode.encode(value, out)
+///         memo_core::codec::Postcard.encode(value, out)
 ///     }
 ///     fn decode<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError> {
-///         memo_core::codec::Bincode.decode(bytes)
+///         memo_core::codec::Postcard.decode(bytes)
 ///     }
 /// }
 ///
@@ -72,9 +72,9 @@ pub trait Codec: Send + Sync + 'static {
 /// # Examples
 ///
 /// ```
-/// use memo_core::codec::{Bincode, Codec};
+/// use memo_core::codec::{Codec, Postcard};
 ///
-/// let err = Bincode.decode::<String>(&[0xff, 0xff]).unwrap_err();
+/// let err = Postcard.decode::<String>(&[0xff, 0xff]).unwrap_err();
 /// assert!(!err.to_string().is_empty());
 /// ```
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +84,8 @@ pub struct CodecError(pub String);
 /// bincode 2.0.x in serde mode, standard configuration
 /// (variable-length integers, little endian, no size limit on encode, 16 MiB
 /// limit on decode so a corrupt length cannot allocate without bound).
+/// Behind the `bincode` feature: bincode is unmaintained upstream
+/// (RUSTSEC-2025-0141), so it is no mandatory dependency.
 ///
 /// # Examples
 ///
@@ -94,6 +96,8 @@ pub struct CodecError(pub String);
 /// Bincode.encode(&vec![1u32, 2, 3], &mut out).unwrap();
 /// assert_eq!(Bincode.decode::<Vec<u32>>(&out).unwrap(), vec![1, 2, 3]);
 /// ```
+#[cfg(feature = "bincode")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Bincode;
 
@@ -146,8 +150,10 @@ impl Codec for Postcard {
     }
 }
 
+#[cfg(feature = "bincode")]
 const DECODE_LIMIT: usize = 16 << 20;
 
+#[cfg(feature = "bincode")]
 impl Codec for Bincode {
     fn encode<T: Serialize + ?Sized>(
         &self,
