@@ -29,5 +29,9 @@ cargo clippy -p memo-redis --quiet -- -D warnings
 cargo clippy -p memo-core --quiet -- -D warnings
 cargo test --workspace
 # The published crates package and build from their tarballs (README and
-# license texts included).
+# license texts included). Cargo unpacks the tarballs of memo's unpublished
+# crates into a local overlay under its registry and does not unpack a
+# version it already holds, so a second run would build the first run's
+# sources: drop those (memo's own crates only) first.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/memo-{core,macros,redis}-*
 cargo package -p memo-macros -p memo-core -p memo-redis --locked --quiet
