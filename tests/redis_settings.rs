@@ -233,3 +233,43 @@ fn a_password_and_a_database_in_the_url() {
 fn install_unsubscribed(backend: RedisBackend) {
     memo_core::set_backend(backend);
 }
+
+static FROM_CLIENT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "redis_tests::through_a_client", memoize_timeout = 0)]
+fn through_a_client(x: u64) -> u64 {
+    FROM_CLIENT_RUNS.fetch_add(1, Ordering::SeqCst);
+    x + 1
+}
+
+/// `RedisBackend::from_client`: the application's own `redis::Client`
+/// (here on database 3), with memo's settings on top.
+#[test]
+fn a_backend_over_the_applications_own_client() {
+    let _turn = exclusive();
+    let server = RedisServer::start();
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/3", server.port)).unwrap();
+    install(
+        RedisBackend::from_client(client)
+            .key_prefix("app")
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(through_a_client(1), 2);
+    assert_eq!(through_a_client(1), 2);
+    assert_eq!(
+        FROM_CLIENT_RUNS.load(Ordering::SeqCst),
+        1,
+        "a hit from Redis"
+    );
+    let key = memo_core::key::entry_key_for("redis_tests::through_a_client", &(&1u64,)).unwrap();
+    let mut db3 = redis::Client::open(format!("redis://127.0.0.1:{}/3", server.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let stored: bool = redis::cmd("EXISTS")
+        .arg(format!("app:{key}"))
+        .query(&mut db3)
+        .unwrap();
+    assert!(stored, "on the client's database, under memo's prefix");
+}

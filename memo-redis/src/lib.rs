@@ -120,6 +120,8 @@ pub struct RedisBackendBuilder {
 #[derive(Debug, Clone)]
 enum Kind {
     Single(String),
+    /// A server through the application's own client.
+    Client(redis::Client),
     Sentinel {
         service: String,
         sentinels: Vec<String>,
@@ -209,6 +211,24 @@ impl RedisBackend {
     /// ```
     pub fn builder_from_env() -> Result<RedisBackendBuilder, Error> {
         builder_from(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+    }
+
+    /// A builder over a `redis::Client` the application has already made,
+    /// so a service that talks to Redis itself configures it once: the
+    /// server, database, credentials and TLS are the client's; memo's
+    /// settings (timeouts, pool, key prefix, channel, ...) apply on top.
+    /// Custom certificates given to the builder are refused at `build()`:
+    /// the client has its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = redis::Client::open("redis://127.0.0.1:6379/0")?;
+    /// let builder = memo_redis::RedisBackend::from_client(client).key_prefix("billing");
+    /// # Ok::<(), redis::RedisError>(())
+    /// ```
+    pub fn from_client(client: redis::Client) -> RedisBackendBuilder {
+        RedisBackendBuilder::new(Kind::Client(client))
     }
 
     /// A builder for one Redis server.
@@ -546,6 +566,13 @@ impl RedisBackendBuilder {
         let config = |e: redis::RedisError| Error::Config(e.to_string());
         let target = match &self.kind {
             Kind::Single(url) => Target::single(url, &self.certificates).map_err(config)?,
+            Kind::Client(_) if self.certificates.is_some() => {
+                return Err(Error::Config(
+                    "custom TLS certificates apply to a URL; a client given to `from_client` has its own TLS settings"
+                        .into(),
+                ));
+            }
+            Kind::Client(client) => Target::Single(client.clone()),
             Kind::Sentinel { .. } if self.certificates.is_some() => {
                 return Err(Error::Config(
                     "custom TLS certificates are supported for a single server and a cluster; \
