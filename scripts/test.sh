@@ -22,11 +22,15 @@ fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-# The tests turn on memo-redis's `tls` feature for the whole workspace; check
-# the default build (no TLS) too.
+# The tests turn on memo-redis's `tls-ring`, `cluster` and `sentinel` for the
+# whole workspace; check its default build (none of them) too.
 cargo clippy -p memo-redis --quiet -- -D warnings
-# memo-core without its optional features (the workspace's tests turn `metrics` on).
+# memo-core without its optional features (the workspace's tests turn
+# `metrics` and `bincode` on), and without Tokio; its unit tests without
+# Tokio too (the async waits need no runtime).
 cargo clippy -p memo-core --quiet -- -D warnings
+cargo clippy -p memo-core --no-default-features --quiet -- -D warnings
+cargo test -p memo-core --no-default-features --lib --quiet
 cargo test --workspace
 # The published crates package and build from their tarballs (README and
 # license texts included). Cargo unpacks the tarballs of memo's unpublished

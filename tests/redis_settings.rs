@@ -24,11 +24,29 @@ async fn sealed_async(x: u64) -> String {
     format!("sealed {x}")
 }
 
+fn rustls_default_missing() -> bool {
+    rustls::crypto::CryptoProvider::get_default().is_none()
+}
+
 #[test]
 fn tls_with_a_private_ca_and_a_client_certificate() {
     let _turn = exclusive();
     let (server, tls) = RedisServer::start_tls(true);
     let trusting = || RedisBackend::builder(&tls.url()).tls_root_certificates(&tls.ca);
+
+    // No test of this binary installs a rustls provider but this one, and
+    // memo installs none unasked: TLS is refused until one is chosen.
+    let unprovided = RedisBackend::builder(&tls.url()).build().unwrap_err();
+    assert!(
+        unprovided.to_string().contains("crypto provider"),
+        "{unprovided}"
+    );
+    let _ = RedisBackend::builder("redis://127.0.0.1:1/")
+        .build()
+        .expect("plain connections need no provider");
+    assert!(rustls_default_missing());
+    drop(RedisBackend::builder(&tls.url()).install_ring_provider());
+    assert!(!rustls_default_missing());
 
     // The server's certificate is from a CA only the test knows, and the
     // server wants a client certificate: both are needed.

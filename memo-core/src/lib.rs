@@ -71,6 +71,7 @@ mod outcome;
 mod quickcache;
 mod registry;
 mod report;
+mod runtime;
 mod settings;
 mod shape;
 mod stamp;

@@ -137,16 +137,17 @@ impl Drop for LockGuard {
             return;
         }
         if self.taken_async {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                let backend = Arc::clone(&self.backend);
-                let (key, token) = (std::mem::take(&mut self.key), self.token);
-                runtime.spawn(async move {
-                    if let Err(error) = backend.unlock_async(&key, token).await {
-                        report::backend_failed("unlock", &key, &error);
-                    }
-                });
+            let backend = Arc::clone(&self.backend);
+            let (key, token) = (self.key.clone(), self.token);
+            let spawned = crate::runtime::spawn(async move {
+                if let Err(error) = backend.unlock_async(&key, token).await {
+                    report::backend_failed("unlock", &key, &error);
+                }
+            });
+            if spawned {
                 return;
             }
+            // No runtime to run it on: release here, below.
         }
         if let Err(error) = self.backend.unlock(&self.key, self.token) {
             report::backend_failed("unlock", &self.key, &error);
@@ -257,7 +258,7 @@ pub async fn lock_async(name: &str, ttl: Duration) -> Result<LockGuard, Error> {
         {
             return Ok(guard);
         }
-        tokio::time::sleep(pause).await;
+        crate::runtime::sleep(pause).await;
         pause = (pause * 2).min(MAX_PAUSE);
     }
 }
@@ -344,6 +345,7 @@ mod tests {
         free
     }
 
+    #[cfg(feature = "tokio")]
     #[tokio::test(flavor = "current_thread")]
     async fn async_guards_dropped_in_a_runtime_release_without_blocking_it() {
         let (watched, backend) = watched();
@@ -379,6 +381,41 @@ mod tests {
         guard.release_async().await.unwrap();
         assert!(is_free(&watched.inner, &key));
         assert_eq!(watched.blocking_unlocks.load(Ordering::SeqCst), 0);
+    }
+
+    /// Polls `future` to completion on the calling thread: an executor that
+    /// is not Tokio's, with no timer of its own.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Arc::new(Unpark(std::thread::current())).into();
+        let mut context = std::task::Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+                return output;
+            }
+            std::thread::park();
+        }
+    }
+
+    #[test]
+    fn async_waits_for_a_lock_on_any_executor() {
+        let name = "lock-tests::any-executor";
+        let held = crate::try_lock(name, TTL).unwrap().expect("free");
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            held.release().unwrap();
+        });
+        let started = std::time::Instant::now();
+        let guard = block_on(lock_async(name, TTL)).unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(25));
+        releaser.join().unwrap();
+        block_on(guard.release_async()).unwrap();
     }
 
     #[test]

@@ -30,7 +30,7 @@ static LAST_REPORT: AtomicU64 = AtomicU64::new(0);
 /// message says so.
 pub(crate) fn blocking_in_runtime(namespace: &str) {
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if WARNED.load(Ordering::Relaxed) || tokio::runtime::Handle::try_current().is_err() {
+    if WARNED.load(Ordering::Relaxed) || !crate::runtime::in_tokio() {
         return;
     }
     if WARNED.swap(true, Ordering::Relaxed) {

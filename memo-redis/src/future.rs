@@ -20,6 +20,7 @@ use crate::{broken, redis_error, Inner, NAME};
 #[derive(Clone)]
 pub(crate) enum AsyncConn {
     Single(MultiplexedConnection),
+    #[cfg(feature = "cluster")]
     Cluster(redis::cluster_async::ClusterConnection),
 }
 
@@ -32,6 +33,7 @@ impl AsyncConn {
     ) -> (Self, RedisResult<T>) {
         let reply = match &mut self {
             AsyncConn::Single(connection) => cmd.query_async(connection).await,
+            #[cfg(feature = "cluster")]
             AsyncConn::Cluster(connection) => cmd.query_async(connection).await,
         };
         (self, reply)
@@ -238,6 +240,7 @@ async fn connect(
             .get_multiplexed_async_connection_with_config(&config)
             .await
             .map(AsyncConn::Single),
+        #[cfg(feature = "sentinel")]
         Target::Sentinel(_) => {
             // Sentinel discovery is sync in redis-rs: keep it off the executor.
             let target = Arc::clone(target);
@@ -249,6 +252,7 @@ async fn connect(
                 .await
                 .map(AsyncConn::Single)
         }
+        #[cfg(feature = "cluster")]
         Target::Cluster { client, .. } => {
             client.get_async_connection().await.map(AsyncConn::Cluster)
         }

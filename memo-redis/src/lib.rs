@@ -122,11 +122,23 @@ enum Kind {
     Single(String),
     /// A server through the application's own client.
     Client(redis::Client),
+    #[cfg(feature = "sentinel")]
     Sentinel {
         service: String,
         sentinels: Vec<String>,
     },
+    #[cfg(feature = "cluster")]
     Cluster(Vec<String>),
+}
+
+impl Kind {
+    fn is_cluster(&self) -> bool {
+        #[cfg(feature = "cluster")]
+        if let Kind::Cluster(_) = self {
+            return true;
+        }
+        false
+    }
 }
 
 impl RedisBackend {
@@ -252,6 +264,8 @@ impl RedisBackend {
     /// ```
     /// let builder = memo_redis::RedisBackend::sentinel("mymaster", &["redis://10.0.0.1:26379"]);
     /// ```
+    #[cfg(feature = "sentinel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
     pub fn sentinel(service: &str, sentinels: &[&str]) -> RedisBackendBuilder {
         RedisBackendBuilder::new(Kind::Sentinel {
             service: service.to_owned(),
@@ -270,6 +284,8 @@ impl RedisBackend {
     /// ```
     /// let builder = memo_redis::RedisBackend::cluster(&["redis://10.0.0.1:7000"]);
     /// ```
+    #[cfg(feature = "cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
     pub fn cluster(nodes: &[&str]) -> RedisBackendBuilder {
         RedisBackendBuilder::new(Kind::Cluster(
             nodes.iter().map(|n| (*n).to_owned()).collect(),
@@ -528,6 +544,50 @@ impl RedisBackendBuilder {
         self
     }
 
+    /// Installs rustls's ring provider as the process's default crypto
+    /// provider, unless one is installed already. rustls needs one provider
+    /// per process for every TLS connection, memo's and the application's
+    /// alike, so memo never picks one silently: call this, or install your
+    /// own (`rustls::crypto::aws_lc_rs::default_provider().install_default()`)
+    /// before [`build`](Self::build), which otherwise refuses `rediss://`
+    /// with an error that says so.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let backend = memo_redis::RedisBackend::builder("rediss://redis.internal:6380/0")
+    ///     .install_ring_provider()
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    #[cfg(feature = "tls-ring")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls-ring")))]
+    pub fn install_ring_provider(self) -> Self {
+        // An error means a provider is installed already: the application's
+        // choice stands.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        self
+    }
+
+    /// Whether connections will use TLS: a `rediss://` URL, a client set
+    /// up for TLS, or custom certificates.
+    #[cfg(feature = "tls")]
+    fn uses_tls(&self) -> bool {
+        let tls = |url: &String| url.starts_with("rediss:");
+        self.certificates.is_some()
+            || match &self.kind {
+                Kind::Single(url) => tls(url),
+                Kind::Client(client) => matches!(
+                    client.get_connection_info().addr(),
+                    redis::ConnectionAddr::TcpTls { .. }
+                ),
+                #[cfg(feature = "sentinel")]
+                Kind::Sentinel { sentinels, .. } => sentinels.iter().any(tls),
+                #[cfg(feature = "cluster")]
+                Kind::Cluster(nodes) => nodes.iter().any(tls),
+            }
+    }
+
     /// The custom TLS settings, made empty on first use.
     #[cfg(feature = "tls")]
     fn tls(&mut self) -> &mut redis::TlsCertificates {
@@ -544,9 +604,9 @@ impl RedisBackendBuilder {
     /// [`Error::Config`] when a URL is invalid (or `rediss://` without the
     /// `tls` feature).
     ///
-    /// With the `tls` feature, this installs rustls's ring provider as the
-    /// process's default crypto provider if the application has not
-    /// installed one.
+    /// [`Error::Config`] too for TLS (`rediss://`) when no rustls crypto
+    /// provider is installed for the process (see
+    /// `install_ring_provider`, feature `tls-ring`).
     ///
     /// # Examples
     ///
@@ -554,11 +614,18 @@ impl RedisBackendBuilder {
     /// let backend = memo_redis::RedisBackend::builder("redis://127.0.0.1:6379/0").build().unwrap();
     /// ```
     pub fn build(self) -> Result<RedisBackend, Error> {
-        // rustls wants one process-wide crypto provider; unless the
-        // application chose one, use ring's (an error here means one is
-        // installed already, which is what we want).
+        // rustls wants one process-wide crypto provider, and choosing it is
+        // the application's call: without one, say how to install one
+        // rather than fail (or install one) at the first connection.
         #[cfg(feature = "tls")]
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        if self.uses_tls() && rustls::crypto::CryptoProvider::get_default().is_none() {
+            return Err(Error::Config(
+                "TLS needs a rustls crypto provider for the process: install one at start-up \
+                 (`rustls::crypto::ring::default_provider().install_default()`, or aws-lc-rs's), \
+                 or enable memo-redis's `tls-ring` feature and call `install_ring_provider()` on the builder"
+                    .into(),
+            ));
+        }
         let timeouts = Timeouts {
             connect: self.connect_timeout,
             command: self.command_timeout,
@@ -573,6 +640,7 @@ impl RedisBackendBuilder {
                 ));
             }
             Kind::Client(client) => Target::Single(client.clone()),
+            #[cfg(feature = "sentinel")]
             Kind::Sentinel { .. } if self.certificates.is_some() => {
                 return Err(Error::Config(
                     "custom TLS certificates are supported for a single server and a cluster; \
@@ -580,10 +648,12 @@ impl RedisBackendBuilder {
                         .into(),
                 ));
             }
+            #[cfg(feature = "sentinel")]
             Kind::Sentinel { service, sentinels } => {
                 let sentinels: Vec<&str> = sentinels.iter().map(String::as_str).collect();
                 Target::sentinel(service, &sentinels).map_err(config)?
             }
+            #[cfg(feature = "cluster")]
             Kind::Cluster(nodes) => {
                 if nodes.is_empty() {
                     return Err(Error::Config("a cluster needs at least one node".into()));
@@ -613,7 +683,7 @@ impl RedisBackendBuilder {
                 shared,
                 async_slot: future::AsyncSlot::default(),
                 key_prefix: self.key_prefix,
-                batcher: (self.batch_reads && !matches!(self.kind, Kind::Cluster(_)))
+                batcher: (self.batch_reads && !self.kind.is_cluster())
                     .then(batch::Batcher::default),
             }),
         })
@@ -655,9 +725,16 @@ fn redis_error(error: redis::RedisError) -> Error {
 /// [`RedisBackend::builder_from_env`], reading variables through `var`.
 fn builder_from(var: impl Fn(&str) -> Option<String>) -> Result<RedisBackendBuilder, Error> {
     let mut builder = match (var("MEMO_REDIS_CLUSTER"), var("MEMO_REDIS_URL").or_else(|| var("REDIS_URL"))) {
+        #[cfg(feature = "cluster")]
         (Some(nodes), _) => {
             let nodes: Vec<&str> = nodes.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
             RedisBackend::cluster(&nodes)
+        }
+        #[cfg(not(feature = "cluster"))]
+        (Some(_), _) => {
+            return Err(Error::Config(
+                "MEMO_REDIS_CLUSTER is set, but memo-redis was built without its `cluster` feature".into(),
+            ))
         }
         (None, Some(url)) => RedisBackend::builder(&url),
         (None, None) => {

@@ -1,16 +1,21 @@
 //! What the backend connects to (one server, a Sentinel-managed master, or a
 //! Cluster) and the connections it holds.
 
+#[cfg(feature = "sentinel")]
 use std::sync::Mutex;
 use std::time::Duration;
 
+#[cfg(feature = "cluster")]
 use redis::cluster::{ClusterClient, ClusterConnection};
+#[cfg(feature = "sentinel")]
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{Client, Connection, ConnectionLike, RedisResult};
 
 pub(crate) enum Target {
     Single(Client),
+    #[cfg(feature = "sentinel")]
     Sentinel(Mutex<SentinelClient>),
+    #[cfg(feature = "cluster")]
     Cluster {
         client: ClusterClient,
         /// The seed nodes, for the subscriber's plain connection (pub/sub
@@ -22,6 +27,7 @@ pub(crate) enum Target {
 /// A connection of any kind of target.
 pub(crate) enum Conn {
     Single(Connection),
+    #[cfg(feature = "cluster")]
     Cluster(Box<ClusterConnection>),
 }
 
@@ -58,6 +64,7 @@ impl Target {
     // redis-rs takes the service as a `String` without TLS and as
     // `impl AsRef<str>` with it: an owned string suits both.
     #[allow(clippy::unnecessary_to_owned)]
+    #[cfg(feature = "sentinel")]
     pub(crate) fn sentinel(service: &str, sentinels: &[&str]) -> RedisResult<Target> {
         let client = SentinelClient::build(
             sentinels.to_vec(),
@@ -68,6 +75,7 @@ impl Target {
         Ok(Target::Sentinel(Mutex::new(client)))
     }
 
+    #[cfg(feature = "cluster")]
     pub(crate) fn cluster(
         nodes: &[&str],
         timeouts: Timeouts,
@@ -92,19 +100,24 @@ impl Target {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Target::Single(_) => "standalone",
+            #[cfg(feature = "sentinel")]
             Target::Sentinel(_) => "sentinel",
+            #[cfg(feature = "cluster")]
             Target::Cluster { .. } => "cluster",
         }
     }
 
     /// A client for the current master, found through the sentinels.
+    #[cfg(feature = "sentinel")]
     pub(crate) fn master_client(&self) -> RedisResult<Client> {
         match self {
+            #[cfg(feature = "sentinel")]
             Target::Sentinel(sentinel) => sentinel
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .get_client(),
             Target::Single(client) => Ok(client.clone()),
+            #[cfg(feature = "cluster")]
             Target::Cluster { nodes, .. } => Ok(nodes[0].clone()),
         }
     }
@@ -113,6 +126,7 @@ impl Target {
     pub(crate) fn connect(&self, timeouts: Timeouts) -> RedisResult<Conn> {
         match self {
             Target::Single(client) => plain(client, timeouts).map(Conn::Single),
+            #[cfg(feature = "sentinel")]
             Target::Sentinel(sentinel) => {
                 let client = sentinel
                     .lock()
@@ -120,6 +134,7 @@ impl Target {
                     .get_client()?;
                 plain(&client, timeouts).map(Conn::Single)
             }
+            #[cfg(feature = "cluster")]
             Target::Cluster { client, .. } => {
                 client.get_connection().map(|c| Conn::Cluster(Box::new(c)))
             }
@@ -128,13 +143,16 @@ impl Target {
 
     /// The client of the server to subscribe on; `attempt` rotates through
     /// a cluster's seed nodes (pub/sub messages reach every node).
+    #[cfg_attr(not(feature = "cluster"), allow(unused_variables))]
     pub(crate) fn subscriber_client(&self, attempt: usize) -> RedisResult<Client> {
         match self {
             Target::Single(client) => Ok(client.clone()),
+            #[cfg(feature = "sentinel")]
             Target::Sentinel(sentinel) => sentinel
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .get_client(),
+            #[cfg(feature = "cluster")]
             Target::Cluster { nodes, .. } => Ok(nodes[attempt % nodes.len()].clone()),
         }
     }
@@ -184,6 +202,7 @@ impl Conn {
                 build(&mut PipelineBuilder::Single(&mut pipe));
                 pipe.query(connection)
             }
+            #[cfg(feature = "cluster")]
             Conn::Cluster(connection) => {
                 let mut pipe = redis::cluster::cluster_pipe();
                 build(&mut PipelineBuilder::Cluster(&mut pipe));
@@ -199,6 +218,7 @@ impl Conn {
     fn as_connection_like(&mut self) -> &mut dyn ConnectionLike {
         match self {
             Conn::Single(connection) => connection,
+            #[cfg(feature = "cluster")]
             Conn::Cluster(connection) => &mut **connection,
         }
     }
@@ -207,6 +227,7 @@ impl Conn {
 /// Adds commands to either kind of pipeline.
 pub(crate) enum PipelineBuilder<'a> {
     Single(&'a mut redis::Pipeline),
+    #[cfg(feature = "cluster")]
     Cluster(&'a mut redis::cluster::ClusterPipeline),
 }
 
@@ -216,6 +237,7 @@ impl PipelineBuilder<'_> {
             PipelineBuilder::Single(pipe) => {
                 pipe.add_command(cmd);
             }
+            #[cfg(feature = "cluster")]
             PipelineBuilder::Cluster(pipe) => {
                 pipe.add_command(cmd);
             }

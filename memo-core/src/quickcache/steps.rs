@@ -491,7 +491,7 @@ impl Io<'_> {
                 LockGuard::try_take_async(Arc::clone(backend), key.to_owned(), ttl).await,
             ),
             Io::Sleep(pause) => {
-                tokio::time::sleep(pause).await;
+                crate::runtime::sleep(pause).await;
                 Reply::Slept
             }
             Io::SetIf {
