@@ -136,6 +136,8 @@ pub(crate) struct Options {
     pub(crate) stale_on_error: Option<Given<StaleOnError>>,
     pub(crate) idle_timeout: Option<Given<Seconds>>,
     pub(crate) backend: Option<Given<LitStr>>,
+    /// `crate = "path"`: where the generated code finds memo-core.
+    pub(crate) krate: Option<Given<Path>>,
 }
 
 /// Parses `args`, reporting every unknown, duplicate or malformed option.
@@ -300,6 +302,21 @@ const OPTIONS: &[(&str, Takes, ParseValue)] = &[
     }),
     ("idle_timeout", Takes::Memoized, |name, input, options| {
         set(&mut options.idle_timeout, name, parse_seconds(input)?)
+    }),
+    ("crate", Takes::Both, |name, input, options| {
+        // serde's form, a string (`crate = "facade::memo"`), or the path.
+        const EXPECTED: &str =
+            "expected the path memo-core is reachable at: `crate = \"my_memo\"` or `crate = my_memo`";
+        let path = if input.peek(LitStr) {
+            let lit: LitStr = input.parse()?;
+            lit.parse_with(Path::parse_mod_style)
+                .map_err(|_| syn::Error::new(lit.span(), EXPECTED))?
+        } else {
+            input
+                .call(Path::parse_mod_style)
+                .map_err(|error| syn::Error::new(error.span(), EXPECTED))?
+        };
+        set(&mut options.krate, name, path)
     }),
     ("stale_on_error", Takes::Both, |name, input, options| {
         let value = if input.peek(syn::LitBool) {

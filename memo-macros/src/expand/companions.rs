@@ -227,6 +227,7 @@ fn get_many_fn(
     batched: Option<(TokenStream, TokenStream)>,
     bypass: &Bypass,
 ) -> TokenStream {
+    let memo = super::memo();
     let name = function.name();
     let vis = &function.vis;
     let get_many_fn = form.companion(function, "get_many");
@@ -278,7 +279,7 @@ fn get_many_fn(
                 for #item in items {
                     let __memo_skipped: bool = false #(#skipped)*;
                     __memo_keys.push(if __memo_skipped {
-                        ::memo_core::__private::EncodedArgs::SKIPPED
+                        #memo::__private::EncodedArgs::SKIPPED
                     } else {
                         #encode
                     });

@@ -83,29 +83,32 @@ impl Keep {
     pub(crate) fn value_ty(&self, output: &Type) -> TokenStream {
         match self {
             Keep::Whole | Keep::If(_) => quote!(#output),
-            Keep::Ok => quote_spanned!(output.span()=>
-                <#output as ::memo_core::__private::Outcome>::Ok
-            ),
+            Keep::Ok => {
+                let memo = super::memo_at(output.span());
+                quote_spanned!(output.span()=> <#output as #memo::__private::Outcome>::Ok)
+            }
         }
     }
 
     /// A cached `value` as the function's result.
     pub(crate) fn wrap(&self, output: &Type, value: TokenStream) -> TokenStream {
+        let memo = super::memo();
         match self {
             Keep::Whole | Keep::If(_) => value,
-            Keep::Ok => quote!(<#output as ::memo_core::__private::Outcome>::from_ok(#value)),
+            Keep::Ok => quote!(<#output as #memo::__private::Outcome>::from_ok(#value)),
         }
     }
 
     /// The rule as the runtime takes it, a `memo_core::__private::Keep`
     /// value handed to every step that stores a result.
     pub(crate) fn value(&self, output: &Type) -> TokenStream {
+        let memo = super::memo();
         match self {
-            Keep::Whole => quote!(::memo_core::__private::Whole),
-            Keep::Ok => quote!(::memo_core::__private::OkPart),
+            Keep::Whole => quote!(#memo::__private::Whole),
+            Keep::Ok => quote!(#memo::__private::OkPart),
             Keep::If(path) => quote! {
-                ::memo_core::__private::KeepIf(|__memo_result: &#output| {
-                    ::memo_core::__private::keep_errors_if(__memo_result, #path)
+                #memo::__private::KeepIf(|__memo_result: &#output| {
+                    #memo::__private::keep_errors_if(__memo_result, #path)
                 })
             },
         }

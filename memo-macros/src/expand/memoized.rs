@@ -22,6 +22,7 @@ pub(super) fn expansion(
     form: &Placement,
     keep: &Keep,
 ) -> Expansion {
+    let memo = super::memo();
     let output = keep.value_ty(&function.output);
     let per_instance = function.receiver;
     let signatures = signatures(Kind::Memoized, function, keep);
@@ -49,7 +50,8 @@ pub(super) fn expansion(
             .borrowed
             .as_ref()
             .map_or_else(|| p.ty.span(), |t| t.span());
-        quote_spanned!(span=> ::memo_core::__private::require_key::<#key_ty>();)
+        let memo = super::memo_at(span);
+        quote_spanned!(span=> #memo::__private::require_key::<#key_ty>();)
     });
     let timeout = match &options.timeout {
         Some(t) => {
@@ -74,13 +76,13 @@ pub(super) fn expansion(
             crate::attr::StaleOnError::Flag(true) => positive_duration(&timeout.value),
             crate::attr::StaleOnError::Grace(seconds) => positive_duration(seconds),
             crate::attr::StaleOnError::Flag(false) => {
-                quote!(::memo_core::__private::Duration::ZERO)
+                quote!(#memo::__private::Duration::ZERO)
             }
         },
-        _ => quote!(::memo_core::__private::Duration::ZERO),
+        _ => quote!(#memo::__private::Duration::ZERO),
     };
     let spec = quote! {
-        ::memo_core::__private::MemoSpec {
+        #memo::__private::MemoSpec {
             timeout: #timeout,
             max_entries: #max_entries,
             max_bytes: #max_bytes,
@@ -91,16 +93,16 @@ pub(super) fn expansion(
         }
     };
     let key_ty = quote!((#(#key_tys,)*));
-    let cache_ty = quote!(::memo_core::__private::Memoized<#key_ty, #output>);
+    let cache_ty = quote!(#memo::__private::Memoized<#key_ty, #output>);
     // With `max_bytes`: each key and value weighed by `memo_core::Weigh`
     // where their types implement it, by their size otherwise.
     let weigher = match &options.max_bytes {
         Some(_) => quote! {
             ::core::option::Option::Some(|__memo_key: &#key_ty, __memo_value: &#output| {
                 #[allow(unused_imports)]
-                use ::memo_core::__private::{ByWeigh as _, BySize as _};
-                (&::memo_core::__private::WeighOf(__memo_key)).memo_weight()
-                    + (&::memo_core::__private::WeighOf(__memo_value)).memo_weight()
+                use #memo::__private::{ByWeigh as _, BySize as _};
+                (&#memo::__private::WeighOf(__memo_key)).memo_weight()
+                    + (&#memo::__private::WeighOf(__memo_value)).memo_weight()
             })
         },
         None => quote!(::core::option::Option::None),
@@ -115,8 +117,8 @@ pub(super) fn expansion(
     );
     let stats = |cache: TokenStream| {
         quote! {
-            static __MEMO_STATS: ::memo_core::__private::MemoStats =
-                ::memo_core::__private::MemoStats::new(
+            static __MEMO_STATS: #memo::__private::MemoStats =
+                #memo::__private::MemoStats::new(
                     ::core::concat!(::core::module_path!(), #namespace_tail),
                     #cache,
                 );
@@ -130,9 +132,9 @@ pub(super) fn expansion(
             fn #accessor_ident(&self) -> ::std::sync::Arc<#cache_ty> {
                 // A `const`: the options' constants are checked at compile
                 // time, as in a function's `static`.
-                const __MEMO_SPEC: ::memo_core::__private::MemoSpec = #spec;
+                const __MEMO_SPEC: #memo::__private::MemoSpec = #spec;
                 #stats
-                ::memo_core::__private::instance_cache::<_, _, Self>(
+                #memo::__private::instance_cache::<_, _, Self>(
                     self,
                     Self::#slot_fn(),
                     __MEMO_SPEC,
@@ -153,7 +155,7 @@ pub(super) fn expansion(
             fn #accessor_ident() -> &'static #cache_ty {
                 #stats
                 static __MEMO_CACHE: #cache_ty =
-                    ::memo_core::__private::Memoized::new(#spec, #weigher, &__MEMO_STATS);
+                    #memo::__private::Memoized::new(#spec, #weigher, &__MEMO_STATS);
                 &__MEMO_CACHE
             }
         }
@@ -212,7 +214,7 @@ pub(super) fn expansion(
     } else {
         (
             quote! {
-                ::memo_core::__private::cold(move || {
+                #memo::__private::cold(move || {
                     __memo_cache.call_missed(#key, #keep_value, #found, move || #body)
                 })
             },
@@ -245,14 +247,14 @@ pub(super) fn expansion(
             quote! {
                 let __memo_cache = #cache;
                 let __memo_key = #key;
-                ::memo_core::SetCachedValue::new(move |value| __memo_cache.set(__memo_key, value))
+                #memo::SetCachedValue::new(move |value| __memo_cache.set(__memo_key, value))
             },
         ),
         refresh,
         peek: (signatures.peek, quote!(#cache.peek(&#key))),
         cache_key: None,
         invalidate_all: per_instance
-            .then(|| quote!(::memo_core::__private::invalidate_all(Self::#slot_fn()))),
+            .then(|| quote!(#memo::__private::invalidate_all(Self::#slot_fn()))),
         get_many: None,
         clear_is_async: signatures.clear_is_async,
     }

@@ -26,6 +26,40 @@ mod quickcache;
 pub(crate) use cached_impl::cached_impl;
 pub(crate) use keep::Keep;
 
+thread_local! {
+    /// The path of memo-core in the code being generated, for the one
+    /// expansion under way on this thread: `::memo_core`, or what the
+    /// attribute's `crate = "..."` says (a renamed dependency, a facade that
+    /// re-exports memo). Set by [`expand_at`] before anything is generated,
+    /// so that every helper below can name the runtime without the path
+    /// threaded through each signature.
+    static MEMO: std::cell::RefCell<TokenStream> = std::cell::RefCell::new(quote!(::memo_core));
+}
+
+/// The path of memo-core for the generated code (see [`MEMO`]).
+pub(super) fn memo() -> TokenStream {
+    MEMO.with(|memo| memo.borrow().clone())
+}
+
+/// [`memo`] with every token at `span`, for code generated with
+/// `quote_spanned!`: an error in it then points at the user's token, not at
+/// the attribute.
+pub(super) fn memo_at(span: proc_macro2::Span) -> TokenStream {
+    memo()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
+/// Makes `path` (or `::memo_core`) the path [`memo`] gives.
+fn set_memo(path: Option<&syn::Path>) {
+    let path = path.map_or_else(|| quote!(::memo_core), |path| quote!(#path));
+    MEMO.with(|memo| *memo.borrow_mut() = path);
+}
+
 /// Expands either attribute. On error, emits the errors beside a fallback
 /// expansion (see `fallback`), so the user sees the attribute's diagnostics
 /// and no cascade.
@@ -35,6 +69,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
 }
 
 fn expand_at(kind: Kind, args: TokenStream, item: TokenStream, place: Place) -> TokenStream {
+    set_memo(None);
     match try_expand(kind, args, item.clone(), place) {
         Ok(tokens) => tokens,
         Err(error) => fallback::with_error(kind, item, place, &error),
@@ -56,28 +91,27 @@ pub(super) struct CompanionTypes {
 }
 
 pub(super) fn signatures(kind: Kind, function: &Function, keep: &Keep) -> CompanionTypes {
+    let memo = memo();
     let output = keep.value_ty(&function.output);
     match kind {
         Kind::Memoized => CompanionTypes {
             outcome: quote!(()),
-            set: quote!(::memo_core::SetCachedValue<#output>),
+            set: quote!(#memo::SetCachedValue<#output>),
             peek: quote!(::core::option::Option<#output>),
             key: None,
             clear_is_async: false,
         },
         Kind::Quickcache => {
-            let outcome = quote!(::core::result::Result<(), ::memo_core::Error>);
+            let outcome = quote!(::core::result::Result<(), #memo::Error>);
             let (set_outcome, clear_is_async) = if function.is_async() {
                 (boxed_future(&outcome), true)
             } else {
                 (outcome.clone(), false)
             };
             CompanionTypes {
-                set: quote!(::memo_core::SetCachedValue<#output, #set_outcome>),
+                set: quote!(#memo::SetCachedValue<#output, #set_outcome>),
                 peek: quote!(::core::option::Option<#output>),
-                key: Some(
-                    quote!(::core::result::Result<::std::string::String, ::memo_core::Error>),
-                ),
+                key: Some(quote!(::core::result::Result<::std::string::String, #memo::Error>)),
                 outcome,
                 clear_is_async,
             }
@@ -86,7 +120,8 @@ pub(super) fn signatures(kind: Kind, function: &Function, keep: &Keep) -> Compan
 }
 
 pub(super) fn boxed_future(output: &TokenStream) -> TokenStream {
-    quote!(::memo_core::backend::BoxFuture<'static, #output>)
+    let memo = memo();
+    quote!(#memo::backend::BoxFuture<'static, #output>)
 }
 
 fn try_expand(
@@ -105,6 +140,7 @@ fn try_expand(
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
+    set_memo(options.krate.as_ref().map(|krate| &krate.value));
     let keep = check::options(kind, &function, &options, place)?;
     let form = Placement::of(&function);
     let parts = match kind {
@@ -133,6 +169,7 @@ impl Bypass {
     }
 
     fn of(function: &Function, options: &attr::Options) -> Bypass {
+        let memo = memo();
         let args = args_by_ref(function);
         let unless = options.unless.as_ref().map(|given| {
             let path = &given.value;
@@ -151,7 +188,7 @@ impl Bypass {
                 }
             });
         Bypass {
-            uncached_if: Some(quote!(::memo_core::__private::bypassed() #unless)),
+            uncached_if: Some(quote!(#memo::__private::bypassed() #unless)),
             refresh_if,
         }
     }
@@ -276,9 +313,10 @@ pub(super) struct Expansion {
 
 /// `min_time` as a `Duration` (zero when not given: every result kept).
 pub(super) fn min_time(options: &crate::attr::Options) -> TokenStream {
+    let memo = memo();
     match &options.min_time {
         Some(given) => positive_duration(&given.value),
-        None => quote!(::memo_core::__private::Duration::ZERO),
+        None => quote!(#memo::__private::Duration::ZERO),
     }
 }
 
@@ -309,10 +347,11 @@ pub(super) fn count(count: &attr::Count) -> TokenStream {
         attr::Count::Expr(expr) => {
             // Any integer constant; the cast is a no-op for a `usize` one.
             let n = quote_spanned!(expr.span()=> (#expr) as usize);
+            let memo = memo_at(expr.span());
             quote_spanned! {expr.span()=> {
                 #[allow(clippy::unnecessary_cast)]
                 let __memo_count = #n;
-                ::memo_core::__private::count(__memo_count)
+                #memo::__private::count(__memo_count)
             }}
         }
     }
@@ -322,12 +361,14 @@ pub(super) fn count(count: &attr::Count) -> TokenStream {
 /// constant's is checked to be more than zero where it is evaluated (a
 /// literal's was checked here).
 pub(super) fn duration(seconds: &Seconds) -> TokenStream {
+    let memo = memo();
     match seconds {
         Seconds::Literal { secs, nanos, .. } => {
-            quote!(::memo_core::__private::Duration::new(#secs, #nanos))
+            quote!(#memo::__private::Duration::new(#secs, #nanos))
         }
         Seconds::Expr(expr) => {
-            quote_spanned!(expr.span()=> ::memo_core::__private::Secs(#expr).duration())
+            let memo = memo_at(expr.span());
+            quote_spanned!(expr.span()=> #memo::__private::Secs(#expr).duration())
         }
     }
 }
@@ -337,7 +378,8 @@ pub(super) fn positive_duration(seconds: &Seconds) -> TokenStream {
     match seconds {
         Seconds::Literal { .. } => duration(seconds),
         Seconds::Expr(expr) => {
-            quote_spanned!(expr.span()=> ::memo_core::__private::positive(::memo_core::__private::Secs(#expr).duration()))
+            let memo = memo_at(expr.span());
+            quote_spanned!(expr.span()=> #memo::__private::positive(#memo::__private::Secs(#expr).duration()))
         }
     }
 }

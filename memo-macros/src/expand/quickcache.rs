@@ -18,6 +18,7 @@ pub(super) fn expansion(
     form: &Placement,
     keep: &Keep,
 ) -> Expansion {
+    let memo = super::memo();
     let output = &keep.value_ty(&function.output);
     let (key, checks) = match &options.key {
         Some(path) => {
@@ -32,8 +33,8 @@ pub(super) fn expansion(
                 }),
             );
             let key = quote!(&#path(#(#args),*));
-            let check =
-                quote_spanned!(path.span()=> ::memo_core::__private::require_vary_on(#key););
+            let memo = super::memo_at(path.span());
+            let check = quote_spanned!(path.span()=> #memo::__private::require_vary_on(#key););
             (key, check)
         }
         None => {
@@ -47,30 +48,32 @@ pub(super) fn expansion(
                 } else {
                     quote!(&#root #(.#fields)*)
                 };
-                checks.push(
-                    quote_spanned!(path.span()=> ::memo_core::__private::require_vary_on(#expr);),
-                );
+                checks.push({
+                    let memo = super::memo_at(path.span());
+                    quote_spanned!(path.span()=> #memo::__private::require_vary_on(#expr);)
+                });
                 exprs.push(expr);
             }
             (quote!(&(#(#exprs,)*)), quote!(#(#checks)*))
         }
     };
-    let output_check = quote_spanned!(function.output.span()=>
-        ::memo_core::__private::require_value::<#output>();
-    );
+    let output_check = {
+        let memo = super::memo_at(function.output.span());
+        quote_spanned!(function.output.span()=> #memo::__private::require_value::<#output>();)
+    };
     let codec = match &options.codec {
         Some(codec) => {
             let codec = &codec.value;
             quote!(#codec)
         }
-        None => quote!(::memo_core::__private::DefaultCodec),
+        None => quote!(#memo::__private::DefaultCodec),
     };
     // `memoize_timeout` may be zero (L1 off); the others may not.
     let seconds =
         |given: &Option<attr::Given<Seconds>>, default: TokenStream, zero_ok: bool| match given {
             Some(s) if zero_ok => duration(&s.value),
             Some(s) => positive_duration(&s.value),
-            None => quote!(::memo_core::__private::Spec::#default),
+            None => quote!(#memo::__private::Spec::#default),
         };
     let timeout = seconds(&options.timeout, quote!(DEFAULT_TIMEOUT), false);
     let memoize_timeout = seconds(
@@ -80,7 +83,7 @@ pub(super) fn expansion(
     );
     let max_entries = match &options.max_entries {
         Some(n) => count(&n.value),
-        None => quote!(::memo_core::__private::Spec::DEFAULT_MAX_ENTRIES),
+        None => quote!(#memo::__private::Spec::DEFAULT_MAX_ENTRIES),
     };
     let max_bytes = optional_count(&options.max_bytes);
     let min_time = min_time(options);
@@ -89,9 +92,9 @@ pub(super) fn expansion(
         Some(given) => match &given.value {
             attr::StaleOnError::Flag(true) => timeout.clone(),
             attr::StaleOnError::Grace(seconds) => positive_duration(seconds),
-            attr::StaleOnError::Flag(false) => quote!(::memo_core::__private::Duration::ZERO),
+            attr::StaleOnError::Flag(false) => quote!(#memo::__private::Duration::ZERO),
         },
-        None => quote!(::memo_core::__private::Duration::ZERO),
+        None => quote!(#memo::__private::Duration::ZERO),
     };
     let lock_ttl = match (&options.lock, &options.lock_ttl) {
         (Some(lock), ttl) if lock.value => {
@@ -117,16 +120,16 @@ pub(super) fn expansion(
     let function_name = function.name().to_string();
     let digest = digest(function);
     let get = if form.methods {
-        quote!(get_for(::memo_core::__private::type_name::<Self>))
+        quote!(get_for(#memo::__private::type_name::<Self>))
     } else {
         quote!(get())
     };
     let accessor_ident = &form.accessor;
-    let cache_ty = quote!(::memo_core::__private::QuickCache<#output, #codec>);
+    let cache_ty = quote!(#memo::__private::QuickCache<#output, #codec>);
     let accessor = quote! {
-        fn #accessor_ident() -> &'static ::memo_core::__private::Cache<#output, #codec> {
-            static __MEMO_CACHE: #cache_ty = ::memo_core::__private::QuickCache::new(
-                ::memo_core::__private::Spec {
+        fn #accessor_ident() -> &'static #memo::__private::Cache<#output, #codec> {
+            static __MEMO_CACHE: #cache_ty = #memo::__private::QuickCache::new(
+                #memo::__private::Spec {
                     module: ::core::module_path!(),
                     function: #function_name,
                     digest: #digest,
@@ -148,7 +151,7 @@ pub(super) fn expansion(
     // A key that is not `Serialize` fails `checks`, spanned on its
     // `vary_on` entry; the cache calls then get a stand-in and add no errors
     // of their own (see `KeyOf`).
-    let key = quote!((&::memo_core::__private::KeyOf(#key)).memo_key());
+    let key = quote!((&#memo::__private::KeyOf(#key)).memo_key());
     let call = CallOptions {
         once: options
             .store_result
@@ -187,11 +190,12 @@ fn calls(
     accessor: TokenStream,
     key: TokenStream,
 ) -> Expansion {
+    let memo = super::memo();
     let cache = &form.cache;
     let body_call = &form.body_call;
     let uses = quote! {
         #[allow(unused_imports)]
-        use ::memo_core::__private::{
+        use #memo::__private::{
             ProbeByValue as _, ProbeEncoded as _, SerializedKey as _, UnserializableKey as _,
         };
     };
@@ -241,7 +245,7 @@ fn calls(
             body: quote! {
                 #uses
                 let __memo_cache = #cache.type_checked();
-                let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
+                let __memo_hit = (&#memo::__private::Probe(#key)).memo_probe(__memo_cache);
                 let __memo_lookup = __memo_cache.lookup_async(__memo_hit, #key).await;
                 #on_lookup_hit
                 #compute_async
@@ -258,7 +262,7 @@ fn calls(
                 quote! {
                     #uses
                     let __memo_prepared = #cache.prepare(#key);
-                    ::memo_core::SetCachedValue::new(move |value| -> #future {
+                    #memo::SetCachedValue::new(move |value| -> #future {
                         ::std::boxed::Box::pin(__memo_prepared.set_async(value))
                     })
                 },
@@ -285,10 +289,10 @@ fn calls(
         body: quote! {
             #uses
             let __memo_cache = #cache.type_checked();
-            let __memo_hit = (&::memo_core::__private::Probe(#key)).memo_probe(__memo_cache);
+            let __memo_hit = (&#memo::__private::Probe(#key)).memo_probe(__memo_cache);
             match __memo_hit {
                 ::core::option::Option::Some(__memo_value) => { #on_hit #hit }
-                ::core::option::Option::None => ::memo_core::__private::cold(move || {
+                ::core::option::Option::None => #memo::__private::cold(move || {
                     let __memo_lookup = __memo_cache.lookup_beyond_l1(#key);
                     #on_lookup_hit
                     #compute
@@ -304,7 +308,7 @@ fn calls(
             quote! {
                 #uses
                 let __memo_prepared = #cache.prepare(#key);
-                ::memo_core::SetCachedValue::new(move |value| __memo_prepared.set(value))
+                #memo::SetCachedValue::new(move |value| __memo_prepared.set(value))
             },
         ),
         refresh: quote! {
