@@ -55,6 +55,9 @@ fn timed<T>(label: &str, calls: u32, runs: &AtomicUsize, mut f: impl FnMut() -> 
 }
 
 fn main() {
+    // The embedded backend on purpose: said explicitly, so a release build
+    // does not warn that a shared backend was forgotten.
+    memo_core::set_backend(memo_core::MemoryBackend::default());
     println!(
         "memo quickstart: embedded backend ({})\n",
         memo_core::backend::current().name()

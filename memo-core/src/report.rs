@@ -43,6 +43,32 @@ pub(crate) fn blocking_in_runtime(namespace: &str) {
     );
 }
 
+/// The embedded backend is about to be used because none was installed
+/// (`name`: a named backend's, `None`: the default one): in a release build,
+/// warn, since a service that forgot `set_backend` otherwise runs on a
+/// per-process cache without a word. Called once per backend name, where
+/// the implicit backend is made; an explicitly installed `MemoryBackend`
+/// never gets here. `MEMO_WARN_EMBEDDED=1` warns in any build (a debug
+/// build's CI checking its wiring), `=0` never.
+pub(crate) fn implicit_backend(name: Option<&str>) {
+    let wanted = match std::env::var_os("MEMO_WARN_EMBEDDED") {
+        Some(value) => value != "0",
+        None => !cfg!(debug_assertions),
+    };
+    if !wanted {
+        return;
+    }
+    let (backend, install) = match name {
+        Some(name) => (name, "memo_core::set_backend_named(name, ..)"),
+        None => ("default", "memo_core::set_backend(..)"),
+    };
+    tracing::warn!(
+        target: "memo",
+        backend,
+        "no backend installed, so cached functions use the embedded one: results and invalidations stay in this process, and no other process or machine shares them. Install the shared backend at start-up with {install} (e.g. memo_redis::RedisBackend::from_env()), or install memo_core::MemoryBackend explicitly if a per-process cache is what you want"
+    );
+}
+
 /// Counts a failed backend command and reports it if no report went out in
 /// the last [`REPORT_INTERVAL`].
 pub(crate) fn backend_failed(op: &'static str, namespace: &str, error: &Error) {

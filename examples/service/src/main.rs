@@ -293,7 +293,8 @@ async fn main() {
             eprintln!("{error}");
             std::process::exit(2);
         }
-        None => {}
+        // Meant: a single process needs no shared tier.
+        None => memo_core::set_backend(memo_core::MemoryBackend::default()),
     }
     let started = std::time::Instant::now();
     if let Err(error) = generate(&args.database, args.rows) {

@@ -526,6 +526,7 @@ pub(crate) fn of(name: Option<&'static str>) -> Arc<dyn Backend> {
     let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
     named.push((name, Arc::clone(&backend)));
     drop(named);
+    crate::report::implicit_backend(Some(name));
     backend.attach(coherence::of(Some(name)).install());
     backend
 }
@@ -535,5 +536,13 @@ fn installed() -> Arc<dyn Backend> {
         return Arc::clone(backend);
     }
     let mut slot = INSTALLED.write().unwrap_or_else(|e| e.into_inner());
-    Arc::clone(slot.get_or_insert_with(|| Arc::new(MemoryBackend::new())))
+    if let Some(backend) = slot.as_ref() {
+        return Arc::clone(backend);
+    }
+    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    *slot = Some(Arc::clone(&backend));
+    // Reported with no lock held: a subscriber may call cached functions.
+    drop(slot);
+    crate::report::implicit_backend(None);
+    backend
 }
