@@ -55,6 +55,7 @@
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod admin;
 pub mod backend;
 mod clock;
 pub mod codec;

@@ -73,7 +73,8 @@ pub fn decode_errors() -> u64 {
 /// let answer = stats.iter().find(|f| f.namespace.contains("::answer@")).unwrap();
 /// assert_eq!((answer.l1_hits, answer.misses), (1, 1));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct FunctionStats {
     /// The function's namespace (`crate::module::function@digest` or its

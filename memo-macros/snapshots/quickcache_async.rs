@@ -55,6 +55,7 @@ impl report {
             timeout_jitter: 0f64,
             stale_on_error: ::memo_core::__private::Duration::ZERO,
             backend: ::core::option::Option::None,
+            arguments: &["id"],
         });
         __MEMO_CACHE.get()
     }

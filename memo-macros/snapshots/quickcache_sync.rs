@@ -64,6 +64,7 @@ impl dashboard {
             timeout_jitter: 0f64,
             stale_on_error: ::memo_core::__private::Duration::ZERO,
             backend: ::core::option::Option::None,
+            arguments: &["domain", "user.id"],
         });
         __MEMO_CACHE.get()
     }

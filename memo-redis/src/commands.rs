@@ -217,6 +217,10 @@ impl Backend for RedisBackend {
             .run(|conn| conn.command::<()>(redis::cmd("PUBLISH").arg(channel).arg(&message)))
     }
 
+    fn describe(&self, descriptor: &memo_core::admin::Descriptor) {
+        self.inner.housekeeper.describe(descriptor);
+    }
+
     fn attach(&self, link: Link) {
         self.inner.shared.attach(link);
     }

@@ -47,8 +47,11 @@ mod breaker;
 mod channel;
 mod commands;
 mod future;
+mod housekeeping;
 mod pool;
 mod target;
+
+pub use housekeeping::{StatsReport, FUNCTIONS_KEY, STATS_PREFIX};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +95,8 @@ struct Inner {
     key_prefix: String,
     /// Batches concurrent async reads (`None`: off, or a cluster).
     batcher: Option<batch::Batcher>,
+    /// Writes descriptions and stats for operator tools.
+    housekeeper: housekeeping::Housekeeper,
 }
 
 /// Configures a [`RedisBackend`]; every setting has a default.
@@ -114,6 +119,7 @@ pub struct RedisBackendBuilder {
     key_prefix: String,
     batch_reads: bool,
     staleness_bound: Duration,
+    stats_interval: Duration,
     certificates: target::Certificates,
 }
 
@@ -148,6 +154,8 @@ impl RedisBackend {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
     /// Default number of idle connections kept: 16.
     pub const DEFAULT_POOL_SIZE: usize = 16;
+    /// Default interval between this process's stats reports: 10 s.
+    pub const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(10);
     /// Default invalidation channel.
     pub const DEFAULT_CHANNEL: &'static str = "memo:invalidate";
     /// Default staleness bound of L1: 100 ms.
@@ -369,6 +377,7 @@ impl RedisBackendBuilder {
             key_prefix: String::new(),
             batch_reads: true,
             staleness_bound: RedisBackend::DEFAULT_STALENESS_BOUND,
+            stats_interval: RedisBackend::DEFAULT_STATS_INTERVAL,
             certificates: None,
         }
     }
@@ -448,6 +457,23 @@ impl RedisBackendBuilder {
         } else {
             format!("{prefix}:")
         };
+        self
+    }
+
+    /// How often this process publishes its stats (`memo_core::stats`)
+    /// for the `memo stats` command (default 10 s; zero: never). Each report
+    /// is one `SET` of a JSON document under `memo:s:{process}`, expiring
+    /// after three intervals, so a stopped process drops out. What it costs:
+    /// one command per interval per process, on a background thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = memo_redis::RedisBackend::builder("redis://127.0.0.1/")
+    ///     .stats_interval(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn stats_interval(mut self, interval: Duration) -> Self {
+        self.stats_interval = interval;
         self
     }
 
@@ -673,7 +699,8 @@ impl RedisBackendBuilder {
             };
         let shared = Subscription::new(channel, self.staleness_bound);
         channel::spawn(Arc::clone(&target), Arc::clone(&shared));
-        Ok(RedisBackend {
+        let (housekeeper, descriptions) = housekeeping::queue();
+        let backend = RedisBackend {
             inner: Arc::new(Inner {
                 target,
                 timeouts,
@@ -685,8 +712,15 @@ impl RedisBackendBuilder {
                 key_prefix: self.key_prefix,
                 batcher: (self.batch_reads && !self.kind.is_cluster())
                     .then(batch::Batcher::default),
+                housekeeper,
             }),
-        })
+        };
+        housekeeping::start(
+            Arc::downgrade(&backend.inner),
+            descriptions,
+            self.stats_interval,
+        );
+        Ok(backend)
     }
 }
 
@@ -769,6 +803,9 @@ fn builder_from(var: impl Fn(&str) -> Option<String>) -> Result<RedisBackendBuil
     }
     if let Some(bound) = millis("MEMO_STALENESS_BOUND_MS")? {
         builder = builder.staleness_bound(bound);
+    }
+    if let Some(interval) = millis("MEMO_STATS_INTERVAL_MS")? {
+        builder = builder.stats_interval(interval);
     }
     Ok(builder)
 }

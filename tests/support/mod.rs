@@ -530,14 +530,21 @@ impl Worker {
 
     /// [`Worker::start`] with more arguments (a second URL: the backend
     /// named "reports").
+    // The worker is a binary of memo-tests; other crates that share this
+    // module (memo-cli's tests) start no worker, and `env!` would not
+    // compile there.
+    #[allow(clippy::option_env_unwrap)]
     pub fn start_with(args: &[&str]) -> Worker {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_memo-worker"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start memo-worker");
+        let mut child = Command::new(
+            option_env!("CARGO_BIN_EXE_memo-worker")
+                .expect("memo-worker is a binary of memo-tests"),
+        )
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start memo-worker");
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut worker = Worker {

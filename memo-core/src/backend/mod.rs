@@ -284,6 +284,18 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         Ok(())
     }
 
+    /// Takes what a process knows of one `#[quickcache]` function, given
+    /// at its first miss in the process, for operator tools to read (the
+    /// `memo` CLI lists functions and encodes their keys from it). Called
+    /// on the caller's thread, sync or async: an implementation must not
+    /// block (queue the write).
+    ///
+    /// The default keeps nothing: right for a backend only this process
+    /// sees.
+    fn describe(&self, descriptor: &crate::admin::Descriptor) {
+        let _ = descriptor;
+    }
+
     /// Called once when the backend is installed with
     /// [`set_backend`]. A backend shared between
     /// processes keeps `link` and reports through it: whether its broadcast

@@ -301,7 +301,7 @@ impl<'e, 'a> ser::Serializer for &'e mut KeyEncoder<'a> {
 
 /// Whether `I` iterates a set whose equality ignores order, and whose
 /// iteration order differs between equal values (a hashed set).
-fn is_hashed_set<I>() -> bool {
+pub(crate) fn is_hashed_set<I>() -> bool {
     let name = std::any::type_name::<I>();
     name.contains("HashSet<") || name.contains("IndexSet<")
 }

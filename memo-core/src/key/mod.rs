@@ -30,6 +30,7 @@ use crate::codec::CodecError;
 
 pub(crate) mod decoder;
 mod encoder;
+pub(crate) use encoder::is_hashed_set;
 pub(crate) mod typed;
 
 /// Encoded arguments as L1 and the single flight hold them: up to 24 bytes
@@ -220,6 +221,20 @@ pub fn entry_key_for<A: Serialize + ?Sized>(
     args: &A,
 ) -> Result<String, CodecError> {
     with_encoded(args, |bytes| bytes.map(|bytes| entry_key(namespace, bytes)))
+}
+
+/// The encoded arguments an entry key names, read back from its hex; `None`
+/// for a key whose arguments were hashed (too long to write out), or one
+/// memo did not make.
+pub(crate) fn args_of_entry_key(entry_key: &str) -> Option<Vec<u8>> {
+    let (_, hex) = entry_key.rsplit_once(':')?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
+        .collect()
 }
 
 /// The key of the dog-pile lock of one entry (`lock = true`):

@@ -75,6 +75,9 @@ pub struct Spec {
     /// an entry, to be served when the body returns `Err` (zero: it is
     /// not kept).
     pub stale_on_error: Duration,
+    /// The `vary_on` entries as written (`user.id`), or the parameters:
+    /// what tools name the key's parts by (see `admin::Descriptor`).
+    pub arguments: &'static [&'static str],
 }
 
 impl Spec {
@@ -138,6 +141,11 @@ pub struct Cache<V, C> {
     stale_grace: Duration,
     fingerprint: u64,
     codec: C,
+    /// `module::function`, and the key's parts, for [`Cache::describe`].
+    function: String,
+    arguments: &'static [&'static str],
+    /// Whether the backend was given this function's description.
+    described: std::sync::atomic::AtomicBool,
 }
 
 /// Version byte of the stored envelope.
@@ -187,8 +195,30 @@ impl Seen {
     }
 }
 
+/// The header of stored bytes, for tools (`admin::Header::parse`).
+pub(crate) fn parse_header(bytes: &[u8]) -> Option<crate::admin::Header> {
+    if bytes.len() == STAMPED && bytes[0] == TOMBSTONE {
+        return Some(crate::admin::Header::Tombstone);
+    }
+    let version = *bytes.first()?;
+    let header_len = match version {
+        ENVELOPE_VERSION => ENVELOPE_HEADER,
+        ENVELOPE_VERSION_STALE => ENVELOPE_HEADER + 8,
+        _ => return None,
+    };
+    let (header, payload) = bytes.split_at_checked(header_len)?;
+    let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or_default());
+    Some(crate::admin::Header::Value {
+        version,
+        fingerprint: word(STAMPED),
+        generation: word(STAMPED + 8),
+        fresh_until_ms: (version == ENVELOPE_VERSION_STALE).then(|| word(ENVELOPE_HEADER)),
+        payload_len: payload.len(),
+    })
+}
+
 /// A tombstone: a fresh stamp, read as a miss.
-fn tombstone() -> [u8; STAMPED] {
+pub(crate) fn tombstone() -> [u8; STAMPED] {
     let mut bytes = [TOMBSTONE; STAMPED];
     bytes[1..].copy_from_slice(&crate::stamp::next().to_le_bytes());
     bytes
@@ -309,6 +339,9 @@ where
                 crate::shape::of::<V>().unwrap_or_default()
             )),
             codec: C::default(),
+            function: format!("{}::{}", spec.module, spec.function),
+            arguments: spec.arguments,
+            described: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -372,10 +405,32 @@ where
         if !self.enabled {
             return Err(alone());
         }
-        encode(args).map_err(|error| {
+        let encoded = encode(args).map_err(|error| {
             report::backend_failed("encode key", &self.namespace, &error);
             alone()
-        })
+        })?;
+        if !self.described.load(Ordering::Relaxed) {
+            self.describe(args);
+        }
+        Ok(encoded)
+    }
+
+    /// Gives the backend this function's description, with the shape of
+    /// `args` (a miss's): once per process, the first time it misses.
+    #[cold]
+    #[inline(never)]
+    fn describe<A: Serialize + ?Sized>(&self, args: &A) {
+        if self.described.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let mut descriptor =
+            crate::admin::Descriptor::new(&self.namespace, crate::admin::Shape::of(args).ok());
+        descriptor.function = self.function.clone();
+        descriptor.arguments = self.arguments.iter().map(|a| (*a).to_owned()).collect();
+        descriptor.timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
+        descriptor.stale_ms = u64::try_from(self.stale_grace.as_millis()).unwrap_or(u64::MAX);
+        descriptor.backend = self.backend.map(str::to_owned);
+        self.backend().describe(&descriptor);
     }
 
     /// What a value computed from now on is stored in L1 with: taken

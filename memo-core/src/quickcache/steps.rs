@@ -531,6 +531,7 @@ mod tests {
                 timeout_jitter: 0.0,
                 stale_on_error: Duration::ZERO,
                 backend: None,
+                arguments: &[],
             },
             None,
         )

@@ -118,6 +118,22 @@ pub(super) fn expansion(
         None => quote!(::core::option::Option::None),
     };
     let function_name = function.name().to_string();
+    // The key's parts as written, for tools (`admin::Descriptor`).
+    let arguments: Vec<String> = match &options.key {
+        Some(path) => {
+            let path = &path.value;
+            vec![format!("{}(..)", quote!(#path)).replace(' ', "")]
+        }
+        None => function
+            .vary_on(options)
+            .into_iter()
+            .map(|path| {
+                let root = &path.root;
+                let fields = &path.fields;
+                quote!(#root #(.#fields)*).to_string().replace(' ', "")
+            })
+            .collect(),
+    };
     let digest = digest(function);
     let get = if form.methods {
         quote!(get_for(#memo::__private::type_name::<Self>))
@@ -143,6 +159,7 @@ pub(super) fn expansion(
                     timeout_jitter: #jitter,
                     stale_on_error: #stale_on_error,
                     backend: #backend,
+                    arguments: &[#(#arguments),*],
                 },
             );
             __MEMO_CACHE.#get
