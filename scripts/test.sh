@@ -37,5 +37,5 @@ cargo test --workspace
 # crates into a local overlay under its registry and does not unpack a
 # version it already holds, so a second run would build the first run's
 # sources: drop those (memo's own crates only) first.
-rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/memo-{core,macros,redis}-*
-cargo package -p memo-macros -p memo-core -p memo-redis --locked --quiet
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/memo-{core,macros,redis,cli,tower}-*
+cargo package -p memo-macros -p memo-core -p memo-redis -p memo-cli -p memo-tower --locked --quiet

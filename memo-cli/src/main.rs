@@ -272,6 +272,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let timeout = std::time::Duration::from_millis(descriptor.timeout_ms.max(1000));
             memo_core::admin::clear(&backend, &descriptor.namespace, &key, timeout)
                 .map_err(|e| fail(FAILED, format!("clear failed: {e}")))?;
+            let key = target.key(&key);
             report(cli, json!({"cleared": key}), || format!("cleared {key}"))
         }
         Command::Flush { yes } => flush(cli, &mut target, *yes),

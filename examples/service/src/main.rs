@@ -22,10 +22,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use memo_core::quickcache;
+use memo_tower::{RequestCache, RequestCacheLayer};
 use serde::{Deserialize, Serialize};
 
 /// What one team's page shows: an aggregate over every user of the team
@@ -154,6 +155,29 @@ async fn user(State(settings): State<Arc<Settings>>, Path(id): Path<u64>) -> Jso
         (true, true) => user_profile(id).await,
         (true, false) => user_profile_shared(id).await,
     })
+}
+
+/// `/users?ids=1,2,1`: several profiles in one page. Within the request a
+/// repeated id is looked up once (memo-tower's request scope); each lookup
+/// goes through `user_profile` (L1, then the shared tier).
+#[derive(serde::Deserialize)]
+struct Ids {
+    ids: String,
+}
+
+async fn users(cache: RequestCache, Query(Ids { ids }): Query<Ids>) -> Json<Vec<Option<Profile>>> {
+    let mut profiles = Vec::new();
+    for id in ids
+        .split(',')
+        .filter_map(|id| id.trim().parse::<u64>().ok())
+    {
+        profiles.push(
+            cache
+                .get_or_compute_async("profile", id, || user_profile(id))
+                .await,
+        );
+    }
+    Json(profiles)
 }
 
 async fn team(
@@ -312,12 +336,14 @@ async fn main() {
     let app = Router::new()
         .route("/team/{name}", get(team))
         .route("/user/{id}", get(user))
+        .route("/users", get(users))
         .route("/stats", get(stats))
         .route("/metrics", get(move || prometheus(metrics.clone())))
         .with_state(Arc::new(Settings {
             cache: args.cache,
             l1: args.l1,
-        }));
+        }))
+        .layer(RequestCacheLayer::new());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .expect("bind the port");
