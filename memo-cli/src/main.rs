@@ -74,7 +74,8 @@ enum Command {
         #[arg(long)]
         args: String,
     },
-    /// Delete every key of memo under the prefix (never FLUSHDB).
+    /// Delete every cached entry, generation and lock of memo under the
+    /// prefix (never FLUSHDB); descriptions and stats reports stay.
     Flush {
         /// Do not ask for confirmation.
         #[arg(long)]
@@ -582,7 +583,17 @@ fn inspect(
 
 fn flush(cli: &Cli, target: &mut Target, yes: bool) -> Result<(), Failure> {
     let descriptors = target.descriptors()?;
-    let keys = target.scan("memo:*")?;
+    // The cache's keys; the descriptions and stats reports stay, so the
+    // functions are still listed after the flush.
+    let (functions, reports) = (
+        target.key(memo_redis::FUNCTIONS_KEY),
+        target.key(memo_redis::STATS_PREFIX),
+    );
+    let keys: Vec<String> = target
+        .scan("memo:*")?
+        .into_iter()
+        .filter(|key| *key != functions && !key.starts_with(&reports))
+        .collect();
     if !yes {
         eprint!(
             "delete {} keys of memo under prefix {:?} on {}? [y/N] ",

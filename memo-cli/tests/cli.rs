@@ -218,7 +218,17 @@ fn an_operator_lists_inspects_clears_invalidates_and_flushes() {
         .filter(|k| !k.starts_with("app:memo:s:"))
         .collect();
     left.sort_unstable();
-    assert_eq!(left, ["appx:memo:v:x:00", "memo:v:foreign:00", "other:key"]);
+    assert_eq!(
+        left,
+        [
+            "app:memo:functions",
+            "appx:memo:v:x:00",
+            "memo:v:foreign:00",
+            "other:key"
+        ]
+    );
+    let functions = json(&url, &["functions"]);
+    assert_eq!(functions[0]["entries"], 0, "still listed: {functions}");
     // And this process's L1 was told.
     wait_until(Duration::from_secs(2), "the flush to reach L1", || {
         profile("b.org", 1, false);
