@@ -62,18 +62,20 @@ struct Scope {
     maps: Mutex<Maps>,
 }
 
-/// One value, computed once: sync callers wait on the `OnceLock`, async
-/// ones on the `OnceCell`.
+/// One value per key: sync callers wait on the `OnceLock` itself, async
+/// ones take turns on `computing`, so one async computation runs at a
+/// time and the others find its value. Whichever side stores first wins,
+/// and every caller gets that one value.
 struct Slot<V> {
-    sync: OnceLock<V>,
-    future: tokio::sync::OnceCell<V>,
+    value: OnceLock<V>,
+    computing: tokio::sync::Mutex<()>,
 }
 
 impl<V> Default for Slot<V> {
     fn default() -> Self {
         Slot {
-            sync: OnceLock::new(),
-            future: tokio::sync::OnceCell::new(),
+            value: OnceLock::new(),
+            computing: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -140,10 +142,7 @@ impl RequestCache {
         V: Clone + Send + Sync + 'static,
     {
         let slot = self.slot::<K, V>(name, key);
-        if let Some(value) = slot.future.get() {
-            return value.clone();
-        }
-        slot.sync.get_or_init(compute).clone()
+        slot.value.get_or_init(compute).clone()
     }
 
     /// [`get_or_compute`](Self::get_or_compute) for an async computation:
@@ -172,10 +171,17 @@ impl RequestCache {
         Fut: Future<Output = V>,
     {
         let slot = self.slot::<K, V>(name, key);
-        if let Some(value) = slot.sync.get() {
+        if let Some(value) = slot.value.get() {
             return value.clone();
         }
-        slot.future.get_or_init(compute).await.clone()
+        // A cancelled computation releases the turn: the next caller
+        // computes.
+        let _turn = slot.computing.lock().await;
+        if let Some(value) = slot.value.get() {
+            return value.clone();
+        }
+        let computed = compute().await;
+        slot.value.get_or_init(|| computed).clone()
     }
 }
 
@@ -272,6 +278,19 @@ impl<S: Send + Sync> axum_core::extract::FromRequestParts<S> for RequestCache {
 #[cfg(test)]
 mod tests {
     use super::RequestCache;
+
+    #[test]
+    fn sync_and_async_callers_share_one_value() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let cache = RequestCache::new();
+        let first = runtime.block_on(cache.get_or_compute_async("v", 1u8, || async { 1u32 }));
+        assert_eq!(cache.get_or_compute("v", 1u8, || 2u32), first);
+        assert_eq!(cache.get_or_compute("v", 2u8, || 3u32), 3);
+        let second = runtime.block_on(cache.get_or_compute_async("v", 2u8, || async { 4u32 }));
+        assert_eq!(second, 3);
+    }
 
     #[test]
     fn names_and_types_keep_lookups_apart() {
