@@ -16,10 +16,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use memo_core::admin::{Descriptor, Header};
 use memo_core::Backend;
-use redis::Commands;
 use serde_json::{json, Value};
 
+mod store;
 mod typed;
+
+use store::Store;
 
 /// Look inside memo's Redis tier: functions, stats, entries; invalidate,
 /// clear and flush.
@@ -29,6 +31,10 @@ struct Cli {
     /// The Redis URL (default: $MEMO_REDIS_URL, then $REDIS_URL).
     #[arg(long, global = true)]
     url: Option<String>,
+    /// A Redis Cluster instead, by some of its nodes' URLs, comma-separated
+    /// (default: $MEMO_REDIS_CLUSTER).
+    #[arg(long, global = true, env = "MEMO_REDIS_CLUSTER", value_delimiter = ',')]
+    cluster: Vec<String>,
     /// The key prefix the applications use (default: $MEMO_KEY_PREFIX).
     #[arg(long, global = true, env = "MEMO_KEY_PREFIX", default_value = "")]
     prefix: String,
@@ -119,7 +125,9 @@ struct Target {
     /// The prefix as given, and as keys start with it.
     given_prefix: String,
     prefix: String,
-    connection: redis::Connection,
+    store: Store,
+    /// The cluster's nodes, if it is one.
+    cluster: Vec<String>,
 }
 
 impl Target {
@@ -131,28 +139,16 @@ impl Target {
     /// bounded `COUNT`, with a progress line on a terminal.
     fn scan(&mut self, pattern: &str) -> Result<Vec<String>, Failure> {
         let pattern = self.key(pattern);
-        let progress = std::io::stderr().is_terminal();
-        let mut keys = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query(&mut self.connection)
-                .map_err(|e| fail(FAILED, format!("SCAN failed: {e}")))?;
-            keys.extend(batch);
-            if progress {
-                eprint!("\rscanned: {} keys", keys.len());
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        if progress {
+        let terminal = std::io::stderr().is_terminal();
+        let keys = self
+            .store
+            .scan(&pattern, |n| {
+                if terminal {
+                    eprint!("\rscanned: {n} keys");
+                }
+            })
+            .map_err(|e| fail(FAILED, format!("SCAN failed: {e}")))?;
+        if terminal {
             eprint!("\r\x1b[K");
         }
         Ok(keys)
@@ -162,8 +158,8 @@ impl Target {
     fn descriptors(&mut self) -> Result<Vec<Descriptor>, Failure> {
         let key = self.key(memo_redis::FUNCTIONS_KEY);
         let all: BTreeMap<String, String> = self
-            .connection
-            .hgetall(&key)
+            .store
+            .command(redis::cmd("HGETALL").arg(&key))
             .map_err(|e| fail(FAILED, format!("HGETALL {key} failed: {e}")))?;
         Ok(all
             .values()
@@ -209,7 +205,13 @@ impl Target {
     /// A backend for the library's own `clear`, `invalidate` and
     /// broadcasts, on the same server, prefix and channel.
     fn backend(&self, channel: Option<&str>) -> Result<memo_redis::RedisBackend, Failure> {
-        let mut builder = memo_redis::RedisBackend::builder(&self.url)
+        let nodes: Vec<&str> = self.cluster.iter().map(String::as_str).collect();
+        let builder = if nodes.is_empty() {
+            memo_redis::RedisBackend::builder(&self.url)
+        } else {
+            memo_redis::RedisBackend::cluster(&nodes)
+        };
+        let mut builder = builder
             .key_prefix(&self.given_prefix)
             .stats_interval(std::time::Duration::ZERO);
         if let Some(channel) = channel {
@@ -220,22 +222,27 @@ impl Target {
 }
 
 fn connect(cli: &Cli) -> Result<Target, Failure> {
-    let url = cli
-        .url
-        .clone()
-        .or_else(|| std::env::var("MEMO_REDIS_URL").ok())
-        .or_else(|| std::env::var("REDIS_URL").ok())
-        .ok_or_else(|| {
-            fail(
-                USAGE,
-                "no Redis to look at: give --url, or set MEMO_REDIS_URL or REDIS_URL",
-            )
-        })?;
-    let client = redis::Client::open(url.as_str())
-        .map_err(|e| fail(USAGE, format!("bad Redis URL {url:?}: {e}")))?;
-    let connection = client
-        .get_connection_with_timeout(std::time::Duration::from_secs(2))
-        .map_err(|e| fail(UNREACHABLE, format!("cannot reach Redis at {url}: {e}")))?;
+    let unreachable_or_usage = |(unreachable, message): (bool, String)| {
+        fail(if unreachable { UNREACHABLE } else { USAGE }, message)
+    };
+    let (url, store) = if cli.cluster.is_empty() {
+        let url = cli
+            .url
+            .clone()
+            .or_else(|| std::env::var("MEMO_REDIS_URL").ok())
+            .or_else(|| std::env::var("REDIS_URL").ok())
+            .ok_or_else(|| {
+                fail(
+                    USAGE,
+                    "no Redis to look at: give --url (or --cluster), or set MEMO_REDIS_URL, REDIS_URL or MEMO_REDIS_CLUSTER",
+                )
+            })?;
+        let store = Store::single(&url).map_err(unreachable_or_usage)?;
+        (url, store)
+    } else {
+        let store = Store::cluster(&cli.cluster).map_err(unreachable_or_usage)?;
+        (cli.cluster.join(","), store)
+    };
     // As memo-redis's `key_prefix` writes it: `billing` → `billing:`.
     let prefix = if cli.prefix.is_empty() {
         String::new()
@@ -246,7 +253,8 @@ fn connect(cli: &Cli) -> Result<Target, Failure> {
         url,
         given_prefix: cli.prefix.clone(),
         prefix,
-        connection,
+        store,
+        cluster: cli.cluster.clone(),
     })
 }
 
@@ -361,7 +369,11 @@ fn functions(cli: &Cli, target: &mut Target) -> Result<(), Failure> {
                 entries.push((ns.to_owned(), key));
             }
             Kind::Generation(ns) => {
-                let generation: Option<String> = target.connection.get(key).ok();
+                let generation: Option<String> = target
+                    .store
+                    .command(redis::cmd("GET").arg(key))
+                    .ok()
+                    .flatten();
                 by_namespace.entry(ns.to_owned()).or_default().generation = generation;
             }
             Kind::Other => {}
@@ -369,12 +381,14 @@ fn functions(cli: &Cli, target: &mut Target) -> Result<(), Failure> {
     }
     // Sizes, a pipeline of STRLEN per thousand keys.
     for chunk in entries.chunks(1000) {
-        let mut pipe = redis::pipe();
-        for (_, key) in chunk {
-            pipe.cmd("STRLEN").arg(key.as_str());
-        }
-        let sizes: Vec<u64> = pipe
-            .query(&mut target.connection)
+        let strlen = chunk.iter().map(|(_, key)| {
+            let mut cmd = redis::cmd("STRLEN");
+            cmd.arg(key.as_str());
+            cmd
+        });
+        let sizes: Vec<u64> = target
+            .store
+            .each(strlen.collect())
             .map_err(|e| fail(FAILED, format!("STRLEN failed: {e}")))?;
         for ((ns, _), size) in chunk.iter().zip(sizes) {
             by_namespace.entry(ns.clone()).or_default().bytes += size;
@@ -416,7 +430,10 @@ fn stats(cli: &Cli, target: &mut Target) -> Result<(), Failure> {
     let mut processes = 0;
     let mut by_namespace: BTreeMap<String, [u64; 6]> = BTreeMap::new();
     for key in keys {
-        let Ok(Some(json)) = target.connection.get::<_, Option<String>>(&key) else {
+        let Ok(Some(json)) = target
+            .store
+            .command::<Option<String>>(redis::cmd("GET").arg(&key))
+        else {
             continue;
         };
         let Ok(report) = serde_json::from_str::<memo_redis::StatsReport>(&json) else {
@@ -494,9 +511,10 @@ fn inspect(
     args: Option<&str>,
 ) -> Result<(), Failure> {
     let descriptor = target.function(function)?;
+    let generation_key = target.key(&memo_core::admin::generation_key(&descriptor.namespace));
     let generation: Option<String> = target
-        .connection
-        .get(target.key(&memo_core::admin::generation_key(&descriptor.namespace)))
+        .store
+        .command(redis::cmd("GET").arg(&generation_key))
         .map_err(|e| fail(FAILED, format!("GET failed: {e}")))?;
     let Some(args) = args else {
         let entries = target
@@ -530,12 +548,14 @@ fn inspect(
     };
     let key = entry_key(&descriptor, args)?;
     let stored = target.key(&key);
-    let (bytes, ttl): (Option<Vec<u8>>, i64) = redis::pipe()
-        .get(&stored)
-        .cmd("PTTL")
-        .arg(&stored)
-        .query(&mut target.connection)
+    let bytes: Option<Vec<u8>> = target
+        .store
+        .command(redis::cmd("GET").arg(&stored))
         .map_err(|e| fail(FAILED, format!("GET failed: {e}")))?;
+    let ttl: i64 = target
+        .store
+        .command(redis::cmd("PTTL").arg(&stored))
+        .map_err(|e| fail(FAILED, format!("PTTL failed: {e}")))?;
     let current: Option<u64> = generation.as_deref().and_then(|g| g.parse().ok());
     let header = bytes.as_deref().map(Header::parse);
     let (state, detail) = match header {
@@ -608,10 +628,16 @@ fn flush(cli: &Cli, target: &mut Target, yes: bool) -> Result<(), Failure> {
             return Err(fail(DECLINED, "not flushed"));
         }
     }
+    // A key per command: on a cluster each goes to its own node.
     for chunk in keys.chunks(500) {
-        redis::cmd("UNLINK")
-            .arg(chunk)
-            .query::<()>(&mut target.connection)
+        let unlinks = chunk.iter().map(|key| {
+            let mut cmd = redis::cmd("UNLINK");
+            cmd.arg(key);
+            cmd
+        });
+        target
+            .store
+            .each::<i64>(unlinks.collect())
             .map_err(|e| fail(FAILED, format!("UNLINK failed: {e}")))?;
     }
     // Every process drops the L1 of every function it was told of.

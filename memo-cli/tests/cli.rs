@@ -12,7 +12,7 @@ use std::time::Duration;
 use memo_core::quickcache;
 use memo_redis::RedisBackend;
 use serde_json::Value;
-use support::{install, wait_until, RedisServer};
+use support::{exclusive, install, wait_until, RedisCluster, RedisServer};
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -50,7 +50,14 @@ fn memo(args: &[&str], stdin: &str) -> Output {
 
 /// `memo --json` on `url` under the prefix `app`, expected to succeed.
 fn json(url: &str, args: &[&str]) -> Value {
-    let mut all = vec!["--url", url, "--prefix", "app", "--json"];
+    json_on(&["--url", url], args)
+}
+
+/// `memo --json` on `target` (`--url ..` or `--cluster ..`) under the
+/// prefix `app`, expected to succeed.
+fn json_on(target: &[&str], args: &[&str]) -> Value {
+    let mut all = target.to_vec();
+    all.extend_from_slice(&["--prefix", "app", "--json"]);
     all.extend_from_slice(args);
     let output = memo(&all, "");
     assert!(
@@ -67,6 +74,7 @@ fn code(output: &Output) -> i32 {
 
 #[test]
 fn an_operator_lists_inspects_clears_invalidates_and_flushes() {
+    let _turn = exclusive();
     let server = RedisServer::start();
     let url = server.url();
     let mut redis = server.client();
@@ -234,4 +242,70 @@ fn an_operator_lists_inspects_clears_invalidates_and_flushes() {
         profile("b.org", 1, false);
         runs() == 7
     });
+}
+
+static CLUSTER_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[quickcache(name = "cli_tests::spread", memoize_timeout = 0)]
+fn spread(id: u64) -> u64 {
+    CLUSTER_RUNS.fetch_add(1, Ordering::SeqCst);
+    id * 2
+}
+
+#[test]
+fn on_a_cluster_every_master_is_scanned_and_each_key_reaches_its_node() {
+    let _turn = exclusive();
+    let cluster = RedisCluster::start();
+    let urls = cluster.urls();
+    let nodes: Vec<&str> = urls.iter().map(String::as_str).collect();
+    install(
+        RedisBackend::cluster(&nodes)
+            .key_prefix("app")
+            .build()
+            .unwrap(),
+    );
+    for id in 0..12 {
+        assert_eq!(spread(id), id * 2);
+    }
+    let seeds = urls.join(",");
+    let run = |args: &[&str]| json_on(&["--cluster", &seeds], args);
+    wait_until(Duration::from_secs(5), "the description", || {
+        let output = memo(
+            &["--cluster", &seeds, "--prefix", "app", "inspect", "spread"],
+            "",
+        );
+        output.status.success()
+    });
+    let entries = |run: &dyn Fn(&[&str]) -> Value| {
+        let functions = run(&["functions"]);
+        functions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["namespace"] == "cli_tests::spread")
+            .map_or(0, |f| f["entries"].as_u64().unwrap())
+    };
+    assert_eq!(entries(&run), 12, "entries on every master");
+    // The entries are on more than one node.
+    let holding = cluster
+        .nodes
+        .iter()
+        .filter(|node| {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg("app:memo:v:*")
+                .query(&mut node.client())
+                .unwrap();
+            !keys.is_empty()
+        })
+        .count();
+    assert!(holding > 1, "{holding}");
+
+    let entry = run(&["inspect", "spread", "--args", "7"]);
+    assert_eq!(entry["state"], "current", "{entry}");
+    let runs = CLUSTER_RUNS.load(Ordering::SeqCst);
+    run(&["clear", "spread", "--args", "7"]);
+    assert_eq!(spread(7), 14);
+    assert_eq!(CLUSTER_RUNS.load(Ordering::SeqCst), runs + 1);
+    run(&["flush", "--yes"]);
+    assert_eq!(entries(&run), 0);
 }

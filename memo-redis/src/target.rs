@@ -11,6 +11,9 @@ use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{Client, Connection, ConnectionLike, RedisResult};
 
+// One per backend, made once: the variants' sizes do not matter (and which
+// is largest depends on the features).
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Target {
     Single(Client),
     #[cfg(feature = "sentinel")]
