@@ -104,7 +104,11 @@ impl Serialize for Typed<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let value = self.value;
         match self.shape {
-            Shape::Bool => serializer.serialize_bool(value.as_bool().ok_or_else(|| mismatch("a boolean", value))?),
+            Shape::Bool => serializer.serialize_bool(
+                value
+                    .as_bool()
+                    .ok_or_else(|| mismatch("a boolean", value))?,
+            ),
             Shape::I8 => integer!(serializer, value, serialize_i8, i8, "i8"),
             Shape::I16 => integer!(serializer, value, serialize_i16, i16, "i16"),
             Shape::I32 => integer!(serializer, value, serialize_i32, i32, "i32"),
@@ -122,21 +126,33 @@ impl Serialize for Typed<'_> {
                     .ok_or_else(|| mismatch("u128", value))?;
                 serializer.serialize_u128(n)
             }
-            Shape::F32 => serializer.serialize_f32(value.as_f64().ok_or_else(|| mismatch("a number", value))? as f32),
-            Shape::F64 => serializer.serialize_f64(value.as_f64().ok_or_else(|| mismatch("a number", value))?),
+            Shape::F32 => serializer
+                .serialize_f32(value.as_f64().ok_or_else(|| mismatch("a number", value))? as f32),
+            Shape::F64 => {
+                serializer.serialize_f64(value.as_f64().ok_or_else(|| mismatch("a number", value))?)
+            }
             Shape::Char => {
-                let s = value.as_str().ok_or_else(|| mismatch("a one-character string", value))?;
+                let s = value
+                    .as_str()
+                    .ok_or_else(|| mismatch("a one-character string", value))?;
                 let mut chars = s.chars();
                 match (chars.next(), chars.next()) {
                     (Some(c), None) => serializer.serialize_char(c),
                     _ => Err(mismatch("a one-character string", value)),
                 }
             }
-            Shape::Str => serializer.serialize_str(value.as_str().ok_or_else(|| mismatch("a string", value))?),
+            Shape::Str => {
+                serializer.serialize_str(value.as_str().ok_or_else(|| mismatch("a string", value))?)
+            }
             Shape::Bytes => {
                 let bytes = value
                     .as_array()
-                    .and_then(|items| items.iter().map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok())).collect::<Option<Vec<u8>>>())
+                    .and_then(|items| {
+                        items
+                            .iter()
+                            .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                            .collect::<Option<Vec<u8>>>()
+                    })
                     .ok_or_else(|| mismatch("an array of bytes", value))?;
                 serializer.serialize_bytes(&bytes)
             }
@@ -150,22 +166,43 @@ impl Serialize for Typed<'_> {
                 (_, None) => Err(unknown("`Option` type (only `None` was seen)")),
             },
             Shape::Seq { element, sized } => {
-                let items = value.as_array().ok_or_else(|| mismatch("an array", value))?;
+                let items = value
+                    .as_array()
+                    .ok_or_else(|| mismatch("an array", value))?;
                 if !items.is_empty() && element.is_none() {
                     return Err(unknown("sequence's element type (it was empty)"));
                 }
                 let mut seq = serializer.serialize_seq(sized.then_some(items.len()))?;
                 for item in items {
-                    seq.serialize_element(&typed(element.as_deref().unwrap_or(&Shape::Unit), item))?;
+                    seq.serialize_element(&typed(
+                        element.as_deref().unwrap_or(&Shape::Unit),
+                        item,
+                    ))?;
                 }
                 seq.end()
             }
-            Shape::Set(_) => Err(S::Error::custom(
-                "hashed-set arguments (`HashSet`) cannot be given as JSON yet: clear the entry from the application",
-            )),
+            Shape::Set(element) => {
+                let items = value
+                    .as_array()
+                    .ok_or_else(|| mismatch("an array", value))?;
+                if !items.is_empty() && element.is_none() {
+                    return Err(unknown("set's element type (it was empty)"));
+                }
+                let element = element.as_deref().unwrap_or(&Shape::Unit);
+                // Through a `HashSet`, which the key encoder tells by its
+                // type and writes sorted, as it wrote the function's set.
+                let set: std::collections::HashSet<Member<'_>> = items
+                    .iter()
+                    .map(|value| Member(typed(element, value)))
+                    .collect();
+                serializer.collect_seq(&set)
+            }
             Shape::Map(entries) => {
                 let pairs: Vec<(Value, &Value)> = match value {
-                    Value::Object(fields) => fields.iter().map(|(k, v)| (Value::String(k.clone()), v)).collect(),
+                    Value::Object(fields) => fields
+                        .iter()
+                        .map(|(k, v)| (Value::String(k.clone()), v))
+                        .collect(),
                     Value::Array(items) => items
                         .iter()
                         .map(|pair| match pair.as_array().map(Vec::as_slice) {
@@ -173,7 +210,12 @@ impl Serialize for Typed<'_> {
                             _ => Err(mismatch::<S::Error>("[key, value] pairs", pair)),
                         })
                         .collect::<Result<_, _>>()?,
-                    _ => return Err(mismatch("an object or an array of [key, value] pairs", value)),
+                    _ => {
+                        return Err(mismatch(
+                            "an object or an array of [key, value] pairs",
+                            value,
+                        ))
+                    }
                 };
                 if !pairs.is_empty() && entries.is_none() {
                     return Err(unknown("map's key and value types (it was empty)"));
@@ -186,7 +228,9 @@ impl Serialize for Typed<'_> {
                         // from its digits.
                         let k = match (key_shape, k) {
                             (Shape::Str | Shape::Char, _) | (_, Value::Number(_)) => k.clone(),
-                            (_, Value::String(s)) => serde_json::from_str(s).unwrap_or_else(|_| k.clone()),
+                            (_, Value::String(s)) => {
+                                serde_json::from_str(s).unwrap_or_else(|_| k.clone())
+                            }
                             _ => k.clone(),
                         };
                         map.serialize_entry(&typed(key_shape, &k), &typed(value_shape, v))?;
@@ -196,7 +240,8 @@ impl Serialize for Typed<'_> {
             }
             Shape::Tuple(parts) => {
                 let items = value.as_array().filter(|items| items.len() == parts.len());
-                let items = items.ok_or_else(|| mismatch(&format!("an array of {}", parts.len()), value))?;
+                let items = items
+                    .ok_or_else(|| mismatch(&format!("an array of {}", parts.len()), value))?;
                 let mut tuple = serializer.serialize_tuple(parts.len())?;
                 for (part, item) in parts.iter().zip(items) {
                     tuple.serialize_element(&typed(part, item))?;
@@ -216,19 +261,33 @@ impl Serialize for Typed<'_> {
                 let variant = variants.iter().find(|v| v.name == name).ok_or_else(|| {
                     S::Error::custom(format!(
                         "variant `{name}` is not known (seen: {})",
-                        variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+                        variants
+                            .iter()
+                            .map(|v| v.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 })?;
                 match (&variant.payload, payload) {
-                    (Payload::Unit, None | Some(Value::Null)) => serializer.serialize_unit_variant("", variant.index, ""),
-                    (Payload::Newtype(inner), Some(payload)) => {
-                        serializer.serialize_newtype_variant("", variant.index, "", &typed(inner, payload))
+                    (Payload::Unit, None | Some(Value::Null)) => {
+                        serializer.serialize_unit_variant("", variant.index, "")
                     }
+                    (Payload::Newtype(inner), Some(payload)) => serializer
+                        .serialize_newtype_variant("", variant.index, "", &typed(inner, payload)),
                     (Payload::Tuple(parts), Some(payload)) => {
                         use serde::ser::SerializeTupleVariant;
-                        let items = payload.as_array().filter(|items| items.len() == parts.len());
-                        let items = items.ok_or_else(|| mismatch(&format!("an array of {}", parts.len()), payload))?;
-                        let mut tuple = serializer.serialize_tuple_variant("", variant.index, "", parts.len())?;
+                        let items = payload
+                            .as_array()
+                            .filter(|items| items.len() == parts.len());
+                        let items = items.ok_or_else(|| {
+                            mismatch(&format!("an array of {}", parts.len()), payload)
+                        })?;
+                        let mut tuple = serializer.serialize_tuple_variant(
+                            "",
+                            variant.index,
+                            "",
+                            parts.len(),
+                        )?;
                         for (part, item) in parts.iter().zip(items) {
                             tuple.serialize_field(&typed(part, item))?;
                         }
@@ -236,13 +295,24 @@ impl Serialize for Typed<'_> {
                     }
                     (Payload::Struct(fields), Some(payload)) => {
                         use serde::ser::SerializeStructVariant;
-                        let object = payload.as_object().ok_or_else(|| mismatch("an object", payload))?;
-                        let mut out = serializer.serialize_struct_variant("", variant.index, "", fields.len())?;
+                        let object = payload
+                            .as_object()
+                            .ok_or_else(|| mismatch("an object", payload))?;
+                        let mut out = serializer.serialize_struct_variant(
+                            "",
+                            variant.index,
+                            "",
+                            fields.len(),
+                        )?;
                         for field in fields {
                             match (object.get(&field.name), &field.shape) {
                                 (None, _) => out.skip_field("")?,
-                                (Some(v), Some(shape)) => out.serialize_field("", &typed(shape, v))?,
-                                (Some(_), None) => return Err(unknown(&format!("field `{}`'s type", field.name))),
+                                (Some(v), Some(shape)) => {
+                                    out.serialize_field("", &typed(shape, v))?
+                                }
+                                (Some(_), None) => {
+                                    return Err(unknown(&format!("field `{}`'s type", field.name)))
+                                }
                             }
                         }
                         out.end()
@@ -250,8 +320,33 @@ impl Serialize for Typed<'_> {
                     _ => Err(mismatch(&format!("the payload of variant `{name}`"), value)),
                 }
             }
-            _ => Err(S::Error::custom("a part of the key this version of memo does not know")),
+            _ => Err(S::Error::custom(
+                "a part of the key this version of memo does not know",
+            )),
         }
+    }
+}
+
+/// An element of a hashed set: equal as JSON values are.
+struct Member<'a>(Typed<'a>);
+
+impl PartialEq for Member<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.value == other.0.value
+    }
+}
+
+impl Eq for Member<'_> {}
+
+impl std::hash::Hash for Member<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.value.to_string().hash(state);
+    }
+}
+
+impl Serialize for Member<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
     }
 }
 
@@ -357,6 +452,8 @@ mod tests {
             json!({"Range": {"from": -1, "to": 1}}),
         );
         same(&(&Scope::All,), &["s"], json!("All"));
+        let set: std::collections::HashSet<u16> = [3, 1, 2, 300].into();
+        same(&(&set, &7u8), &["s", "x"], json!([[2, 300, 3, 1], 7]));
     }
 
     #[test]
