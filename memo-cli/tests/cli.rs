@@ -172,6 +172,17 @@ fn an_operator_lists_inspects_clears_invalidates_and_flushes() {
             .iter()
             .any(|f| f["namespace"] == "cli_tests::profile" && f["misses"].as_u64() >= Some(6))
     });
+    // A report expires after three intervals, so a stopped process drops out.
+    let reports: Vec<String> = redis::cmd("KEYS")
+        .arg("app:memo:s:*")
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&reports[0])
+        .query(&mut redis)
+        .unwrap();
+    assert!((1..=300).contains(&ttl), "{ttl}");
 
     // Clear errors, with their exit codes.
     let unknown = memo(&["--url", &url, "--prefix", "app", "inspect", "nope"], "");
