@@ -138,7 +138,7 @@ impl Target {
     /// Every key matching `pattern` (after the prefix), by `SCAN` with a
     /// bounded `COUNT`, with a progress line on a terminal.
     fn scan(&mut self, pattern: &str) -> Result<Vec<String>, Failure> {
-        let pattern = self.key(pattern);
+        let pattern = format!("{}{pattern}", glob_escape(&self.prefix));
         let terminal = std::io::stderr().is_terminal();
         let keys = self
             .store
@@ -333,6 +333,18 @@ fn kind_of(key: &str) -> Kind<'_> {
     Kind::Other
 }
 
+/// `text` matched literally in a `SCAN MATCH` pattern.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// A namespace as keys spell it (long ones are shortened).
 fn key_namespace(namespace: &str) -> String {
     memo_core::admin::generation_key(namespace)["memo:g:".len()..].to_owned()
@@ -520,7 +532,7 @@ fn inspect(
         let entries = target
             .scan(&format!(
                 "memo:v:{}:*",
-                key_namespace(&descriptor.namespace)
+                glob_escape(&key_namespace(&descriptor.namespace))
             ))?
             .len();
         let shape = serde_json::to_value(&descriptor.shape).unwrap_or(Value::Null);
@@ -678,5 +690,14 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
     line(headers.to_vec());
     for row in rows {
         line(row.iter().map(String::as_str).collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glob_characters_match_literally() {
+        assert_eq!(super::glob_escape("app"), "app");
+        assert_eq!(super::glob_escape(r"a*b?[c]\d"), r"a\*b\?\[c\]\\d");
     }
 }
