@@ -131,6 +131,7 @@ fn an_operator_lists_inspects_clears_invalidates_and_flushes() {
     assert!(entry["ttl_ms"].as_u64().unwrap() > 290_000);
     let described = json(&url, &["inspect", "cli_tests::profile"]);
     assert_eq!(described["arguments"], serde_json::json!(["domain", "id"]));
+    assert_eq!(described["function"], "cli::profile");
     assert_eq!(described["entries"], 3);
 
     // clear: one entry, in Redis and in this process's L1.

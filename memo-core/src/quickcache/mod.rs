@@ -141,8 +141,9 @@ pub struct Cache<V, C> {
     stale_grace: Duration,
     fingerprint: u64,
     codec: C,
-    /// `module::function`, and the key's parts, for [`Cache::describe`].
-    function: String,
+    /// The module and the function, and the key's parts, for
+    /// [`Cache::describe`].
+    function: (&'static str, &'static str),
     arguments: &'static [&'static str],
     /// Whether the backend was given this function's description.
     described: std::sync::atomic::AtomicBool,
@@ -339,7 +340,7 @@ where
                 crate::shape::of::<V>().unwrap_or_default()
             )),
             codec: C::default(),
-            function: format!("{}::{}", spec.module, spec.function),
+            function: (spec.module, spec.function),
             arguments: spec.arguments,
             described: std::sync::atomic::AtomicBool::new(false),
         }
@@ -425,7 +426,7 @@ where
         }
         let mut descriptor =
             crate::admin::Descriptor::new(&self.namespace, crate::admin::Shape::of(args).ok());
-        descriptor.function = self.function.clone();
+        descriptor.function = format!("{}::{}", self.function.0, self.function.1);
         descriptor.arguments = self.arguments.iter().map(|a| (*a).to_owned()).collect();
         descriptor.timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
         descriptor.stale_ms = u64::try_from(self.stale_grace.as_millis()).unwrap_or(u64::MAX);
