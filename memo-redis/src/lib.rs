@@ -851,6 +851,12 @@ mod env_tests {
             .unwrap()
             .build()
             .is_err());
+        let reporting = from(&[
+            ("MEMO_REDIS_URL", "redis://127.0.0.1:1/"),
+            ("MEMO_STATS_INTERVAL_MS", "2500"),
+        ])
+        .unwrap();
+        assert_eq!(reporting.stats_interval, Duration::from_millis(2500));
         assert!(from(&[(
             "MEMO_REDIS_CLUSTER",
             "redis://127.0.0.1:1, redis://127.0.0.1:2"
