@@ -857,10 +857,15 @@ mod env_tests {
         ])
         .unwrap();
         assert_eq!(reporting.stats_interval, Duration::from_millis(2500));
-        assert!(from(&[(
+        let cluster = from(&[(
             "MEMO_REDIS_CLUSTER",
-            "redis://127.0.0.1:1, redis://127.0.0.1:2"
-        )])
-        .is_ok());
+            "redis://127.0.0.1:1, redis://127.0.0.1:2",
+        )]);
+        #[cfg(feature = "cluster")]
+        assert!(cluster.is_ok());
+        #[cfg(not(feature = "cluster"))]
+        assert!(cluster
+            .err()
+            .is_some_and(|e| e.to_string().contains("`cluster` feature")));
     }
 }
